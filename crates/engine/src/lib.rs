@@ -1,0 +1,1 @@
+//! The build engine: plan → schedule → execute steps with a content-based cache.

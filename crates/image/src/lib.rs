@@ -1,0 +1,1 @@
+//! The image side: content-addressed store, layers, registry pull and push, exporters.

@@ -1,0 +1,1 @@
+//! Running one build step in Linux namespaces through an OCI runtime (runc or crun).

@@ -1,0 +1,1 @@
+//! Test fixtures shared by every integration test: a local registry, base images, the skiff binary.
