@@ -1,37 +1,61 @@
 //! The `skiff` command line: `docker build`'s interface over skiff's frontend, engine and image store.
 
+mod commands;
+
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
 
 /// A daemonless, Dockerfile-compatible container image builder.
 #[derive(Parser)]
 #[command(name = "skiff", version, about)]
 struct Cli {
+    /// The store directory (default: /var/lib/skiff as root, $XDG_DATA_HOME/skiff otherwise).
+    #[arg(long, global = true, env = "SKIFF_ROOT")]
+    root: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Build an image from a Dockerfile and a context (like `docker build`).
+    Build(commands::build::BuildArgs),
+    /// Pull an image from a registry into the store.
+    Pull(commands::image::PullArgs),
+    /// Push an image from the store to a registry.
+    Push(commands::image::PushArgs),
+    /// List the images in the store.
+    Images(commands::image::ImagesArgs),
+    /// Show an image's manifest and config as JSON.
+    Inspect(commands::image::InspectArgs),
+    /// Remove image names from the store.
+    Rmi(commands::image::RmiArgs),
+    /// Remove blobs, snapshots and cache entries nothing refers to.
+    Prune(commands::image::PruneArgs),
     /// Tools for looking inside skiff's frontend.
     #[command(subcommand)]
-    Debug(DebugCommand),
+    Debug(commands::debug::DebugCommand),
 }
 
-#[derive(Subcommand)]
-enum DebugCommand {
-    /// Print a Dockerfile's syntax tree in BuildKit's AST dump format.
-    Dump {
-        /// The Dockerfile to read.
-        file: std::path::PathBuf,
-    },
-}
-
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Debug(DebugCommand::Dump { file }) => {
-            let _ = file;
-            anyhow::bail!("not implemented yet")
+    let ctx = commands::Context { root: cli.root };
+    let result = match cli.command {
+        Command::Build(args) => commands::build::run(&ctx, args),
+        Command::Pull(args) => commands::image::pull(&ctx, args),
+        Command::Push(args) => commands::image::push(&ctx, args),
+        Command::Images(args) => commands::image::images(&ctx, args),
+        Command::Inspect(args) => commands::image::inspect(&ctx, args),
+        Command::Rmi(args) => commands::image::rmi(&ctx, args),
+        Command::Prune(args) => commands::image::prune(&ctx, args),
+        Command::Debug(cmd) => commands::debug::run(&ctx, cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
         }
     }
 }

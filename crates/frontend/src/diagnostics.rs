@@ -30,12 +30,24 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// An error at `span`.
     pub fn error(message: impl Into<String>, span: Option<Span>) -> Self {
-        Diagnostic { severity: Severity::Error, message: message.into(), span, label: None, hint: None }
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            span,
+            label: None,
+            hint: None,
+        }
     }
 
     /// A warning at `span`.
     pub fn warning(message: impl Into<String>, span: Option<Span>) -> Self {
-        Diagnostic { severity: Severity::Warning, message: message.into(), span, label: None, hint: None }
+        Diagnostic {
+            severity: Severity::Warning,
+            message: message.into(),
+            span,
+            label: None,
+            hint: None,
+        }
     }
 
     /// Adds a hint.

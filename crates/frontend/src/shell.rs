@@ -25,7 +25,10 @@ impl Env {
 
     /// The value of `name`, if set (an empty value is set).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.vars
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// All variables in the order they were first set.
@@ -68,16 +71,25 @@ pub struct Lexer {
 impl Lexer {
     /// A lexer with BuildKit's defaults for the given escape character.
     pub fn new(escape: char) -> Self {
-        Lexer { escape, raw_quotes: false, raw_escapes: false, skip_unset_env: false }
+        Lexer {
+            escape,
+            raw_quotes: false,
+            raw_escapes: false,
+            skip_unset_env: false,
+        }
     }
 
     /// Expands one word (`ProcessWord`): quotes removed, variables substituted, no splitting.
     pub fn process_word(&self, _word: &str, _env: &Env) -> Result<String, ShellError> {
-        Err(ShellError { message: "shell expansion not implemented yet".into() })
+        Err(ShellError {
+            message: "shell expansion not implemented yet".into(),
+        })
     }
 
     /// Expands and splits into words (`ProcessWords`).
     pub fn process_words(&self, _word: &str, _env: &Env) -> Result<Vec<String>, ShellError> {
-        Err(ShellError { message: "shell expansion not implemented yet".into() })
+        Err(ShellError {
+            message: "shell expansion not implemented yet".into(),
+        })
     }
 }

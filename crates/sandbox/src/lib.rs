@@ -1,1 +1,127 @@
 //! Running one build step in Linux namespaces through an OCI runtime (runc or crun).
+//!
+//! CONTRACT (lead): the engine programs against these types. Bodies are filled in by the
+//! sandbox work; keep the signatures (adding fields/functions is fine).
+
+use anyhow::Result;
+use std::path::{Path, PathBuf};
+
+/// Which user a step runs as, already resolved to numbers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct User {
+    /// The uid.
+    pub uid: u32,
+    /// The primary gid.
+    pub gid: u32,
+    /// Supplementary groups (from the rootfs's `/etc/group`).
+    pub additional_gids: Vec<u32>,
+}
+
+/// The network a step sees.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Network {
+    /// The host's network (Docker's default for RUN).
+    #[default]
+    Host,
+    /// Only a loopback interface (`RUN --network=none`).
+    None,
+}
+
+/// Something mounted into the step's rootfs besides the rootfs itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MountKind {
+    /// A host directory or file bound in.
+    Bind {
+        /// The host path.
+        source: PathBuf,
+        /// Mounted read-only.
+        readonly: bool,
+    },
+    /// A fresh tmpfs.
+    Tmpfs {
+        /// Size limit in bytes.
+        size: Option<u64>,
+    },
+}
+
+/// A mount at `destination` (an absolute path inside the container).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mount {
+    /// Absolute path inside the container.
+    pub destination: String,
+    /// What is mounted.
+    pub kind: MountKind,
+}
+
+/// Everything needed to run one process.
+#[derive(Clone, Debug, Default)]
+pub struct RunSpec {
+    /// The root filesystem (typically an overlay mount's merged dir). Written to in place.
+    pub rootfs: PathBuf,
+    /// argv.
+    pub args: Vec<String>,
+    /// `KEY=VALUE` entries.
+    pub env: Vec<String>,
+    /// Working directory inside the container (created if missing, owned by `user`).
+    pub cwd: String,
+    /// Who runs it.
+    pub user: User,
+    /// Hostname inside the container.
+    pub hostname: String,
+    /// Host network or none.
+    pub network: Network,
+    /// Extra mounts, in order.
+    pub mounts: Vec<Mount>,
+}
+
+/// How a process ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunOutcome {
+    /// The exit code (128+signal when killed by a signal).
+    pub exit_code: i32,
+    /// The last lines of combined stdout/stderr (for error messages).
+    pub tail: Vec<String>,
+}
+
+/// An OCI runtime binary (runc or crun) that was checked to work here.
+#[derive(Clone, Debug)]
+pub struct Runtime {
+    /// Path to the binary.
+    pub path: PathBuf,
+}
+
+impl Runtime {
+    /// The runtime named (`runc`, `crun`, or a path), or the first that works here when `None`.
+    pub fn detect(_preferred: Option<&str>) -> Result<Runtime> {
+        unimplemented!()
+    }
+
+    /// Runs `spec` to completion; each chunk of combined output is passed to `output` as it comes.
+    pub fn run(&self, _spec: &RunSpec, _output: &mut dyn FnMut(&[u8])) -> Result<RunOutcome> {
+        unimplemented!()
+    }
+}
+
+/// An overlayfs mount: `lowers` (lowest first) under `upper`, merged at `target`.
+/// Unmounted on drop.
+pub struct Overlay {
+    /// The merged directory.
+    pub target: PathBuf,
+}
+
+impl Overlay {
+    /// Mounts. With no lower dirs the upper dir alone is the rootfs.
+    pub fn mount(
+        _lowers: &[PathBuf],
+        _upper: &Path,
+        _work: &Path,
+        _target: &Path,
+    ) -> Result<Overlay> {
+        unimplemented!()
+    }
+}
+
+/// Resolves `USER` text (`name|uid[:group|gid]`) against the rootfs's `/etc/passwd` and `/etc/group`.
+pub fn resolve_user(_rootfs: &Path, _spec: &str) -> Result<User> {
+    unimplemented!()
+}

@@ -1,0 +1,71 @@
+//! `skiff build`: the `docker build` interface.
+
+use super::Context;
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Flags of `skiff build`, named and shaped as `docker build`'s.
+#[derive(Args, Debug)]
+pub struct BuildArgs {
+    /// Name and optionally a tag (`name:tag`); may be repeated.
+    #[arg(short = 't', long = "tag")]
+    pub tags: Vec<String>,
+    /// The Dockerfile (default: `CONTEXT/Dockerfile`; `-` reads stdin).
+    #[arg(short = 'f', long = "file")]
+    pub file: Option<PathBuf>,
+    /// Build up to this stage.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Set a build-time variable (`KEY=VALUE`, or `KEY` to take it from the environment).
+    #[arg(long = "build-arg")]
+    pub build_args: Vec<String>,
+    /// Target platform (`linux/amd64`).
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Do not use the cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Do not use the cache for these stages.
+    #[arg(long = "no-cache-filter")]
+    pub no_cache_filter: Vec<String>,
+    /// Progress output: auto, tty, plain, json.
+    #[arg(long, default_value = "auto")]
+    pub progress: String,
+    /// Output destination (`type=image|registry|oci|docker|local|tar[,dest=…]`).
+    #[arg(short = 'o', long = "output")]
+    pub outputs: Vec<String>,
+    /// Push the result to its registry (same as `--output type=registry`).
+    #[arg(long)]
+    pub push: bool,
+    /// Set metadata on the image (`KEY=VALUE`).
+    #[arg(long = "label")]
+    pub labels: Vec<String>,
+    /// Secret for `RUN --mount=type=secret` (`id=…,src=…` or `id=…,env=…`).
+    #[arg(long = "secret")]
+    pub secrets: Vec<String>,
+    /// Additional build context (`NAME=PATH|docker-image://REF|oci-layout://PATH[:TAG]`).
+    #[arg(long = "build-context")]
+    pub build_contexts: Vec<String>,
+    /// Registries reached over plain HTTP.
+    #[arg(long = "insecure-registry")]
+    pub insecure_registries: Vec<String>,
+    /// The OCI runtime for RUN (`runc`, `crun` or a path; default: the first that works).
+    #[arg(long)]
+    pub runtime: Option<String>,
+    /// Layer compression: gzip or zstd.
+    #[arg(long, default_value = "gzip")]
+    pub compression: String,
+    /// Parse and plan only: print the stage graph and exit.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The build context directory.
+    #[arg(default_value = ".")]
+    pub context: PathBuf,
+}
+
+/// Runs `skiff build`.
+pub fn run(_ctx: &Context, args: BuildArgs) -> anyhow::Result<ExitCode> {
+    let _ = args;
+    anyhow::bail!("not implemented yet")
+}
