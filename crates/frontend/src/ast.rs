@@ -29,7 +29,10 @@ pub struct Word {
     /// for that instruction).
     pub value: String,
     /// Where the value was written. For values assembled across continuation lines this
-    /// covers the whole written range.
+    /// covers the whole written range. A JSON element spans its literal with the quotes;
+    /// a flag spans it as written (quotes included); values BuildKit invents have an empty
+    /// span where they would be (the `""` separator of legacy `ENV k v` at the end of the
+    /// value, and an unknown instruction's `""` spans all its arguments).
     pub span: Span,
 }
 
@@ -45,7 +48,8 @@ pub struct Heredoc {
     pub expand: bool,
     /// True for `<<-`: leading tabs are removed from each body line when used.
     pub chomp: bool,
-    /// The file descriptor prefix (`3<<EOF` → `Some(3)`), `None` when absent.
+    /// The file descriptor prefix (`3<<EOF` → `Some(3)`), `None` when absent
+    /// (numbers beyond `u32` saturate at `u32::MAX`).
     pub file_descriptor: Option<u32>,
     /// The span of the `<<EOF` word on the instruction line.
     pub span: Span,
@@ -69,12 +73,13 @@ pub struct Instruction {
     pub json: bool,
     /// The instruction's text after joining continuation lines (BuildKit's `Original`).
     pub original: String,
-    /// Here-documents, in the order their `<<` words appear.
+    /// Here-documents, in the order their `<<` words appear. For `ONBUILD RUN <<EOF` they
+    /// are on the ONBUILD instruction (where BuildKit puts them) and on the nested one.
     pub heredocs: Vec<Heredoc>,
     /// The whole instruction: from its keyword to the end of its last continuation line
     /// (heredoc bodies included).
     pub span: Span,
-    /// 1-based first physical line.
+    /// 1-based first physical line (a nested ONBUILD instruction has its parent's lines).
     pub start_line: usize,
     /// 1-based last physical line (continuations and heredoc bodies included).
     pub end_line: usize,

@@ -16,5 +16,7 @@ pub mod parser;
 pub mod shell;
 
 pub use ast::{Dockerfile, Instruction, Span};
-pub use diagnostics::Diagnostic;
+pub use diagnostics::{render, Diagnostic, Severity};
+pub use graph::{plan, Plan, PlanOptions};
+pub use instructions::{Command, TypedInstruction};
 pub use parser::parse;

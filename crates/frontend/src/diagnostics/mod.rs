@@ -1,5 +1,13 @@
 //! Errors and warnings that point into the Dockerfile, rendered like rustc/miette:
 //! `Dockerfile:12:11`, the source line, a caret under the span, the message and a hint.
+//!
+//! [`render`] turns a [`Diagnostic`] into that text; [`suggest`] finds the did-you-mean
+//! candidates every error with a misspelled name uses.
+
+mod render;
+pub mod suggest;
+
+pub use render::{render, render_with, Style};
 
 use crate::ast::Span;
 

@@ -1,1 +1,0 @@
-//! The stage graph: stages by name and index, `--from` references, the target and what it needs.

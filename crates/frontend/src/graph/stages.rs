@@ -1,0 +1,189 @@
+//! Stages: cutting the instruction list at each FROM, resolving each FROM's base with the
+//! global ARGs, the ONBUILD triggers a child stage inherits, and the full value checks.
+
+use super::{refs, Base, PlannedStage};
+use crate::ast::Dockerfile;
+use crate::diagnostics::{Diagnostic, Severity};
+use crate::instructions::{self, Command, TypedInstruction};
+use crate::shell::{Env, Lexer};
+
+/// Cuts the instructions after the first FROM into stages and resolves each FROM.
+pub(super) fn split(
+    typed: &[TypedInstruction],
+    lexer: &Lexer,
+    globals: &Env,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<Vec<PlannedStage>, Diagnostic> {
+    let mut stages: Vec<PlannedStage> = Vec::new();
+    for t in typed {
+        let Command::From(from) = &t.command else {
+            stages
+                .last_mut()
+                .expect("the first instruction here is a FROM")
+                .instructions
+                .push(t.clone());
+            continue;
+        };
+        let index = stages.len();
+        let base_name = expand_global(lexer, globals, &from.image)?;
+        if base_name.is_empty() {
+            return Err(Diagnostic::error(
+                format!("base name ({}) should not be blank", from.image.value),
+                Some(from.image.span),
+            )
+            .with_label("expands to nothing")
+            .with_hint("give the ARG a default or pass --build-arg"));
+        }
+        let platform = from
+            .platform
+            .as_ref()
+            .map(|p| expand_global(lexer, globals, p))
+            .transpose()?;
+        let name = from.name.as_ref().map(|n| n.value.clone());
+        if let (Some(n), Some(name_word)) = (&name, &from.name) {
+            if stages.iter().any(|s| s.name.as_deref() == Some(n)) {
+                warnings.push(
+                    Diagnostic::warning(
+                        format!("Duplicate stage name \"{n}\", stage names should be unique"),
+                        Some(name_word.span),
+                    )
+                    .with_label("defined again here")
+                    .with_hint("--target and --from use the last stage of that name; rename one"),
+                );
+            }
+        }
+        let base = resolve_base(&stages, &base_name);
+        stages.push(PlannedStage {
+            index,
+            name,
+            from: from.clone(),
+            from_span: t.span,
+            base_name,
+            platform,
+            base,
+            instructions: Vec::new(),
+            triggers: Vec::new(),
+            deps: Vec::new(),
+            images: Vec::new(),
+        });
+    }
+    for stage in &stages {
+        if let Base::Image(image) = &stage.base {
+            let earlier = stages[..stage.index]
+                .iter()
+                .filter_map(|s| s.name.as_deref());
+            if let Some(best) = refs::misspelled_stage(earlier, image) {
+                warnings.push(
+                    Diagnostic::warning(
+                        format!("FROM {image}: no earlier stage has this name, so it is pulled as an image"),
+                        Some(stage.from.image.span),
+                    )
+                    .with_label("resolved as an image")
+                    .with_hint(format!("did you mean stage \"{best}\"?")),
+                );
+            }
+            let lower = image.to_lowercase();
+            if let Some(later) = stages[stage.index + 1..]
+                .iter()
+                .find(|s| s.name.as_deref() == Some(lower.as_str()))
+            {
+                warnings.push(
+                    Diagnostic::warning(
+                        format!(
+                            "FROM {image} pulls the image \"{image}\", not stage \"{}\" defined later",
+                            later.label()
+                        ),
+                        Some(stage.from.image.span),
+                    )
+                    .with_label("resolved as an image")
+                    .with_hint(format!(
+                        "FROM can only use stages defined above it; move stage \"{}\" up to build on it",
+                        later.label()
+                    )),
+                );
+            }
+        }
+    }
+    Ok(stages)
+}
+
+/// Sets each stage's `triggers`: the ONBUILD triggers of its parent stage.
+pub(super) fn fill_triggers(stages: &mut [PlannedStage]) {
+    for i in 0..stages.len() {
+        if let Base::Stage(parent) = stages[i].base {
+            stages[i].triggers = stages[parent]
+                .instructions
+                .iter()
+                .filter_map(|t| match &t.command {
+                    Command::Onbuild(o) => Some((*o.trigger).clone()),
+                    _ => None,
+                })
+                .collect();
+        }
+    }
+}
+
+/// Types the instructions again with every check ([`Checks::Early`]): a needed stage's error
+/// stops the plan; a skipped stage's error becomes a warning, since BuildKit never builds it.
+pub(super) fn check_values(
+    dockerfile: &Dockerfile,
+    first_from: usize,
+    stages: &mut [PlannedStage],
+    needed: &[bool],
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<(), Diagnostic> {
+    // Stage k's instructions follow its FROM, the k-th FROM from `first_from` on.
+    let mut k = first_from;
+    for stage in stages.iter_mut() {
+        k += 1;
+        let asts = &dockerfile.instructions[k..k + stage.instructions.len()];
+        k += stage.instructions.len();
+        let checked = asts
+            .iter()
+            .map(|i| instructions::parse_instruction(i, &dockerfile.source));
+        if needed[stage.index] {
+            stage.instructions = checked.collect::<Result<_, _>>()?;
+            continue;
+        }
+        for err in checked.filter_map(Result::err) {
+            let hint = format!(
+                "stage \"{}\" is not built for this target, so the build goes on; it fails when that stage is built",
+                stage.label()
+            );
+            warnings.push(Diagnostic {
+                severity: Severity::Warning,
+                hint: Some(hint),
+                ..err
+            });
+        }
+    }
+    Ok(())
+}
+
+/// FROM's base: the latest earlier stage of that name, `scratch`, or an image.
+fn resolve_base(earlier: &[PlannedStage], base_name: &str) -> Base {
+    let lower = base_name.to_lowercase();
+    if let Some(s) = earlier
+        .iter()
+        .rev()
+        .find(|s| s.name.as_deref() == Some(lower.as_str()))
+    {
+        return Base::Stage(s.index);
+    }
+    if base_name == "scratch" {
+        return Base::Scratch;
+    }
+    Base::Image(base_name.to_string())
+}
+
+fn expand_global(
+    lexer: &Lexer,
+    globals: &Env,
+    word: &crate::ast::Word,
+) -> Result<String, Diagnostic> {
+    lexer.process_word(&word.value, globals).map_err(|e| {
+        Diagnostic::error(e.message, Some(word.span))
+            .with_label("while expanding this word with the global ARGs")
+            .with_hint("FROM sees only ARGs declared before the first FROM and --build-arg values")
+    })
+}

@@ -1,1 +1,0 @@
-//! Typed instructions: each [`crate::ast::Instruction`] checked and turned into a value the engine can run.

@@ -1,0 +1,65 @@
+//! Helpers shared by the instruction parsers: spans inside a word, and the word expander.
+
+use crate::ast::{Span, Word};
+use crate::diagnostics::Diagnostic;
+use crate::shell::{Env, Lexer};
+
+/// The span of `word.value[range]`, when the word was written verbatim on one line
+/// (no quotes removed, no continuation inside); otherwise the whole word's span.
+pub(crate) fn sub_span(source: &str, word: &Word, range: std::ops::Range<usize>) -> Span {
+    let s = word.span;
+    let verbatim = source.get(s.start..s.end) == Some(word.value.as_str());
+    if !verbatim || word.value.contains('\n') || range.end > word.value.len() {
+        return s;
+    }
+    Span {
+        start: s.start + range.start,
+        end: s.start + range.end,
+        line: s.line,
+        column: s.column + word.value[..range.start].chars().count(),
+    }
+}
+
+/// `word.value[range]` as a word of its own, with its span inside `word` when it can be known.
+pub(crate) fn sub_word(source: &str, word: &Word, range: std::ops::Range<usize>) -> Word {
+    Word {
+        value: word.value[range.clone()].to_string(),
+        span: sub_span(source, word, range),
+    }
+}
+
+/// Expands words with BuildKit's `ProcessWord` against one environment (one instruction's).
+pub(crate) struct Expander<'a> {
+    lexer: &'a Lexer,
+    env: &'a Env,
+}
+
+impl<'a> Expander<'a> {
+    /// An expander for one instruction.
+    pub(crate) fn new(lexer: &'a Lexer, env: &'a Env) -> Self {
+        Expander { lexer, env }
+    }
+
+    /// The expansion of one word, span kept; a failed expansion points at the word.
+    pub(crate) fn word(&self, word: &Word) -> Result<Word, Diagnostic> {
+        match self.lexer.process_word(&word.value, self.env) {
+            Ok(value) => Ok(Word {
+                value,
+                span: word.span,
+            }),
+            Err(err) => Err(Diagnostic::error(err.message, Some(word.span))
+                .with_label("while expanding this word")
+                .with_hint("check the ${…} syntax, or escape the `$` to keep it literally")),
+        }
+    }
+
+    /// [`Expander::word`] over an optional word.
+    pub(crate) fn opt(&self, word: &Option<Word>) -> Result<Option<Word>, Diagnostic> {
+        word.as_ref().map(|w| self.word(w)).transpose()
+    }
+
+    /// [`Expander::word`] over a list.
+    pub(crate) fn all(&self, words: &[Word]) -> Result<Vec<Word>, Diagnostic> {
+        words.iter().map(|w| self.word(w)).collect()
+    }
+}
