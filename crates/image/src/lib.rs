@@ -1,5 +1,10 @@
 //! The image side: content-addressed store, layers, registry pull and push, exporters.
 
+pub mod export;
+pub mod import;
+pub mod layer;
+pub mod reference;
+pub mod registry;
 pub mod store;
 
 pub use store::Store;

@@ -1,13 +1,42 @@
 //! The content store: one directory laid out as an OCI image layout
-//! (`oci-layout`, `index.json`, `blobs/sha256/…`) plus skiff's own state
-//! (extracted layer snapshots, the build cache index, locks).
+//! (`oci-layout`, `index.json`, `blobs/sha256/…`) plus skiff's own state:
 //!
-//! CONTRACT (lead): the signatures below are what the engine and the registry code
-//! program against. Bodies are filled in by the store work; keep the signatures.
+//! - `snapshots/sha256/<hex>/` — extracted layers, overlay-ready (see below);
+//! - `cache/<sha256(key)>` — the build cache index, one small file per key;
+//! - `tmp/` — temp files and directories of writes in progress;
+//! - `locks/` — `index.lock` (read-modify-write of `index.json`), `gc.lock`
+//!   (builds and pulls shared, `prune` exclusive), `snapshot-<hex>.lock`.
+//!
+//! Crash safety: every write goes to a temp file in `tmp/` (same filesystem),
+//! is verified and fsync'd, renamed into place, and the directory fsync'd, so a
+//! `kill -9` at any moment leaves the old or the new state, plus at worst an
+//! abandoned temp file that [`Store::prune`] removes. Writers keep their temp
+//! entries `flock`ed, which is how `prune` tells abandoned ones from live ones.
+//!
+//! Snapshot key: a snapshot is named by the **digest of the layer blob** it was
+//! extracted from. In the overlay-ready form a layer is extracted alone into an
+//! empty directory — whiteouts stay markers that overlayfs resolves at mount
+//! time — so its content is a function of that one blob and nothing below it.
+//! This is the degenerate case of a chain ID (a chain of one): keying by the full
+//! chain (`sha256(parent chain + " " + diff ID)`) would extract the same layer
+//! again under every distinct parent stack and would need the diff ID, which is
+//! only known after decompressing, before the lookup.
 
-use anyhow::Result;
+pub(crate) mod blob;
+mod fsutil;
+mod index;
+mod prune;
+mod snapshot;
+
+pub use blob::BlobWriter;
+pub use prune::PruneReport;
+
+use anyhow::{Context, Result};
+use fsutil::{atomic_write, FileLock};
 use oci_spec::image::{Descriptor, Digest};
+use sha2::{Digest as _, Sha256};
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 /// A handle on one store directory. Cheap to clone; safe to use from several
 /// threads and from several skiff processes at once (file locks).
@@ -16,40 +45,64 @@ pub struct Store {
     root: PathBuf,
 }
 
-/// A blob being written: bytes are streamed to a temp file inside the store and
-/// hashed as they go; [`BlobWriter::commit`] verifies, fsyncs and renames into place.
-pub struct BlobWriter {
-    _private: (),
+/// Proof that this process is using the store (a build or pull in progress):
+/// while any lease is held, [`Store::prune`] waits. Released on drop.
+#[derive(Debug)]
+pub struct StoreLease {
+    _lock: FileLock,
 }
 
-impl std::io::Write for BlobWriter {
-    fn write(&mut self, _buf: &[u8]) -> std::io::Result<usize> {
-        unimplemented!()
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        unimplemented!()
-    }
-}
-
-impl BlobWriter {
-    /// Finishes the blob. With `expected`, a digest (or size) mismatch is an error
-    /// and nothing is stored. Returns the digest and size.
-    pub fn commit(self, _expected: Option<(&Digest, Option<u64>)>) -> Result<(Digest, u64)> {
-        unimplemented!()
-    }
-}
+const OCI_LAYOUT: &[u8] = b"{\"imageLayoutVersion\":\"1.0.0\"}";
 
 impl Store {
     /// Opens (creating if needed) the store at `root`.
     pub fn open(root: impl AsRef<Path>) -> Result<Store> {
-        Ok(Store {
+        let store = Store {
             root: root.as_ref().to_path_buf(),
-        })
+        };
+        for dir in [
+            store.blobs_dir(),
+            store.snapshots_dir(),
+            store.cache_dir(),
+            store.tmp_dir(),
+            store.locks_dir(),
+        ] {
+            std::fs::create_dir_all(&dir).with_context(|| {
+                format!(
+                    "cannot create the store directory {} (pick another with --root or SKIFF_ROOT)",
+                    dir.display()
+                )
+            })?;
+        }
+        let layout = store.root.join("oci-layout");
+        if !layout.exists() {
+            atomic_write(&store.tmp_dir(), &layout, OCI_LAYOUT)?;
+        }
+        if !store.root.join("index.json").exists() {
+            index::update(&store, |_| ())?;
+        }
+        Ok(store)
     }
 
-    /// The default root: `$SKIFF_ROOT`, else `/var/lib/skiff` as root, else `$XDG_DATA_HOME/skiff`.
+    /// The default root: `$SKIFF_ROOT`, else `/var/lib/skiff` as root, else `$XDG_DATA_HOME/skiff`
+    /// (or `~/.local/share/skiff`).
     pub fn default_root() -> PathBuf {
-        unimplemented!()
+        if let Some(root) = std::env::var_os("SKIFF_ROOT").filter(|v| !v.is_empty()) {
+            return PathBuf::from(root);
+        }
+        if rustix::process::geteuid().is_root() {
+            return PathBuf::from("/var/lib/skiff");
+        }
+        if let Some(xdg) = std::env::var_os("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+        {
+            return xdg.join("skiff");
+        }
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| "/".into());
+        home.join(".local/share/skiff")
     }
 
     /// The store's directory.
@@ -57,65 +110,148 @@ impl Store {
         &self.root
     }
 
+    fn blobs_dir(&self) -> PathBuf {
+        self.root.join("blobs/sha256")
+    }
+    fn snapshots_dir(&self) -> PathBuf {
+        self.root.join("snapshots/sha256")
+    }
+    fn cache_dir(&self) -> PathBuf {
+        self.root.join("cache")
+    }
+    fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+    fn locks_dir(&self) -> PathBuf {
+        self.root.join("locks")
+    }
+
     /// Where a blob lives (whether or not it exists).
-    pub fn blob_path(&self, _digest: &Digest) -> PathBuf {
-        unimplemented!()
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.root
+            .join("blobs")
+            .join(digest.algorithm().as_ref())
+            .join(digest.digest())
     }
 
     /// Whether the blob is present.
-    pub fn has_blob(&self, _digest: &Digest) -> bool {
-        unimplemented!()
+    pub fn has_blob(&self, digest: &Digest) -> bool {
+        self.blob_path(digest).is_file()
     }
 
     /// Starts writing a new blob.
     pub fn blob_writer(&self) -> Result<BlobWriter> {
-        unimplemented!()
+        BlobWriter::new(&self.tmp_dir(), self.blobs_dir())
     }
 
     /// Stores a small blob held in memory.
-    pub fn put_blob(&self, _bytes: &[u8]) -> Result<(Digest, u64)> {
-        unimplemented!()
+    pub fn put_blob(&self, bytes: &[u8]) -> Result<(Digest, u64)> {
+        let mut w = self.blob_writer()?;
+        std::io::Write::write_all(&mut w, bytes).context("cannot write blob to the store")?;
+        w.commit(None)
     }
 
     /// Reads a whole (small) blob, verifying nothing: blobs are verified when written.
-    pub fn read_blob(&self, _digest: &Digest) -> Result<Vec<u8>> {
-        unimplemented!()
+    pub fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
+        let path = self.blob_path(digest);
+        std::fs::read(&path).with_context(|| {
+            format!(
+                "blob {digest} is not in the store ({}): pull the image again",
+                path.display()
+            )
+        })
     }
 
     /// Names an image: `name` (normalised reference) → manifest descriptor, in `index.json`.
-    pub fn tag(&self, _name: &str, _manifest: &Descriptor) -> Result<()> {
-        unimplemented!()
+    pub fn tag(&self, name: &str, manifest: &Descriptor) -> Result<()> {
+        index::update(self, |idx| index::set_name(idx, name, manifest))
     }
 
     /// The manifest descriptor a name points at.
-    pub fn resolve(&self, _name: &str) -> Result<Option<Descriptor>> {
-        unimplemented!()
+    pub fn resolve(&self, name: &str) -> Result<Option<Descriptor>> {
+        Ok(index::read(self)?
+            .manifests()
+            .iter()
+            .find(|d| index::ref_name(d) == Some(name))
+            .cloned())
     }
 
     /// Removes a name; returns whether it existed.
-    pub fn untag(&self, _name: &str) -> Result<bool> {
-        unimplemented!()
+    pub fn untag(&self, name: &str) -> Result<bool> {
+        index::update(self, |idx| index::remove_name(idx, name))
     }
 
-    /// All named images.
+    /// All named images, sorted by name.
     pub fn images(&self) -> Result<Vec<(String, Descriptor)>> {
-        unimplemented!()
+        let mut out: Vec<_> = index::read(self)?
+            .manifests()
+            .iter()
+            .filter_map(|d| index::ref_name(d).map(|n| (n.to_string(), d.clone())))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
     }
 
     /// Makes sure every layer is extracted (overlay-ready: OCI whiteouts turned into
     /// overlay whiteouts) and returns their directories, lowest layer first.
     /// Extraction happens once per layer and is shared by all builds.
-    pub fn snapshots(&self, _layers: &[Descriptor]) -> Result<Vec<PathBuf>> {
-        unimplemented!()
+    pub fn snapshots(&self, layers: &[Descriptor]) -> Result<Vec<PathBuf>> {
+        layers.iter().map(|l| snapshot::ensure(self, l)).collect()
     }
 
     /// The build cache index: the manifest digest recorded for a step's cache key.
-    pub fn cache_get(&self, _key: &str) -> Result<Option<Digest>> {
-        unimplemented!()
+    /// An entry whose manifest is no longer in the store counts as absent.
+    pub fn cache_get(&self, key: &str) -> Result<Option<Digest>> {
+        let path = self.cache_path(key);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        let digest = Digest::from_str(text.trim()).with_context(|| {
+            format!(
+                "corrupt cache entry {}: remove it or run `skiff prune`",
+                path.display()
+            )
+        })?;
+        Ok(self.has_blob(&digest).then_some(digest))
     }
 
     /// Records a step's result (a manifest blob already in the store) under its cache key.
-    pub fn cache_put(&self, _key: &str, _manifest: &Digest) -> Result<()> {
-        unimplemented!()
+    /// One file per key replaced by an atomic rename: concurrent writers of one key
+    /// leave one whole entry, never a mix, so no lock is needed.
+    pub fn cache_put(&self, key: &str, manifest: &Digest) -> Result<()> {
+        atomic_write(
+            &self.tmp_dir(),
+            &self.cache_path(key),
+            format!("{manifest}\n").as_bytes(),
+        )
+    }
+
+    fn cache_path(&self, key: &str) -> PathBuf {
+        self.cache_dir()
+            .join(hex::encode(Sha256::digest(key.as_bytes())))
+    }
+
+    /// Marks the store as in use until the lease is dropped: builds and pulls hold
+    /// one from their first blob write until their result is named (tagged or
+    /// cached), so [`Store::prune`] cannot collect what they are still assembling.
+    /// Do not call `prune` while holding a lease in the same process: it would wait forever.
+    pub fn lock_shared(&self) -> Result<StoreLease> {
+        Ok(StoreLease {
+            _lock: FileLock::acquire(&self.gc_lock_path(), false)?,
+        })
+    }
+
+    fn gc_lock_path(&self) -> PathBuf {
+        self.locks_dir().join("gc.lock")
+    }
+
+    /// Garbage-collects blobs unreachable from `index.json` and the cache, snapshots
+    /// of layers no longer stored, cache entries whose manifest is gone, and temp
+    /// files abandoned by dead processes. Waits until no build or pull holds a lease.
+    pub fn prune(&self) -> Result<PruneReport> {
+        let _gc = FileLock::acquire(&self.gc_lock_path(), true)?;
+        prune::run(self)
     }
 }

@@ -1,0 +1,78 @@
+//! `type=oci`: the image as an OCI image layout in one tar, named in `index.json`
+//! the way BuildKit names it (`io.containerd.image.name` = the full name,
+//! `org.opencontainers.image.ref.name` = its tag).
+
+use super::archive::Archive;
+use super::image::all_blobs;
+use super::Destination;
+use crate::reference::Reference;
+use crate::Store;
+use anyhow::{Context, Result};
+use oci_spec::image::Descriptor;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// The annotation containerd and BuildKit use for the full image name.
+pub const ANNOTATION_IMAGE_NAME: &str = "io.containerd.image.name";
+/// The OCI annotation for a manifest's name within a layout (the tag).
+pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
+
+/// Writes the image `manifest` (a manifest or an index) with every blob it
+/// references as an OCI layout tar to `dest`, with one `index.json` entry per name.
+pub fn write_oci_archive(
+    store: &Store,
+    manifest: &Descriptor,
+    names: &[String],
+    dest: &Destination,
+) -> Result<()> {
+    let mut archive = Archive::default();
+    for digest in all_blobs(store, manifest)? {
+        archive.add_layout_blob(&digest);
+    }
+    archive.add_bytes("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec());
+    archive.add_bytes("index.json", index_json(manifest, names)?);
+    dest.write_with(|out| archive.write(store, out))
+}
+
+/// `index.json` for one image under `names` (an unnamed entry when there are none).
+pub(crate) fn index_json(manifest: &Descriptor, names: &[String]) -> Result<Vec<u8>> {
+    let mut entries = Vec::new();
+    if names.is_empty() {
+        entries.push(index_entry(manifest, BTreeMap::new())?);
+    }
+    for name in names {
+        let reference = Reference::parse(name)?;
+        let full = reference.to_string();
+        // containerd's `ociReferenceName`: what follows the repository (`latest`,
+        // `v1@sha256:…`, `@sha256:…`).
+        let object = full[reference.name().len()..]
+            .trim_start_matches(':')
+            .to_string();
+        let annotations = BTreeMap::from([
+            (ANNOTATION_IMAGE_NAME.to_string(), full),
+            (ANNOTATION_REF_NAME.to_string(), object),
+        ]);
+        entries.push(index_entry(manifest, annotations)?);
+    }
+    let index = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": entries,
+    });
+    Ok(serde_json::to_vec(&index)?)
+}
+
+fn index_entry(manifest: &Descriptor, annotations: BTreeMap<String, String>) -> Result<Value> {
+    let mut entry = json!({
+        "mediaType": manifest.media_type().to_string(),
+        "digest": manifest.digest().to_string(),
+        "size": manifest.size(),
+    });
+    if let Some(platform) = manifest.platform() {
+        entry["platform"] = serde_json::to_value(platform).context("encoding the platform")?;
+    }
+    if !annotations.is_empty() {
+        entry["annotations"] = serde_json::to_value(annotations)?;
+    }
+    Ok(entry)
+}

@@ -1,0 +1,73 @@
+//! `type=local` and `type=tar`: the image's final root filesystem, built by
+//! applying its layers in order (whiteouts honoured) with the layer module's
+//! safe extraction.
+
+use super::dir_tar::write_dir_tar;
+use super::image::read_manifest;
+use super::Destination;
+use crate::layer::apply_flat;
+use crate::Store;
+use anyhow::{bail, Context, Result};
+use oci_spec::image::Descriptor;
+use std::path::Path;
+
+/// Writes the root filesystem of the image `manifest` into the directory `dest`
+/// (created if missing; files already there are overwritten or removed as the
+/// layers say). Each layer is checked against the diff ID its config records.
+pub fn write_local(store: &Store, manifest: &Descriptor, dest: &Path) -> Result<()> {
+    let image = read_manifest(store, manifest)?;
+    let config: serde_json::Value =
+        serde_json::from_slice(&store.read_blob(image.config().digest())?).with_context(|| {
+            format!("image config {} is not valid JSON", image.config().digest())
+        })?;
+    let diff_ids = config["rootfs"]["diff_ids"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if diff_ids.len() != image.layers().len() {
+        bail!(
+            "image {} is inconsistent: {} layers but {} diff IDs in its config",
+            manifest.digest(),
+            image.layers().len(),
+            diff_ids.len()
+        );
+    }
+    std::fs::create_dir_all(dest)
+        .with_context(|| format!("creating the output directory {}", dest.display()))?;
+    for (layer, expected) in image.layers().iter().zip(diff_ids) {
+        let path = store.blob_path(layer.digest());
+        let blob = std::fs::File::open(&path).with_context(|| {
+            format!(
+                "layer {} is missing from the store ({}): pull or rebuild the image",
+                layer.digest(),
+                path.display()
+            )
+        })?;
+        let diff_id = apply_flat(blob, dest)
+            .with_context(|| format!("applying layer {} to {}", layer.digest(), dest.display()))?;
+        if expected.as_str() != Some(diff_id.as_ref()) {
+            bail!(
+                "layer {} unpacks to {diff_id}, but the image config expects {expected}: the store is corrupt, pull or rebuild the image",
+                layer.digest()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Writes the root filesystem of the image `manifest` as one tar to `dest`. The
+/// tree is assembled in a scratch directory next to the destination first.
+pub fn write_rootfs_tar(store: &Store, manifest: &Descriptor, dest: &Destination) -> Result<()> {
+    let scratch_parent = dest.scratch_dir()?;
+    let scratch = tempfile::Builder::new()
+        .prefix(".skiff-rootfs-")
+        .tempdir_in(&scratch_parent)
+        .with_context(|| {
+            format!(
+                "creating a scratch directory in {}",
+                scratch_parent.display()
+            )
+        })?;
+    write_local(store, manifest, scratch.path())?;
+    dest.write_with(|out| write_dir_tar(scratch.path(), out))
+}

@@ -1,0 +1,97 @@
+//! `push`: each blob is skipped if the repository has it, mounted if another repository of
+//! the same registry is known to hold it, uploaded otherwise; then the manifest goes up.
+
+use super::media::{self, ManifestKind};
+use super::session::Session;
+use super::sources::BlobSources;
+use super::{Client, PushReport};
+use crate::reference::Reference;
+use crate::store::Store;
+use anyhow::{anyhow, bail, Context, Result};
+use futures_util::{StreamExt, TryStreamExt};
+use oci_spec::image::{Descriptor, ImageManifest};
+
+/// How a blob reached the destination.
+enum Transfer {
+    Skipped,
+    Mounted,
+    Uploaded,
+}
+
+pub(super) async fn push(
+    client: &Client,
+    store: &Store,
+    source: &Reference,
+    destination: &Reference,
+) -> Result<PushReport> {
+    let descriptor = store
+        .resolve(&source.to_string())?
+        .ok_or_else(|| anyhow!("no image named {source} in the store (see `skiff images`)"))?;
+    let bytes = store.read_blob(descriptor.digest())?;
+    let json: serde_json::Value = serde_json::from_slice(&bytes)
+        .with_context(|| format!("the manifest of {source} in the store is not JSON"))?;
+    let (kind, media_type) = media::manifest_kind(&json)?;
+    if kind == ManifestKind::Index {
+        bail!("{source} is a multi-platform index; pushing indexes is not supported yet");
+    }
+    let manifest: ImageManifest = serde_json::from_slice(&bytes)
+        .with_context(|| format!("parsing the manifest of {source}"))?;
+
+    let session = Session::open(client, destination).await?;
+    let sources = BlobSources::new(store.root());
+    let blobs: Vec<&Descriptor> = std::iter::once(manifest.config())
+        .chain(manifest.layers())
+        .collect();
+    let transfers: Vec<Transfer> = futures_util::stream::iter(
+        blobs
+            .iter()
+            .map(|blob| push_blob(&session, store, &sources, destination, blob)),
+    )
+    .buffer_unordered(client.options.max_concurrent_transfers.max(1))
+    .try_collect()
+    .await?;
+
+    session.put_manifest(&bytes, &media_type).await?;
+    let mut digests: Vec<String> = blobs.iter().map(|b| b.digest().to_string()).collect();
+    digests.push(descriptor.digest().to_string());
+    sources.record(&destination.name(), digests.iter().map(String::as_str))?;
+
+    let count = |want: fn(&Transfer) -> bool| transfers.iter().filter(|t| want(t)).count();
+    Ok(PushReport {
+        reference: destination.to_string(),
+        digest: descriptor.digest().clone(),
+        uploaded: count(|t| matches!(t, Transfer::Uploaded)),
+        skipped: count(|t| matches!(t, Transfer::Skipped)),
+        mounted: count(|t| matches!(t, Transfer::Mounted)),
+    })
+}
+
+async fn push_blob(
+    session: &Session<'_>,
+    store: &Store,
+    sources: &BlobSources,
+    destination: &Reference,
+    blob: &Descriptor,
+) -> Result<Transfer> {
+    let digest = blob.digest();
+    if session.has_blob(digest).await? {
+        return Ok(Transfer::Skipped);
+    }
+    let same_registry = format!("{}/", destination.domain());
+    for repository in sources.repositories(digest.as_ref())? {
+        let Some(path) = repository.strip_prefix(&same_registry) else {
+            continue;
+        };
+        if path != destination.path() && session.mount_blob(digest, path).await {
+            return Ok(Transfer::Mounted);
+        }
+    }
+    if !store.has_blob(digest) {
+        bail!(
+            "blob {digest} of the image is not in the store (it was never pulled or was pruned); \
+             pull or build the image again before pushing"
+        );
+    }
+    session.upload_blob(store, digest, blob.size()).await?;
+    Ok(Transfer::Uploaded)
+}

@@ -1,0 +1,132 @@
+//! Crash-safe file primitives the store is built from: temp files that are
+//! visibly "in use" while their writer lives, atomic replace-by-rename with the
+//! fsyncs that make it durable, and advisory file locks.
+
+use anyhow::{Context, Result};
+use rustix::fs::{flock, FlockOperation};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A unique name for a temp file or directory in the store's `tmp/`:
+/// `<prefix>-<pid>-<nanos>-<counter>`, unique across threads and processes.
+pub(crate) fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}-{}-{nanos}-{n}", std::process::id())
+}
+
+/// Creates a new temp file in `dir`, exclusively locked (`flock`) for as long as
+/// the returned handle lives. `prune` treats a temp file it can lock as abandoned
+/// by a dead process and deletes it; one whose writer is alive stays untouched.
+pub(crate) fn create_locked_temp(dir: &Path, prefix: &str) -> Result<(File, PathBuf)> {
+    let path = dir.join(unique_name(prefix));
+    let file = OpenOptions::new()
+        .write(true)
+        .read(true)
+        .create_new(true)
+        .open(&path)
+        .with_context(|| format!("cannot create temp file {}", path.display()))?;
+    flock(&file, FlockOperation::LockExclusive)
+        .with_context(|| format!("cannot lock temp file {}", path.display()))?;
+    Ok((file, path))
+}
+
+/// fsyncs a directory so a rename or create inside it survives a crash.
+pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {
+    let d = File::open(dir).with_context(|| format!("cannot open {}", dir.display()))?;
+    d.sync_all()
+        .with_context(|| format!("cannot fsync directory {}", dir.display()))
+}
+
+/// Atomically replaces `dest` with `bytes`: written to a temp file in `tmp_dir`
+/// (same filesystem), fsync'd, renamed over `dest`, and `dest`'s directory fsync'd.
+/// A crash at any point leaves either the old or the new content.
+pub(crate) fn atomic_write(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> Result<()> {
+    let (mut file, tmp) = create_locked_temp(tmp_dir, "write")?;
+    let result = (|| {
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, dest)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("cannot write {}", dest.display()));
+    }
+    fsync_dir(dest.parent().unwrap_or(Path::new("/")))
+}
+
+/// An advisory lock on a file in the store's `locks/`; released when dropped
+/// (or when the process dies, however it dies).
+#[derive(Debug)]
+pub(crate) struct FileLock {
+    _file: File,
+}
+
+impl FileLock {
+    /// Blocks until the lock is held (`exclusive` or shared).
+    pub(crate) fn acquire(path: &Path, exclusive: bool) -> Result<FileLock> {
+        let file = open_lock_file(path)?;
+        let op = if exclusive {
+            FlockOperation::LockExclusive
+        } else {
+            FlockOperation::LockShared
+        };
+        flock(&file, op).with_context(|| format!("cannot lock {}", path.display()))?;
+        Ok(FileLock { _file: file })
+    }
+
+    /// Takes the exclusive lock only if nobody holds the lock now.
+    pub(crate) fn try_exclusive(path: &Path) -> Result<Option<FileLock>> {
+        let file = open_lock_file(path)?;
+        match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => Ok(Some(FileLock { _file: file })),
+            Err(rustix::io::Errno::WOULDBLOCK) => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+        }
+    }
+}
+
+fn open_lock_file(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .with_context(|| format!("cannot open lock file {}", path.display()))
+}
+
+/// Whether a temp entry (file or directory) is abandoned: nobody holds its
+/// `flock`. Writers keep their temp entries locked until they rename them.
+pub(crate) fn is_abandoned(path: &Path) -> Result<bool> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e).with_context(|| format!("cannot open {}", path.display())),
+    };
+    match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(true),
+        Err(rustix::io::Errno::WOULDBLOCK) => Ok(false),
+        Err(e) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+    }
+}
+
+/// Total bytes of regular files under `path` (not following symlinks).
+pub(crate) fn disk_usage(path: &Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return if meta.is_file() { meta.len() } else { 0 };
+    }
+    std::fs::read_dir(path)
+        .map(|rd| rd.flatten().map(|e| disk_usage(&e.path())).sum())
+        .unwrap_or(0)
+}

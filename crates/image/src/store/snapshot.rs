@@ -1,0 +1,52 @@
+//! Extracting layer blobs into overlay-ready snapshot directories, once each.
+
+use super::fsutil::{fsync_dir, unique_name, FileLock};
+use super::Store;
+use crate::layer::{apply, ApplyMode};
+use anyhow::{bail, Context, Result};
+use oci_spec::image::{Descriptor, DigestAlgorithm};
+use rustix::fs::{flock, FlockOperation};
+use std::path::PathBuf;
+
+/// Returns the snapshot directory of `layer`, extracting it first if needed.
+/// Extraction goes into a locked temp dir that is synced and renamed into place,
+/// under a per-snapshot lock so that concurrent builds extract a layer once.
+pub(crate) fn ensure(store: &Store, layer: &Descriptor) -> Result<PathBuf> {
+    let digest = layer.digest();
+    if *digest.algorithm() != DigestAlgorithm::Sha256 {
+        bail!("layer {digest}: only sha256 layers are supported");
+    }
+    let hex = digest.digest();
+    let dest = store.snapshots_dir().join(hex);
+    if dest.is_dir() {
+        return Ok(dest);
+    }
+    let _lock = FileLock::acquire(
+        &store.locks_dir().join(format!("snapshot-{hex}.lock")),
+        true,
+    )?;
+    if dest.is_dir() {
+        return Ok(dest); // another process extracted it while we waited
+    }
+    let blob = std::fs::File::open(store.blob_path(digest))
+        .with_context(|| format!("layer {digest} is not in the store: pull the image again"))?;
+    let tmp = store
+        .tmp_dir()
+        .join(unique_name(&format!("snapshot-{hex}")));
+    std::fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let result = (|| {
+        let dir = std::fs::File::open(&tmp)?;
+        flock(&dir, FlockOperation::LockExclusive)?; // live for prune
+        apply(blob, &tmp, ApplyMode::Overlay)
+            .with_context(|| format!("cannot extract layer {digest}"))?;
+        rustix::fs::syncfs(&dir).context("cannot sync the extracted layer to disk")?;
+        std::fs::rename(&tmp, &dest)
+            .with_context(|| format!("cannot move snapshot into {}", dest.display()))?;
+        fsync_dir(&store.snapshots_dir())
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    Ok(dest)
+}
