@@ -1,10 +1,26 @@
 //! Running one build step in Linux namespaces through an OCI runtime (runc or crun).
 //!
-//! CONTRACT (lead): the engine programs against these types. Bodies are filled in by the
-//! sandbox work; keep the signatures (adding fields/functions is fine).
+//! CONTRACT (lead): the engine programs against these types; keep the signatures (adding
+//! fields/functions is fine).
+//!
+//! - [`Overlay`]: the step's rootfs (parent layers below, the change captured in the upper dir).
+//! - [`Runtime`]: finds a runc/crun that works here and runs a [`RunSpec`] in an OCI bundle.
+//! - [`resolve_user`]: `USER` text to numbers, from the rootfs's own passwd/group files.
+//! - [`resolve_in_rootfs`]: container paths to host paths, symlinks clamped to the rootfs.
 
-use anyhow::Result;
-use std::path::{Path, PathBuf};
+mod bundle;
+mod overlay;
+mod rootfs_path;
+mod runtime;
+mod stubs;
+mod tail;
+mod user;
+
+pub use overlay::Overlay;
+pub use rootfs_path::{create_dir_all_in_rootfs, resolve_in_rootfs};
+pub use user::resolve_user;
+
+use std::path::PathBuf;
 
 /// Which user a step runs as, already resolved to numbers.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -88,40 +104,4 @@ pub struct RunOutcome {
 pub struct Runtime {
     /// Path to the binary.
     pub path: PathBuf,
-}
-
-impl Runtime {
-    /// The runtime named (`runc`, `crun`, or a path), or the first that works here when `None`.
-    pub fn detect(_preferred: Option<&str>) -> Result<Runtime> {
-        unimplemented!()
-    }
-
-    /// Runs `spec` to completion; each chunk of combined output is passed to `output` as it comes.
-    pub fn run(&self, _spec: &RunSpec, _output: &mut dyn FnMut(&[u8])) -> Result<RunOutcome> {
-        unimplemented!()
-    }
-}
-
-/// An overlayfs mount: `lowers` (lowest first) under `upper`, merged at `target`.
-/// Unmounted on drop.
-pub struct Overlay {
-    /// The merged directory.
-    pub target: PathBuf,
-}
-
-impl Overlay {
-    /// Mounts. With no lower dirs the upper dir alone is the rootfs.
-    pub fn mount(
-        _lowers: &[PathBuf],
-        _upper: &Path,
-        _work: &Path,
-        _target: &Path,
-    ) -> Result<Overlay> {
-        unimplemented!()
-    }
-}
-
-/// Resolves `USER` text (`name|uid[:group|gid]`) against the rootfs's `/etc/passwd` and `/etc/group`.
-pub fn resolve_user(_rootfs: &Path, _spec: &str) -> Result<User> {
-    unimplemented!()
 }

@@ -1,0 +1,273 @@
+//! The OCI bundle's `config.json` for one step, with Docker's defaults.
+
+use crate::stubs::StubKind;
+use crate::{MountKind, Network, RunSpec};
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::{
+    Capabilities, Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDeviceCgroupBuilder,
+    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxResourcesBuilder, Mount, MountBuilder,
+    PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder, Spec, SpecBuilder,
+    UserBuilder,
+};
+use std::path::{Path, PathBuf};
+
+/// Docker's (and containerd's, so BuildKit's) default capability set.
+const DEFAULT_CAPABILITIES: [Capability; 14] = [
+    Capability::Chown,
+    Capability::DacOverride,
+    Capability::Fsetid,
+    Capability::Fowner,
+    Capability::Mknod,
+    Capability::NetRaw,
+    Capability::Setgid,
+    Capability::Setuid,
+    Capability::Setfcap,
+    Capability::Setpcap,
+    Capability::NetBindService,
+    Capability::SysChroot,
+    Capability::Kill,
+    Capability::AuditWrite,
+];
+
+/// Docker's masked paths (hidden from the step).
+const MASKED_PATHS: [&str; 11] = [
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// Docker's read-only paths.
+const READONLY_PATHS: [&str; 5] = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// The open-files limit BuildKit's steps get (containerd's default spec). Raising limits needs a
+/// capability some VMs (this one) lack, so nothing above the usual hard limit is asked for.
+const NOFILE_LIMIT: u64 = 1024;
+
+/// Host files bound into every step.
+pub(crate) struct HostFiles {
+    /// Bound at `/etc/resolv.conf`.
+    pub(crate) resolv_conf: PathBuf,
+    /// Bound at `/etc/hosts`.
+    pub(crate) hosts: PathBuf,
+}
+
+/// The `/etc/hosts` a step sees: localhost plus its hostname, as BuildKit writes it.
+pub(crate) fn hosts_file(hostname: &str) -> String {
+    let name = if hostname.is_empty() {
+        String::new()
+    } else {
+        format!(" {hostname}")
+    };
+    format!("127.0.0.1\tlocalhost{name}\n::1\tlocalhost ip6-localhost ip6-loopback\n")
+}
+
+/// Every mount destination that must exist in the rootfs, with what it must be.
+pub(crate) fn mount_points(spec: &RunSpec) -> Vec<(String, StubKind)> {
+    let mut points: Vec<(String, StubKind)> = ["/proc", "/dev", "/sys"]
+        .into_iter()
+        .map(|p| (p.to_owned(), StubKind::Dir))
+        .collect();
+    points.push(("/etc/resolv.conf".into(), StubKind::File));
+    points.push(("/etc/hosts".into(), StubKind::File));
+    for mount in &spec.mounts {
+        let kind = match &mount.kind {
+            MountKind::Bind { source, .. } if !source.is_dir() => StubKind::File,
+            _ => StubKind::Dir,
+        };
+        points.push((mount.destination.clone(), kind));
+    }
+    points
+}
+
+/// Builds the runtime configuration for `spec` with `rootfs` (absolute) as its root.
+pub(crate) fn config(spec: &RunSpec, rootfs: &Path, files: &HostFiles) -> Result<Spec> {
+    if spec.args.is_empty() {
+        bail!("nothing to run: the step's command is empty");
+    }
+    if !spec.cwd.starts_with('/') {
+        bail!("working directory {:?} is not an absolute path", spec.cwd);
+    }
+    let caps: Capabilities = DEFAULT_CAPABILITIES.into_iter().collect();
+    // Like Docker: a non-root user gets no effective/permitted capabilities, as after execve.
+    // Every set is written out: the builder's defaults would add oci-spec's own three.
+    let (effective, permitted) = if spec.user.uid == 0 {
+        (caps.clone(), caps.clone())
+    } else {
+        (Capabilities::new(), Capabilities::new())
+    };
+    let capabilities = LinuxCapabilitiesBuilder::default()
+        .bounding(caps)
+        .effective(effective)
+        .permitted(permitted)
+        .inheritable(Capabilities::new())
+        .ambient(Capabilities::new())
+        .build()?;
+    let process = ProcessBuilder::default()
+        .terminal(false)
+        .args(spec.args.clone())
+        .env(spec.env.clone())
+        .cwd(&spec.cwd)
+        .user(
+            UserBuilder::default()
+                .uid(spec.user.uid)
+                .gid(spec.user.gid)
+                .additional_gids(spec.user.additional_gids.clone())
+                .build()?,
+        )
+        .capabilities(capabilities)
+        .rlimits(vec![PosixRlimitBuilder::default()
+            .typ(PosixRlimitType::RlimitNofile)
+            .hard(NOFILE_LIMIT)
+            .soft(NOFILE_LIMIT)
+            .build()?])
+        .no_new_privileges(false)
+        .build()?;
+
+    let mut namespaces = vec![
+        LinuxNamespaceType::Mount,
+        LinuxNamespaceType::Pid,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Ipc,
+    ];
+    if spec.network == Network::None {
+        // runc brings up `lo` in a new network namespace with no other configuration.
+        namespaces.push(LinuxNamespaceType::Network);
+    }
+    let namespaces = namespaces
+        .into_iter()
+        .map(|typ| LinuxNamespaceBuilder::default().typ(typ).build())
+        .collect::<Result<Vec<_>, _>>()?;
+    // Deny all devices; runc adds the defaults (/dev/null, zero, full, random, urandom, tty, ptmx).
+    let resources = LinuxResourcesBuilder::default()
+        .devices(vec![LinuxDeviceCgroupBuilder::default()
+            .allow(false)
+            .access("rwm")
+            .build()?])
+        .build()?;
+    let linux = LinuxBuilder::default()
+        .namespaces(namespaces)
+        .resources(resources)
+        .masked_paths(MASKED_PATHS.map(String::from).to_vec())
+        .readonly_paths(READONLY_PATHS.map(String::from).to_vec())
+        .build()?;
+
+    let mut builder = SpecBuilder::default()
+        .version("1.0.2")
+        .root(
+            RootBuilder::default()
+                .path(rootfs)
+                .readonly(false)
+                .build()?,
+        )
+        .process(process)
+        .mounts(mounts(spec, files)?)
+        .linux(linux);
+    if !spec.hostname.is_empty() {
+        builder = builder.hostname(spec.hostname.clone());
+    }
+    builder
+        .build()
+        .context("building the OCI runtime configuration")
+}
+
+fn mounts(spec: &RunSpec, files: &HostFiles) -> Result<Vec<Mount>> {
+    let kernel = |dest: &str, typ: &str, source: &str, options: &[&str]| {
+        MountBuilder::default()
+            .destination(dest)
+            .typ(typ)
+            .source(source)
+            .options(options.iter().map(|o| o.to_string()).collect::<Vec<_>>())
+            .build()
+    };
+    let bind = |dest: &str, source: &Path, readonly: bool| {
+        MountBuilder::default()
+            .destination(dest)
+            .typ("bind")
+            .source(source)
+            .options(vec![
+                "rbind".to_string(),
+                if readonly { "ro" } else { "rw" }.to_string(),
+            ])
+            .build()
+    };
+    let mut mounts = vec![
+        kernel("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
+        kernel(
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+        )?,
+        kernel(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5",
+            ],
+        )?,
+        kernel(
+            "/dev/shm",
+            "tmpfs",
+            "shm",
+            &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+        )?,
+        kernel(
+            "/dev/mqueue",
+            "mqueue",
+            "mqueue",
+            &["nosuid", "noexec", "nodev"],
+        )?,
+        kernel(
+            "/sys",
+            "sysfs",
+            "sysfs",
+            &["nosuid", "noexec", "nodev", "ro"],
+        )?,
+        bind("/etc/resolv.conf", &files.resolv_conf, true)?,
+        bind("/etc/hosts", &files.hosts, true)?,
+    ];
+    for mount in &spec.mounts {
+        if !mount.destination.starts_with('/') {
+            bail!(
+                "mount destination {:?} is not an absolute path",
+                mount.destination
+            );
+        }
+        mounts.push(match &mount.kind {
+            MountKind::Bind { source, readonly } => bind(&mount.destination, source, *readonly)?,
+            MountKind::Tmpfs { size } => {
+                let mut options = vec!["nosuid".to_string(), "nodev".to_string()];
+                if let Some(size) = size {
+                    options.push(format!("size={size}"));
+                }
+                MountBuilder::default()
+                    .destination(&mount.destination)
+                    .typ("tmpfs")
+                    .source("tmpfs")
+                    .options(options)
+                    .build()?
+            }
+        });
+    }
+    Ok(mounts)
+}

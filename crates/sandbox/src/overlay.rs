@@ -1,0 +1,173 @@
+//! The overlayfs mount a build step writes through: the parent's layers below, the step's
+//! change captured in the upper dir.
+
+use anyhow::{bail, Context, Result};
+use rustix::fs::{Mode, OFlags};
+use rustix::mount::{MountFlags, UnmountFlags};
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// The largest mount(2) option string the kernel accepts (one page, NUL included).
+const MAX_MOUNT_DATA: usize = 4095;
+
+/// An overlayfs mount: `lowers` (lowest first) under `upper`, merged at `target`.
+/// Unmounted on drop (lazily detached if still busy).
+///
+/// Order convention: the API takes the lower dirs **lowest first** (base layer first, as layers
+/// are listed in a manifest); the kernel's `lowerdir=` wants the highest first, so they are
+/// reversed when mounting.
+///
+/// Option length: mount(2) takes at most one page of options. When the absolute paths do not
+/// fit (or contain `:` `,` `\` which overlayfs would misparse), every directory is opened and
+/// passed as a short `/proc/self/fd/N` path instead (about 20 bytes each, so ~200 lowers fit;
+/// overlayfs itself stops at 500). Beyond that, mounting fails with an error saying so.
+///
+/// Mounted with `index=off,redirect_dir=off,metacopy=off` so that everything a step changes is
+/// a plain copy in the upper dir (no redirect or metacopy xattrs a layer could not express).
+pub struct Overlay {
+    /// The merged directory.
+    pub target: PathBuf,
+    mounted: bool,
+}
+
+impl Overlay {
+    /// Mounts. With no lower dirs the upper dir alone is the rootfs (bind-mounted at `target`;
+    /// `work` is then unused).
+    pub fn mount(lowers: &[PathBuf], upper: &Path, work: &Path, target: &Path) -> Result<Overlay> {
+        for dir in lowers
+            .iter()
+            .map(PathBuf::as_path)
+            .chain([upper, work, target])
+        {
+            if !dir.is_dir() {
+                bail!(
+                    "cannot mount overlay at {}: {} is not a directory",
+                    target.display(),
+                    dir.display()
+                );
+            }
+        }
+        if lowers.is_empty() {
+            rustix::mount::mount_bind(upper, target).with_context(|| {
+                format!("bind-mounting {} at {}", upper.display(), target.display())
+            })?;
+        } else {
+            mount_overlay(lowers, upper, work, target)?;
+        }
+        Ok(Overlay {
+            target: target.to_path_buf(),
+            mounted: true,
+        })
+    }
+
+    /// Unmounts now, reporting failure (dropping does the same but can only ignore errors).
+    pub fn unmount(mut self) -> Result<()> {
+        self.mounted = false;
+        detach(&self.target)
+    }
+}
+
+impl Drop for Overlay {
+    fn drop(&mut self) {
+        if self.mounted {
+            // Nothing to report to from a destructor; `unmount` is the checked way.
+            let _ = detach(&self.target);
+        }
+    }
+}
+
+fn detach(target: &Path) -> Result<()> {
+    match rustix::mount::unmount(target, UnmountFlags::empty()) {
+        Err(rustix::io::Errno::BUSY) => rustix::mount::unmount(target, UnmountFlags::DETACH),
+        other => other,
+    }
+    .with_context(|| format!("unmounting {}", target.display()))
+}
+
+fn mount_overlay(lowers: &[PathBuf], upper: &Path, work: &Path, target: &Path) -> Result<()> {
+    let by_path = options(lowers, upper, work, |p| {
+        Ok(p.as_os_str().as_bytes().to_vec())
+    })?;
+    let safe = |o: &[u8]| o.len() <= MAX_MOUNT_DATA;
+    let paths_are_plain = lowers
+        .iter()
+        .map(PathBuf::as_path)
+        .chain([upper, work])
+        .all(|p| {
+            !p.as_os_str()
+                .as_bytes()
+                .iter()
+                .any(|b| matches!(b, b':' | b',' | b'\\' | 0))
+        });
+    // The opened fds must stay open until mount(2) has returned.
+    let mut fds: Vec<OwnedFd> = Vec::new();
+    let data = if paths_are_plain && safe(&by_path) {
+        by_path
+    } else {
+        let by_fd = options(lowers, upper, work, |p| {
+            let fd = rustix::fs::open(
+                p,
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .with_context(|| format!("opening {}", p.display()))?;
+            let path = format!("/proc/self/fd/{}", fd.as_raw_fd()).into_bytes();
+            fds.push(fd);
+            Ok(path)
+        })?;
+        if !safe(&by_fd) {
+            bail!(
+                "cannot mount overlay at {}: {} lower dirs make {} bytes of mount options, over the \
+                 kernel's {MAX_MOUNT_DATA}-byte limit even as /proc/self/fd paths; squash the base \
+                 image into fewer layers",
+                target.display(),
+                lowers.len(),
+                by_fd.len()
+            );
+        }
+        by_fd
+    };
+    let data = CString::new(data).expect("paths with NUL bytes were sent through /proc/self/fd");
+    let result = rustix::mount::mount(
+        "overlay",
+        target,
+        "overlay",
+        MountFlags::empty(),
+        data.as_c_str(),
+    );
+    drop(fds);
+    result.with_context(|| {
+        format!(
+            "mounting overlayfs at {} ({} lowers, upper {}, work {}): upper and work must be empty-able \
+             directories on the same filesystem, not on overlayfs itself, and the kernel needs overlay \
+             support (`modprobe overlay`); overlayfs accepts at most 500 lower dirs",
+            target.display(),
+            lowers.len(),
+            upper.display(),
+            work.display()
+        )
+    })
+}
+
+fn options(
+    lowers: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+    mut name: impl FnMut(&Path) -> Result<Vec<u8>>,
+) -> Result<Vec<u8>> {
+    let mut data = b"lowerdir=".to_vec();
+    for (i, lower) in lowers.iter().rev().enumerate() {
+        if i > 0 {
+            data.push(b':');
+        }
+        data.extend(name(lower)?);
+    }
+    data.extend(b",upperdir=");
+    data.extend(name(upper)?);
+    data.extend(b",workdir=");
+    data.extend(name(work)?);
+    data.extend(b",index=off,redirect_dir=off,metacopy=off");
+    Ok(data)
+}
