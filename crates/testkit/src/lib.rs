@@ -1,1 +1,34 @@
 //! Test fixtures shared by every integration test: a local registry, base images, the skiff binary.
+//!
+//! - [`Registry`]: Debian's `docker-registry` on `127.0.0.1:<free port>` with temporary storage,
+//!   stopped on drop ([`Registry::start_or_skip`] skips locally, panics in CI, when it is missing).
+//! - [`busybox_image`]: the busybox base image (built from `busybox-static`, cached on disk),
+//!   pushed to a registry; [`push_image`] / [`push_layout`] push any image written with
+//!   [`layout`] (an OCI layout writer independent of skiff).
+//! - [`FaultProxy`]: a TCP proxy in front of a registry that fails or throttles connections.
+//! - [`skiff_bin`], [`require_tool`]: the binary under test, and tools tests need.
+//!
+//! Typical use:
+//! ```no_run
+//! let Some(registry) = skiff_testkit::Registry::start_or_skip() else { return };
+//! let busybox = skiff_testkit::busybox_image(&registry).unwrap();
+//! // busybox.reference == "127.0.0.1:PORT/testkit/busybox:latest", busybox.digest == "sha256:…"
+//! ```
+pub mod busybox;
+pub mod debian;
+pub mod layout;
+pub mod proxy;
+pub mod push;
+pub mod registry;
+pub mod tools;
+
+pub use busybox::busybox_image;
+pub use proxy::FaultProxy;
+pub use push::{push_image, push_layout, push_layout_as, ImageRef, PushFormat};
+pub use registry::Registry;
+/// Re-exported so that tests can write image configs (`skiff_testkit::serde_json::json!`)
+/// without depending on serde_json themselves.
+pub use serde_json;
+/// Re-exported so that tests can make scratch stores and contexts without their own dependency.
+pub use tempfile;
+pub use tools::{require_tool, skiff_bin, skiff_bin_at};
