@@ -20,7 +20,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Build an image from a Dockerfile and a context (like `docker build`).
-    Build(commands::build::BuildArgs),
+    Build(Box<commands::build::BuildArgs>),
     /// Pull an image from a registry into the store.
     Pull(commands::image::PullArgs),
     /// Push an image from the store to a registry.
@@ -42,7 +42,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let ctx = commands::Context { root: cli.root };
     let result = match cli.command {
-        Command::Build(args) => commands::build::run(&ctx, args),
+        Command::Build(args) => commands::build::run(&ctx, *args),
         Command::Pull(args) => commands::image::pull(&ctx, args),
         Command::Push(args) => commands::image::push(&ctx, args),
         Command::Images(args) => commands::image::images(&ctx, args),

@@ -1,5 +1,7 @@
 //! `skiff build`: the `docker build` interface.
 
+mod dry_run;
+
 use super::Context;
 use clap::Args;
 use std::path::PathBuf;
@@ -65,7 +67,9 @@ pub struct BuildArgs {
 }
 
 /// Runs `skiff build`.
-pub fn run(_ctx: &Context, args: BuildArgs) -> anyhow::Result<ExitCode> {
-    let _ = args;
-    anyhow::bail!("not implemented yet")
+pub fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<ExitCode> {
+    if args.dry_run {
+        return dry_run::run(&args);
+    }
+    super::build_exec::execute(ctx, args)
 }

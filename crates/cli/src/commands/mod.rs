@@ -1,6 +1,7 @@
 //! One module per group of subcommands.
 
 pub mod build;
+pub mod build_exec;
 pub mod debug;
 pub mod image;
 
@@ -10,4 +11,11 @@ use std::path::PathBuf;
 pub struct Context {
     /// `--root` / `SKIFF_ROOT`, if given.
     pub root: Option<PathBuf>,
+}
+
+/// The store directory: `--root`/`SKIFF_ROOT`, else the default.
+pub fn store_root(ctx: &Context) -> PathBuf {
+    ctx.root
+        .clone()
+        .unwrap_or_else(skiff_image::Store::default_root)
 }

@@ -1,0 +1,259 @@
+//! `RUN --mount`: turning each typed mount into something the sandbox can mount, plus what
+//! it contributes to the step's cache key.
+//!
+//! - `bind`: a directory or file of the context, a stage or an image; read-only unless
+//!   `rw`, and then writes go to a throwaway copy.
+//! - `cache`: a directory in the store (`cache-mounts/`) that persists across builds; its
+//!   contents never enter a layer or the key.
+//! - `tmpfs`: an empty tmpfs.
+//! - `secret`: a `--secret` as a file (default `/run/secrets/<id>`) and/or an environment
+//!   variable; the value never enters a layer, the history or the key.
+
+use crate::build::Shared;
+use crate::rootfs::WorkDir;
+use crate::sources::SourceTree;
+use crate::state::ImageState;
+use crate::view::View;
+use anyhow::{anyhow, bail, Context as _, Result};
+use sha2::{Digest as _, Sha256};
+use skiff_frontend::ast::Heredoc;
+use skiff_frontend::graph::Source;
+use skiff_frontend::instructions::{heredoc_text, Mount as TypedMount, MountType, Sharing};
+use skiff_sandbox::{Mount, MountKind};
+use std::fs::{self, File};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+/// Where a heredoc script with a shebang is mounted for execution (as BuildKit does).
+pub const HEREDOC_DIR: &str = "/dev/pipes/";
+
+/// The mounts of one RUN, ready for the sandbox; keeps what backs them alive.
+pub struct Prepared {
+    /// The sandbox mounts, in order.
+    pub mounts: Vec<Mount>,
+    /// Extra environment (`type=secret,env=NAME`): passed to the process, never keyed.
+    pub env: Vec<String>,
+    /// What the mounts add to the cache key.
+    pub key_parts: Vec<String>,
+    _views: Vec<View>,
+    _dirs: Vec<WorkDir>,
+    _locks: Vec<File>,
+}
+
+/// Prepares `mounts` (already expanded) for a RUN on top of `state`.
+pub fn prepare(
+    shared: &Shared,
+    state: &ImageState,
+    mounts: &[TypedMount],
+    heredocs: &[Heredoc],
+) -> Result<Prepared> {
+    let mut p = Prepared {
+        mounts: Vec::new(),
+        env: Vec::new(),
+        key_parts: Vec::new(),
+        _views: Vec::new(),
+        _dirs: Vec::new(),
+        _locks: Vec::new(),
+    };
+    for m in mounts {
+        let target = m
+            .target
+            .as_ref()
+            .map(|w| crate::stage::absolute(&state.config.config.working_dir, &w.value));
+        match m.kind {
+            MountType::Bind => bind(shared, &mut p, m, target)?,
+            MountType::Cache => cache(shared, &mut p, m, target)?,
+            MountType::Tmpfs => {
+                let target = target.ok_or_else(|| anyhow!("--mount=type=tmpfs needs a target"))?;
+                p.key_parts.push(format!("tmpfs {target} {:?}", m.size));
+                p.mounts.push(Mount { destination: target, kind: MountKind::Tmpfs { size: m.size } });
+            }
+            MountType::Secret => secret(shared, &mut p, m, target)?,
+            MountType::Ssh => bail!(
+                "RUN --mount=type=ssh is not supported by skiff yet: use a secret mount for credentials"
+            ),
+        }
+    }
+    if let [doc] = heredocs {
+        let body = heredoc_text(doc);
+        if body.starts_with("#!") {
+            let dir = WorkDir::new(&shared.store, "heredoc-")?;
+            let file = dir.path().join(&doc.name);
+            fs::write(&file, body.as_bytes())?;
+            fs::set_permissions(&file, fs::Permissions::from_mode(0o755))?;
+            p.mounts.push(Mount {
+                destination: HEREDOC_DIR.trim_end_matches('/').to_string(),
+                kind: MountKind::Bind {
+                    source: dir.path().to_path_buf(),
+                    readonly: true,
+                },
+            });
+            p._dirs.push(dir);
+        }
+    }
+    Ok(p)
+}
+
+fn bind(shared: &Shared, p: &mut Prepared, m: &TypedMount, target: Option<String>) -> Result<()> {
+    let target = target.ok_or_else(|| anyhow!("--mount=type=bind needs a target"))?;
+    let source = m
+        .source
+        .as_ref()
+        .map(|w| w.value.clone())
+        .unwrap_or_else(|| "/".into());
+    let host_path: PathBuf = match &m.from {
+        None => {
+            let tree = shared.context_tree(&[])?;
+            let sel = tree.select(&source)?;
+            p.key_parts
+                .push(format!("bind {target} {source} {}", tree.checksum(&sel)?));
+            crate::rootpath::resolve(&tree.root, &source, true)?
+        }
+        Some(from) => {
+            if let Some(dir) = shared.named_context_dir(&from.value) {
+                let tree = SourceTree {
+                    root: dir,
+                    ignore: None,
+                    keep_owner: false,
+                    label: from.value.clone(),
+                };
+                let sel = tree.select(&source)?;
+                p.key_parts
+                    .push(format!("bind {target} {source} {}", tree.checksum(&sel)?));
+                crate::rootpath::resolve(&tree.root, &source, true)?
+            } else {
+                let state = match shared.plan.source(&from.value, true) {
+                    Source::Stage(i) => shared.stage_result(i)?,
+                    Source::Image(r) => shared.image_state(&r)?,
+                    Source::BadIndex(n) => bail!("invalid stage index {n} in --mount from"),
+                };
+                p.key_parts
+                    .push(format!("bind {target} {source} from {}", state.key));
+                let view = View::mount(&shared.store, &state.layers)?;
+                let path = crate::rootpath::resolve(view.root(), &source, true)?;
+                p._views.push(view);
+                path
+            }
+        }
+    };
+    if !host_path.exists() {
+        bail!("--mount source \"{source}\" does not exist");
+    }
+    let host_path = if m.readonly {
+        host_path
+    } else {
+        // rw: the RUN may write, but the writes are thrown away (as in BuildKit).
+        let dir = WorkDir::new(&shared.store, "bind-rw-")?;
+        let copy = dir.path().join("data");
+        let status = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(&host_path)
+            .arg(&copy)
+            .status()
+            .context("copying a read-write bind mount source")?;
+        if !status.success() {
+            bail!("copying the read-write bind mount source {source} failed");
+        }
+        p._dirs.push(dir);
+        copy
+    };
+    p.mounts.push(Mount {
+        destination: target,
+        kind: MountKind::Bind {
+            source: host_path,
+            readonly: m.readonly,
+        },
+    });
+    Ok(())
+}
+
+fn cache(shared: &Shared, p: &mut Prepared, m: &TypedMount, target: Option<String>) -> Result<()> {
+    let target = target.ok_or_else(|| anyhow!("--mount=type=cache needs a target"))?;
+    let id =
+        m.id.as_ref()
+            .map(|w| w.value.clone())
+            .unwrap_or_else(|| target.clone());
+    let base = shared.store.root().join("cache-mounts");
+    fs::create_dir_all(&base)?;
+    let name = hex::encode(&Sha256::digest(id.as_bytes())[..12]);
+    let dir = base.join(&name);
+    let lock = File::create(base.join(format!("{name}.lock")))?;
+    let dir = match m.sharing {
+        Sharing::Shared => dir,
+        Sharing::Locked => {
+            rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)?;
+            p._locks.push(lock);
+            dir
+        }
+        Sharing::Private => {
+            if rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+                .is_ok()
+            {
+                p._locks.push(lock);
+                dir
+            } else {
+                let tmp = WorkDir::new(&shared.store, "cache-private-")?;
+                let d = tmp.path().join("data");
+                p._dirs.push(tmp);
+                d
+            }
+        }
+    };
+    if !dir.exists() {
+        let tmp = base.join(format!("{name}.new-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&tmp);
+        fs::create_dir_all(&tmp)?;
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(m.mode.unwrap_or(0o755)))?;
+        std::os::unix::fs::chown(&tmp, Some(m.uid.unwrap_or(0)), Some(m.gid.unwrap_or(0)))?;
+        if fs::rename(&tmp, &dir).is_err() {
+            let _ = fs::remove_dir_all(&tmp);
+        }
+    }
+    p.key_parts.push(format!("cache {target} id={id}"));
+    p.mounts.push(Mount {
+        destination: target,
+        kind: MountKind::Bind {
+            source: dir,
+            readonly: false,
+        },
+    });
+    Ok(())
+}
+
+fn secret(shared: &Shared, p: &mut Prepared, m: &TypedMount, target: Option<String>) -> Result<()> {
+    let id = match (&m.id, &target) {
+        (Some(id), _) => id.value.clone(),
+        (None, Some(t)) => t.rsplit('/').next().unwrap_or_default().to_string(),
+        (None, None) => bail!("--mount=type=secret needs an id or a target"),
+    };
+    let Some(secret) = shared.options.secrets.iter().find(|s| s.id == id) else {
+        if m.required {
+            bail!("secret \"{id}\" is required but was not given: pass --secret id={id},src=FILE (or env=VAR)");
+        }
+        return Ok(());
+    };
+    let env_name = m.env.as_ref().map(|w| w.value.clone());
+    p.key_parts
+        .push(format!("secret {id} target={target:?} env={env_name:?}"));
+    if let Some(name) = &env_name {
+        p.env
+            .push(format!("{name}={}", String::from_utf8_lossy(&secret.value)));
+    }
+    if env_name.is_none() || target.is_some() {
+        let target = target.unwrap_or_else(|| format!("/run/secrets/{id}"));
+        let dir = WorkDir::new(&shared.store, "secret-")?;
+        let file = dir.path().join("secret");
+        fs::write(&file, &secret.value)?;
+        fs::set_permissions(&file, fs::Permissions::from_mode(m.mode.unwrap_or(0o400)))?;
+        std::os::unix::fs::chown(&file, Some(m.uid.unwrap_or(0)), Some(m.gid.unwrap_or(0)))?;
+        p.mounts.push(Mount {
+            destination: target,
+            kind: MountKind::Bind {
+                source: file,
+                readonly: true,
+            },
+        });
+        p._dirs.push(dir);
+    }
+    Ok(())
+}

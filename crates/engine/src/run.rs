@@ -1,0 +1,124 @@
+//! Executing a `RUN`: the stage's rootfs mounted writable, the command run in the sandbox,
+//! the change captured as a layer. A failing command fails the step with its exit code and
+//! the last lines of its output.
+
+use crate::progress::{Event, Progress};
+use crate::rootfs::{with_writable_rootfs, LayerOptions, NewLayer};
+use anyhow::Result;
+use oci_spec::image::Descriptor;
+use skiff_image::Store;
+use skiff_sandbox::{Mount, Network, RunSpec, Runtime};
+
+/// The hostname BuildKit gives RUN containers; kept for scripts that look at it.
+pub const HOSTNAME: &str = "buildkitsandbox";
+
+/// A fully expanded RUN, ready to execute.
+#[derive(Clone, Debug, Default)]
+pub struct RunParams {
+    /// argv (the shell and its `-c` script for shell form).
+    pub argv: Vec<String>,
+    /// `KEY=VALUE` environment.
+    pub env: Vec<String>,
+    /// Working directory.
+    pub cwd: String,
+    /// `USER` text, resolved inside the rootfs.
+    pub user: String,
+    /// Host network or none.
+    pub network: Network,
+    /// Extra mounts (`RUN --mount`), already prepared on the host.
+    pub mounts: Vec<Mount>,
+}
+
+/// Why a RUN failed, with what the person needs to see.
+#[derive(Debug)]
+pub struct RunFailed {
+    /// The command as written.
+    pub command: String,
+    /// Its exit code.
+    pub exit_code: i32,
+    /// The last lines it printed.
+    pub tail: Vec<String>,
+}
+
+impl std::fmt::Display for RunFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "process \"{}\" did not complete successfully: exit code {}",
+            self.command, self.exit_code
+        )?;
+        if !self.tail.is_empty() {
+            write!(f, "\n  last output:")?;
+            for line in &self.tail {
+                write!(f, "\n  │ {line}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RunFailed {}
+
+/// Runs `params` on top of `layers`; returns the layer it made (`None` if nothing changed).
+pub fn execute(
+    store: &Store,
+    runtime: &Runtime,
+    layers: &[Descriptor],
+    params: &RunParams,
+    layer_opts: &LayerOptions,
+    progress: &Progress,
+    step: usize,
+) -> Result<Option<NewLayer>> {
+    with_writable_rootfs(store, layers, layer_opts, |root| {
+        let user = skiff_sandbox::resolve_user(
+            root,
+            if params.user.is_empty() {
+                "0"
+            } else {
+                &params.user
+            },
+        )?;
+        let spec = RunSpec {
+            rootfs: root.to_path_buf(),
+            args: params.argv.clone(),
+            env: params.env.clone(),
+            cwd: if params.cwd.is_empty() {
+                "/".into()
+            } else {
+                params.cwd.clone()
+            },
+            user,
+            hostname: HOSTNAME.into(),
+            network: params.network,
+            mounts: params.mounts.clone(),
+        };
+        let mut pending = Vec::new();
+        let mut emit = |chunk: &[u8]| {
+            pending.extend_from_slice(chunk);
+            while let Some(pos) = pending.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=pos).collect();
+                let line = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
+                progress.emit(Event::StepOutput { step, line });
+            }
+        };
+        let outcome = runtime.run(&spec, &mut emit)?;
+        if !pending.is_empty() {
+            let line = String::from_utf8_lossy(&pending).into_owned();
+            progress.emit(Event::StepOutput { step, line });
+        }
+        if outcome.exit_code != 0 {
+            return Err(RunFailed {
+                command: display_command(&params.argv),
+                exit_code: outcome.exit_code,
+                tail: outcome.tail,
+            }
+            .into());
+        }
+        Ok(())
+    })
+}
+
+/// The argv as BuildKit shows it in messages: joined with spaces.
+pub fn display_command(argv: &[String]) -> String {
+    argv.join(" ")
+}
