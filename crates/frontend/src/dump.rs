@@ -4,7 +4,6 @@
 //! `strconv.Quote` quoting; `ONBUILD` prints its nested instruction in parentheses.
 
 use crate::ast::{Dockerfile, Instruction};
-use unicode_general_category::get_general_category;
 
 /// The dump of a whole Dockerfile, byte for byte what BuildKit's `result` files hold
 /// (BuildKit's `Dump()` plus the final newline its test appends).
@@ -51,40 +50,7 @@ pub fn dump_instruction(instruction: &Instruction) -> String {
 /// printable characters (Go's `unicode.IsPrint`) stay as they are, `"` and `\` are
 /// escaped, controls become `\n`, `\x00`, `\u2028`, `\U000e0001` and so on.
 pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if is_go_printable(c) => out.push(c),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push_str(&format!("\\U{:08x}", c as u32)),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Go's `unicode.IsPrint`: letters, marks, numbers, punctuation, symbols and the ASCII space.
-fn is_go_printable(c: char) -> bool {
-    if c.is_ascii() {
-        return (' '..='~').contains(&c);
-    }
-    matches!(
-        get_general_category(c).abbreviation().as_bytes()[0],
-        b'L' | b'M' | b'N' | b'P' | b'S'
-    )
+    crate::shell::go_quote::go_quote(s)
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 
 mod chars;
 mod expand;
-mod go_quote;
+pub(crate) mod go_quote;
 mod pattern;
 mod scanner;
 mod words;
