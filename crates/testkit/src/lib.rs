@@ -6,6 +6,8 @@
 //!   pushed to a registry; [`push_image`] / [`push_layout`] push any image written with
 //!   [`layout`] (an OCI layout writer independent of skiff).
 //! - [`FaultProxy`]: a TCP proxy in front of a registry that fails or throttles connections.
+//! - [`project::Project`]: a build context and private store; runs `skiff build` and reads the
+//!   exported image back ([`project::BuiltImage`]) with code independent of skiff.
 //! - [`skiff_bin`], [`require_tool`]: the binary under test, and tools tests need.
 //!
 //! Typical use:
@@ -17,6 +19,7 @@
 pub mod busybox;
 pub mod debian;
 pub mod layout;
+pub mod project;
 pub mod proxy;
 pub mod push;
 pub mod registry;
