@@ -2,10 +2,10 @@
 //! destination instead of being copied, as Docker does. Extraction goes through the image
 //! crate's safe layer applier, so an archive can never write outside the destination.
 
-use crate::sources::CopyOptions;
+use crate::destination::CopyOptions;
 use anyhow::{Context as _, Result};
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Read};
 use std::path::Path;
 
 /// The compression an archive uses, told by its first bytes.
@@ -18,31 +18,79 @@ enum Kind {
     Zstd,
 }
 
-fn sniff(path: &Path) -> Result<Option<Kind>> {
-    let mut f = File::open(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut head = [0u8; 512];
-    let mut n = 0;
-    while n < head.len() {
-        let got = f.read(&mut head[n..])?;
-        if got == 0 {
-            break;
-        }
-        n += got;
-    }
-    let head = &head[..n];
-    Ok(if head.starts_with(&[0x1f, 0x8b]) {
-        Some(Kind::Gzip)
+fn compression(head: &[u8]) -> Kind {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Kind::Gzip
     } else if head.starts_with(b"BZh") {
-        Some(Kind::Bzip2)
+        Kind::Bzip2
     } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
-        Some(Kind::Xz)
+        Kind::Xz
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Some(Kind::Zstd)
-    } else if head.len() >= 262 && &head[257..262] == b"ustar" {
-        Some(Kind::Tar)
+        Kind::Zstd
     } else {
-        None
+        Kind::Tar
+    }
+}
+
+fn open(path: &Path, kind: Kind) -> Result<Box<dyn Read>> {
+    let file =
+        BufReader::new(File::open(path).with_context(|| format!("reading {}", path.display()))?);
+    Ok(match kind {
+        Kind::Tar => Box::new(file),
+        Kind::Gzip => Box::new(flate2::read::MultiGzDecoder::new(file)),
+        Kind::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(file)),
+        Kind::Xz => Box::new(xz2::read::XzDecoder::new_multi_decoder(file)),
+        Kind::Zstd => Box::new(zstd::stream::read::Decoder::new(file)?),
     })
+}
+
+/// Whether `block` is a valid tar header (its checksum matches), as Go's `tar.Reader.Next`
+/// accepts it: that is how BuildKit tells an archive from any other (compressed) file.
+fn is_tar_header(block: &[u8]) -> bool {
+    if block.len() < 512 || block.iter().all(|b| *b == 0) {
+        return false;
+    }
+    let field = String::from_utf8_lossy(&block[148..156]);
+    let Ok(stored) = u32::from_str_radix(field.trim_matches(|c: char| c == '\0' || c == ' '), 8)
+    else {
+        return false;
+    };
+    let sum: u32 = block
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u32::from(*b)
+            }
+        })
+        .sum();
+    sum == stored
+}
+
+/// The compression of `path` when it is a tar archive (plain or compressed), else `None`.
+fn sniff(path: &Path) -> Result<Option<Kind>> {
+    let mut head = [0u8; 6];
+    let n = read_up_to(&mut File::open(path)?, &mut head)?;
+    let kind = compression(&head[..n]);
+    let mut block = [0u8; 512];
+    let Ok(mut reader) = open(path, kind) else {
+        return Ok(None);
+    };
+    let n = read_up_to(&mut reader, &mut block).unwrap_or(0);
+    Ok(is_tar_header(&block[..n]).then_some(kind))
+}
+
+fn read_up_to(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            got => n += got,
+        }
+    }
+    Ok(n)
 }
 
 /// Extracts `archive` into `dest` (inside `root`) when it is a tar archive; returns false
@@ -51,18 +99,9 @@ pub fn try_extract(archive: &Path, root: &Path, dest: &str, opts: &CopyOptions) 
     let Some(kind) = sniff(archive)? else {
         return Ok(false);
     };
-    let mut file = File::open(archive)?;
-    file.seek(SeekFrom::Start(0))?;
-    let file = BufReader::new(file);
-    let mut reader: Box<dyn Read> = match kind {
-        Kind::Tar => Box::new(file),
-        Kind::Gzip => Box::new(flate2::read::MultiGzDecoder::new(file)),
-        Kind::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(file)),
-        Kind::Xz => Box::new(xz2::read::XzDecoder::new_multi_decoder(file)),
-        Kind::Zstd => Box::new(zstd::stream::read::Decoder::new(file)?),
-    };
+    let mut reader = open(archive, kind)?;
     let target = crate::rootpath::resolve(root, dest, true)?;
-    crate::copy::mkdir_all(root, &target, opts.owner)?;
+    crate::destination::mkdir_all(root, &target, opts.owner)?;
     skiff_image::layer::apply_flat(&mut reader, &target)
         .with_context(|| format!("extracting {}", archive.display()))?;
     Ok(true)

@@ -1,22 +1,25 @@
 //! A whole build: parse and plan, run the stages the target needs (independent stages at
 //! the same time), and name the result in the store.
 
+use crate::cachekey::KeyBuilder;
 use crate::dockerignore::Matcher;
 use crate::progress::Progress;
 use crate::rootfs::LayerOptions;
+use crate::schedule::{self, Board};
 use crate::sources::SourceTree;
 use crate::stage::{DockerfileError, StageBuilder};
 use crate::state::ImageState;
 use crate::{NamedContext, Platform, Secret};
 use anyhow::{anyhow, bail, Context as _, Result};
 use oci_spec::image::Descriptor;
-use skiff_frontend::graph::{automatic_args, Plan, PlanOptions};
+use skiff_frontend::graph::{automatic_args, Plan, PlanOptions, PlannedStage};
 use skiff_frontend::shell::{Env, Lexer};
 use skiff_image::reference::Reference;
 use skiff_image::Store;
 use skiff_sandbox::Runtime;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
@@ -82,7 +85,7 @@ pub struct Shared {
     pub build_args: Env,
     /// The `.dockerignore` text in force, if any.
     ignore_text: Option<String>,
-    results: Mutex<HashMap<usize, ImageState>>,
+    board: Board,
     images: Mutex<HashMap<String, ImageState>>,
     runtime: OnceLock<std::result::Result<Runtime, String>>,
     step: AtomicUsize,
@@ -104,14 +107,50 @@ impl Shared {
             .map_err(|e| anyhow!("{e}"))
     }
 
-    /// The result of an earlier stage.
+    /// The OCI runtime for a RUN on top of `layers`. The first time, the runtime is probed
+    /// while those layers are extracted, so the two overlap instead of adding up.
+    pub fn runtime_for(&self, layers: &[Descriptor]) -> Result<&Runtime> {
+        if self.runtime.get().is_some() {
+            return self.runtime();
+        }
+        std::thread::scope(|scope| {
+            let extraction = scope.spawn(|| self.store.snapshots(layers));
+            let runtime = self.runtime();
+            // An extraction error shows again, with its context, when the step mounts them.
+            let _ = extraction.join();
+            runtime
+        })
+    }
+
+    /// Kills the RUN containers of this process (while a failure cancels the build): the
+    /// stages running them see the step fail and stop.
+    fn stop_running_steps(&self) {
+        if let Some(Ok(runtime)) = self.runtime.get() {
+            kill_own_containers(&runtime.path);
+        }
+    }
+
+    /// The result of another stage (waiting for it if it is still being built). Its key is
+    /// its content (the manifest digest), so what depends on it is cached by what it holds.
     pub fn stage_result(&self, index: usize) -> Result<ImageState> {
-        self.results
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&index)
-            .cloned()
-            .ok_or_else(|| anyhow!("stage {index} has not been built (internal scheduling error)"))
+        self.board.result(index)
+    }
+
+    /// Fails with [`schedule::Cancelled`] once another stage has failed: checked before
+    /// each step, so a failure stops the other stages at their next step.
+    pub fn check_cancelled(&self) -> Result<()> {
+        self.board.check()
+    }
+
+    /// Whether `stage` ignores the cache: `--no-cache`, or `--no-cache-filter` names it.
+    pub fn stage_no_cache(&self, stage: &PlannedStage) -> bool {
+        self.options.no_cache
+            || stage.name.as_ref().is_some_and(|n| {
+                self.options
+                    .no_cache_filter
+                    .iter()
+                    .any(|f| f.eq_ignore_ascii_case(n))
+            })
     }
 
     /// The build context as a COPY source (with `.dockerignore` and extra `--exclude`s).
@@ -184,7 +223,23 @@ impl Shared {
             }
             None => self.pull(reference)?,
         };
-        ImageState::load(&self.store, manifest.digest())
+        let state = ImageState::load(&self.store, manifest.digest())?;
+        let c = &state.config;
+        if !c.architecture.is_empty()
+            && !self
+                .platform
+                .matches(&c.os, &c.architecture, c.variant.as_deref())
+        {
+            let base =
+                skiff_image::registry::Platform::new(&c.os, &c.architecture, c.variant.as_deref());
+            bail!(
+                "the base image {reference} is for {base}, not for the target platform {}: skiff runs \
+                 build steps natively, so use a base image that has {} or leave out --platform",
+                self.platform,
+                self.platform
+            );
+        }
+        Ok(state)
     }
 
     fn pull(&self, reference: &str) -> Result<Descriptor> {
@@ -192,12 +247,12 @@ impl Shared {
         if let Some(desc) = self.store.resolve(&r.to_string())? {
             return Ok(desc);
         }
-        self.progress.info(format!("pulling {r}"));
         crate::pull::pull(
             &self.store,
             &r,
             &self.platform,
             &self.options.insecure_registries,
+            &self.progress,
         )
     }
 }
@@ -219,6 +274,8 @@ pub fn build(store: &Store, options: BuildOptions, progress: Progress) -> Result
     let plan = skiff_frontend::plan(&dockerfile, &plan_opts).map_err(DockerfileError)?;
     let ignore_text = load_dockerignore(&options.context, &options.dockerfile_path)?;
     let _guard = store.lock_shared()?;
+    private_mount_namespace();
+    let board = Board::new(plan.stages.iter().map(|s| s.index));
     let shared = Shared {
         lexer: Lexer::new(dockerfile.escape),
         store: store.clone(),
@@ -227,7 +284,7 @@ pub fn build(store: &Store, options: BuildOptions, progress: Progress) -> Result
         platform,
         build_args,
         ignore_text,
-        results: Mutex::new(HashMap::new()),
+        board,
         images: Mutex::new(HashMap::new()),
         runtime: OnceLock::new(),
         step: AtomicUsize::new(0),
@@ -240,9 +297,12 @@ pub fn build(store: &Store, options: BuildOptions, progress: Progress) -> Result
             &dockerfile.source,
         ));
     }
-    for group in &shared.plan.groups {
-        run_group(&shared, group)?;
-    }
+    schedule::run(
+        &shared.plan.stages,
+        &shared.board,
+        || shared.stop_running_steps(),
+        |stage| build_stage(&shared, stage),
+    )?;
     let target = shared.plan.target;
     let mut state = shared.stage_result(target)?;
     for (k, v) in &shared.options.labels {
@@ -256,38 +316,79 @@ pub fn build(store: &Store, options: BuildOptions, progress: Progress) -> Result
     })
 }
 
-/// Runs the stages of one parallel group, each on its own thread; the first error wins.
-fn run_group(shared: &Shared, group: &[usize]) -> Result<()> {
-    let results: Vec<(usize, Result<ImageState>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = group
-            .iter()
-            .map(|&index| {
-                scope.spawn(move || {
-                    let stage = shared
-                        .plan
-                        .stage(index)
-                        .ok_or_else(|| anyhow!("stage {index} is not planned"))?;
-                    StageBuilder::new(shared, stage)?.build()
-                })
-            })
-            .collect();
-        group
-            .iter()
-            .zip(handles)
-            .map(|(&i, h)| {
-                (
-                    i,
-                    h.join()
-                        .unwrap_or_else(|_| Err(anyhow!("stage {i} panicked"))),
-                )
-            })
-            .collect()
+/// Builds one stage and records its final state under the stage's key, so that a rebuild
+/// with the same inputs gives back the very same image (same config, same timestamps) and so
+/// writes nothing. The state handed to other stages is keyed by its manifest digest.
+fn build_stage(shared: &Shared, stage: &PlannedStage) -> Result<ImageState> {
+    let built = StageBuilder::new(shared, stage)?.build()?;
+    let store = &shared.store;
+    // The target's history times are filled in (as BuildKit's exporter does), so its final
+    // state is not the same as the one an intermediate stage with the same steps ends with.
+    let mut key = KeyBuilder::new(&built.key, "stage-result");
+    key.part(if stage.index == shared.plan.target {
+        "target"
+    } else {
+        "intermediate"
     });
-    let mut map = shared.results.lock().unwrap_or_else(|e| e.into_inner());
-    for (i, r) in results {
-        map.insert(i, r?);
+    let key = key.finish();
+    let cached = if shared.stage_no_cache(stage) {
+        None
+    } else {
+        store
+            .cache_get(&key)?
+            .and_then(|m| ImageState::load(store, &m).ok().map(|s| (m, s)))
+    };
+    let (manifest, mut state) = match cached {
+        Some(hit) => hit,
+        None => {
+            let manifest = built.commit(store)?.digest().clone();
+            store.cache_put(&key, &manifest)?;
+            (manifest, built)
+        }
+    };
+    state.key = format!("stage:{manifest}");
+    Ok(state)
+}
+
+/// Moves this thread (and the stage threads it starts, and their runc children) into a mount
+/// namespace of its own whose mounts do not propagate back to the host: the overlay mounts of
+/// the steps then vanish with the process, even when it is killed with SIGKILL, instead of
+/// being left behind in the store. Best effort: without the privilege to do it (a build that
+/// needs no mount, as non-root), mounts are still undone by their guards.
+fn private_mount_namespace() {
+    use rustix::mount::{mount_change, MountPropagationFlags};
+    use rustix::thread::{unshare_unsafe, UnshareFlags};
+    // SAFETY: only the mount namespace (and, implied by it, the fs attributes) is unshared;
+    // no file descriptor table is, so no thread can observe a descriptor it does not own.
+    if unsafe { unshare_unsafe(UnshareFlags::NEWNS) }.is_ok() {
+        let _ = mount_change(
+            "/",
+            MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC,
+        );
     }
-    Ok(())
+}
+
+/// `runc kill -9` for every container this process started (the sandbox names them
+/// `skiff-<pid>-…`).
+fn kill_own_containers(runtime: &Path) {
+    let Ok(out) = Command::new(runtime)
+        .args(["list", "-q"])
+        .stderr(Stdio::null())
+        .output()
+    else {
+        return;
+    };
+    let prefix = format!("skiff-{}-", std::process::id());
+    for id in String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|id| id.starts_with(&prefix))
+    {
+        let _ = Command::new(runtime)
+            .args(["kill", id, "KILL"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
 }
 
 /// `<Dockerfile>.dockerignore` beside the Dockerfile wins over the context's `.dockerignore`.

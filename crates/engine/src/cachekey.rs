@@ -14,7 +14,9 @@ impl KeyBuilder {
         let mut k = KeyBuilder {
             hasher: Sha256::new(),
         };
-        k.part("v1");
+        // Bumped when what a key stands for changes (v2: layer mtimes clamped to a logical
+        // clock, stage results keyed by content), so older entries are not reused.
+        k.part("v2");
         k.part(parent);
         k.part(kind);
         k

@@ -1,8 +1,11 @@
 //! The image configuration as skiff reads and writes it: the OCI config JSON with Docker's
 //! extensions (`Healthcheck`, `OnBuild`, `Shell`, `ArgsEscaped`) that BuildKit also writes.
 //!
-//! Unknown fields of a base image's config are kept (`extra`), so nothing a base image
-//! carries is lost when skiff builds on top of it.
+//! The fields and their order are BuildKit's: the top-level keys sorted (BuildKit's exporter
+//! re-encodes the config through a map), the `config` object in the order of Docker's
+//! `ImageConfig` struct, `OnBuild` always present (`null` when empty). Like BuildKit, skiff
+//! keeps only the fields it knows when it builds on a base image: a base config's extra fields
+//! (`container_config`, `docker_version`, `Hostname`, …) are not carried into the result.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -10,30 +13,27 @@ use std::collections::BTreeMap;
 /// The whole config blob (`application/vnd.oci.image.config.v1+json`).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct ImageConfig {
-    /// Creation time (RFC 3339).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub created: Option<String>,
-    /// `MAINTAINER`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub author: Option<String>,
     /// CPU architecture (`amd64`).
     pub architecture: String,
-    /// Operating system (`linux`).
-    pub os: String,
-    /// CPU variant (`v8`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub variant: Option<String>,
+    /// `MAINTAINER`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
     /// The runtime configuration.
     #[serde(default)]
     pub config: RunConfig,
-    /// The layers' uncompressed digests.
-    pub rootfs: RootFs,
+    /// Creation time (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
     /// One entry per instruction that changed the image.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<History>,
-    /// Fields skiff does not interpret, kept as they were.
-    #[serde(flatten)]
-    pub extra: BTreeMap<String, serde_json::Value>,
+    /// Operating system (`linux`).
+    pub os: String,
+    /// The layers' uncompressed digests.
+    pub rootfs: RootFs,
+    /// CPU variant (`v8`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
 }
 
 /// The `config` object: how a container of the image starts.
@@ -70,18 +70,16 @@ pub struct RunConfig {
     /// `HEALTHCHECK` (Docker extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<Healthcheck>,
-    /// `ONBUILD` triggers (Docker extension).
-    #[serde(default, skip_serializing_if = "Option::is_none", rename = "OnBuild")]
+    /// Set (to true) by `CMD`, as BuildKit does on every platform; inherited from the base.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub args_escaped: bool,
+    /// `ONBUILD` triggers (Docker extension); written as `null` when there are none, as
+    /// BuildKit does.
+    #[serde(default, rename = "OnBuild")]
     pub on_build: Option<Vec<String>>,
     /// `SHELL` (Docker extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shell: Option<Vec<String>>,
-    /// Set by BuildKit for shell-form CMD/ENTRYPOINT on Windows; kept for round trips.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub args_escaped: bool,
-    /// Fields skiff does not interpret, kept as they were.
-    #[serde(flatten)]
-    pub extra: BTreeMap<String, serde_json::Value>,
 }
 
 /// Docker's healthcheck settings (durations in nanoseconds).
@@ -137,7 +135,7 @@ pub struct History {
     /// When the step ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
-    /// The instruction, e.g. `RUN /bin/sh -c go build .  # buildkit`.
+    /// The instruction, e.g. `RUN /bin/sh -c go build . # buildkit`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
     /// `MAINTAINER`.
@@ -155,13 +153,6 @@ pub struct History {
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 impl RunConfig {
-    /// The value of an `Env` entry.
-    pub fn env_get(&self, name: &str) -> Option<&str> {
-        self.env
-            .iter()
-            .find_map(|kv| kv.strip_prefix(name).and_then(|r| r.strip_prefix('=')))
-    }
-
     /// Sets (or replaces, keeping its position) an `Env` entry.
     pub fn env_set(&mut self, name: &str, value: &str) {
         let entry = format!("{name}={value}");
@@ -172,6 +163,144 @@ impl RunConfig {
         {
             Some(slot) => *slot = entry,
             None => self.env.push(entry),
+        }
+    }
+}
+
+impl Healthcheck {
+    /// The history text BuildKit writes after `HEALTHCHECK `: Go's `%q` of Docker's
+    /// `HealthConfig` (`&{["CMD-SHELL" "true"] "5s" "0s" "0s" '\x00'}`). The `--start-interval`
+    /// duration appears only when set: Docker 20.10's struct, which this format follows,
+    /// has no such field.
+    pub fn go_format(&self) -> String {
+        let mut parts = vec![go_fmt::quoted_list(&self.test)];
+        let mut durations = vec![self.interval, self.timeout, self.start_period];
+        if self.start_interval != 0 {
+            durations.push(self.start_interval);
+        }
+        parts.extend(
+            durations
+                .into_iter()
+                .map(|d| format!("\"{}\"", go_fmt::duration(d))),
+        );
+        parts.push(go_fmt::quote_rune(self.retries));
+        format!("&{{{}}}", parts.join(" "))
+    }
+}
+
+/// Go's `fmt` renderings that BuildKit's history texts are made of.
+pub mod go_fmt {
+    use std::fmt::Write as _;
+
+    /// `%q` of a `[]string`: `["a" "b c"]`.
+    pub fn quoted_list(items: &[String]) -> String {
+        let quoted: Vec<String> = items
+            .iter()
+            .map(|s| skiff_frontend::dump::go_quote(s))
+            .collect();
+        format!("[{}]", quoted.join(" "))
+    }
+
+    /// `%v` of a `[]string`: `[a b c]`.
+    pub fn plain_list(items: &[String]) -> String {
+        format!("[{}]", items.join(" "))
+    }
+
+    /// `%q` of an integer: a Go rune literal (`'\x00'`, `'\a'`, `'A'`).
+    pub fn quote_rune(n: i64) -> String {
+        let c = u32::try_from(n)
+            .ok()
+            .and_then(char::from_u32)
+            .unwrap_or('\u{fffd}');
+        match c {
+            '\'' => "'\\''".to_string(),
+            '"' => "'\"'".to_string(),
+            c => {
+                let quoted = skiff_frontend::dump::go_quote(&c.to_string());
+                format!("'{}'", &quoted[1..quoted.len() - 1])
+            }
+        }
+    }
+
+    /// Go's `time.Duration.String()` of a count of nanoseconds: `0s`, `500ms`, `1m30s`,
+    /// `1h0m0s`, `1.5s`.
+    pub fn duration(nanos: i64) -> String {
+        let negative = nanos < 0;
+        let n = nanos.unsigned_abs();
+        let mut out = String::new();
+        if negative {
+            out.push('-');
+        }
+        if n == 0 {
+            return "0s".into();
+        }
+        if n < 1_000_000_000 {
+            let (scale, unit) = match n {
+                0..=999 => (1, "ns"),
+                1_000..=999_999 => (1_000, "µs"),
+                _ => (1_000_000, "ms"),
+            };
+            out.push_str(&fraction(n, scale));
+            out.push_str(unit);
+            return out;
+        }
+        let hours = n / 3_600_000_000_000;
+        let minutes = n / 60_000_000_000 % 60;
+        let seconds = fraction(n % 60_000_000_000, 1_000_000_000);
+        if hours > 0 {
+            let _ = write!(out, "{hours}h{minutes}m{seconds}s");
+        } else if minutes > 0 {
+            let _ = write!(out, "{minutes}m{seconds}s");
+        } else {
+            let _ = write!(out, "{seconds}s");
+        }
+        out
+    }
+
+    /// `n / scale` with the remainder as decimals, trailing zeros dropped (`1500, 1000` → `1.5`).
+    fn fraction(n: u64, scale: u64) -> String {
+        let whole = n / scale;
+        let rest = n % scale;
+        if rest == 0 {
+            return whole.to_string();
+        }
+        let digits = scale.ilog10() as usize;
+        let decimals = format!("{rest:0digits$}");
+        format!("{whole}.{}", decimals.trim_end_matches('0'))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn durations_like_go() {
+            assert_eq!(duration(0), "0s");
+            assert_eq!(duration(5_000_000_000), "5s");
+            assert_eq!(duration(90_000_000_000), "1m30s");
+            assert_eq!(duration(3_600_000_000_000), "1h0m0s");
+            assert_eq!(duration(1_500_000_000), "1.5s");
+            assert_eq!(duration(500_000_000), "500ms");
+            assert_eq!(duration(1_500), "1.5µs");
+            assert_eq!(duration(7), "7ns");
+            assert_eq!(duration(3_723_004_000_000), "1h2m3.004s");
+        }
+
+        #[test]
+        fn runes_like_go() {
+            assert_eq!(quote_rune(0), "'\\x00'");
+            assert_eq!(quote_rune(4), "'\\x04'");
+            assert_eq!(quote_rune(7), "'\\a'");
+            assert_eq!(quote_rune(65), "'A'");
+            assert_eq!(quote_rune(39), "'\\''");
+            assert_eq!(quote_rune(34), "'\"'");
+        }
+
+        #[test]
+        fn lists_like_go() {
+            let argv = vec!["/bin/sh".to_string(), "-c".into(), "echo \"hi\"".into()];
+            assert_eq!(quoted_list(&argv), r#"["/bin/sh" "-c" "echo \"hi\""]"#);
+            assert_eq!(plain_list(&argv[..2]), "[/bin/sh -c]");
         }
     }
 }

@@ -1,14 +1,22 @@
 //! COPY and ADD: deciding what is copied where (and what goes into the cache key) before
 //! anything runs, then copying it into the step's rootfs with Docker's rules.
 //!
-//! Sources come from the build context (filtered by `.dockerignore`), from another stage,
-//! or from an image. Context sources are selected and checksummed up front, because their
-//! content is part of the key; stage and image sources are keyed by the stage's own key and
-//! only mounted when the step actually runs.
+//! Sources come from the build context (filtered by `.dockerignore`), a named local context,
+//! another stage or an image (`--from`), a URL or a git repository (ADD), or a heredoc.
+//! Context sources are selected and checksummed up front (through the store's stat cache),
+//! because their content is part of the key; remote sources are fetched up front for the
+//! same reason; stage and image sources are keyed by the stage's own key and only mounted
+//! when the step actually runs.
+//!
+//! `--link` is accepted and copies exactly as a plain COPY does; its layer is not yet cached
+//! apart from the parent (BuildKit can rebase such a layer onto a changed base).
 
 use crate::build::Shared;
+use crate::destination::{Chmod, CopyOptions, Writer};
 use crate::dockerignore::Matcher;
-use crate::sources::{copy_into, Chmod, CopyOptions, Selected, SourceTree};
+use crate::remote::{self, Fetched};
+use crate::sources::{components, Selected, SourceTree};
+use crate::statcache::StatCache;
 use crate::state::ImageState;
 use crate::view::View;
 use anyhow::{anyhow, bail, Context as _, Result};
@@ -17,10 +25,12 @@ use skiff_frontend::graph::Source;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+pub use crate::destination::mkdir_all;
+
 /// A COPY/ADD with its words expanded.
 #[derive(Clone, Debug, Default)]
 pub struct CopyRequest {
-    /// Source paths or patterns.
+    /// Source paths or patterns (for ADD also URLs and git repositories).
     pub sources: Vec<String>,
     /// Heredoc sources: (file name, contents).
     pub contents: Vec<(String, String)>,
@@ -34,21 +44,23 @@ pub struct CopyRequest {
     pub chmod: Option<String>,
     /// `--exclude` patterns.
     pub excludes: Vec<String>,
-    /// `--parents`: keep the sources' directories below the context root.
+    /// `--parents`: keep the sources' directories (below a `/./` pivot when there is one).
     pub parents: bool,
     /// ADD rather than COPY.
     pub is_add: bool,
-    /// ADD: extract local archives.
-    pub unpack: bool,
+    /// ADD `--unpack`: `None` extracts local archives only, `Some(true)` remote ones too,
+    /// `Some(false)` none.
+    pub unpack: Option<bool>,
+    /// ADD `--checksum` of a remote source.
+    pub checksum: Option<String>,
+    /// ADD `--keep-git-dir`.
+    pub keep_git_dir: bool,
 }
 
-/// Where the files of a COPY come from.
+/// Where the path sources of a COPY are read from.
 enum Origin {
-    /// The build context (or a named local context): selected and checksummed already.
-    Local {
-        tree: SourceTree,
-        selected: Vec<Vec<Selected>>,
-    },
+    /// The build context or a named local context: selected and checksummed already.
+    Local(SourceTree),
     /// Another stage or an image: mounted when the step runs.
     Layers {
         store: skiff_image::Store,
@@ -57,18 +69,30 @@ enum Origin {
     },
 }
 
+/// One source of a COPY/ADD.
+enum Part {
+    /// A path or pattern; its selection when it was made up front (local origins).
+    Path {
+        source: String,
+        selected: Option<Vec<Selected>>,
+    },
+    /// A download or a git checkout.
+    Remote { fetched: Fetched, unpack: bool },
+    /// A heredoc: file name and contents.
+    Inline { name: String, data: String },
+}
+
 /// A COPY/ADD ready to run: what, where, and its cache-key inputs.
 pub struct CopyPlan {
     origin: Origin,
-    sources: Vec<String>,
-    contents: Vec<(String, String)>,
+    parts: Vec<Part>,
     dest: String,
     dest_is_dir: bool,
     chown: Option<String>,
     chmod: Option<Chmod>,
-    excludes: Vec<String>,
+    excludes: Option<Matcher>,
     parents: bool,
-    unpack: bool,
+    unpack_local: bool,
     /// What the cache key is made of (besides the parent key).
     pub key_parts: Vec<String>,
 }
@@ -80,8 +104,11 @@ pub fn plan(
     workdir: &str,
     req: CopyRequest,
 ) -> Result<CopyPlan> {
+    let name = if req.is_add { "ADD" } else { "COPY" };
     let dest = crate::stage::absolute(workdir, &req.dest);
-    let dest = if req.dest.ends_with('/') && !dest.ends_with('/') {
+    let dest = if (req.dest.ends_with('/') || req.dest == "." || req.dest.ends_with("/."))
+        && !dest.ends_with('/')
+    {
         format!("{dest}/")
     } else {
         dest
@@ -89,47 +116,39 @@ pub fn plan(
     let multiple = req.sources.len() + req.contents.len() > 1;
     if multiple && !dest.ends_with('/') {
         bail!(
-            "When using {} with more than one source file, the destination must be a directory and end with a /",
-            if req.is_add { "ADD" } else { "COPY" }
+            "When using {name} with more than one source file, the destination must be a \
+             directory and end with a /: write \"{}/\" to copy {} sources into that directory",
+            req.dest,
+            req.sources.len() + req.contents.len()
         );
     }
+    check_sources(&req)?;
     let chmod = req.chmod.as_deref().map(Chmod::parse).transpose()?;
+    let excludes = if req.excludes.is_empty() {
+        None
+    } else {
+        Some(Matcher::from_patterns(&req.excludes).map_err(|e| anyhow!("invalid --exclude: {e}"))?)
+    };
     let mut key_parts = vec![
         format!("dest={dest}"),
         format!("chown={}", req.chown.clone().unwrap_or_default()),
         format!("chmod={}", req.chmod.clone().unwrap_or_default()),
         format!(
-            "parents={} unpack={} add={}",
+            "parents={} unpack={:?} add={}",
             req.parents, req.unpack, req.is_add
         ),
     ];
     key_parts.extend(req.excludes.iter().map(|e| format!("exclude={e}")));
-    for (name, data) in &req.contents {
-        key_parts.push(format!("content {name} {data}"));
-    }
-    for s in &req.sources {
-        if req.is_add
-            && (s.starts_with("http://") || s.starts_with("https://") || s.starts_with("git@"))
-        {
-            bail!("ADD from a URL or git repository ({s}) is not supported by skiff yet: download it in a RUN step or COPY a local file");
-        }
-    }
+
     let origin = match &req.from {
-        None => local_origin(
-            shared.context_tree(&req.excludes)?,
-            &req.sources,
-            &mut key_parts,
-        )?,
+        None => Origin::Local(shared.context_tree(&[])?),
         Some(from) => match shared.named_context_dir(from) {
-            Some(dir) => {
-                let tree = SourceTree {
-                    root: dir,
-                    ignore: excludes_matcher(&req.excludes)?,
-                    keep_owner: false,
-                    label: format!("build context \"{from}\""),
-                };
-                local_origin(tree, &req.sources, &mut key_parts)?
-            }
+            Some(dir) => Origin::Local(SourceTree {
+                root: dir,
+                ignore: None,
+                keep_owner: false,
+                label: format!("build context \"{from}\""),
+            }),
             None => {
                 let (state, label) = match shared.plan.source(from, false) {
                     Source::Stage(i) => {
@@ -144,10 +163,11 @@ pub fn plan(
                         shared.image_state(&reference)?,
                         format!("image {reference}"),
                     ),
-                    Source::BadIndex(n) => bail!("invalid stage index {n} in --from"),
+                    Source::BadIndex(n) => {
+                        bail!("invalid stage index {n} in --from: it must name an earlier stage")
+                    }
                 };
                 key_parts.push(format!("from {}", state.key));
-                key_parts.extend(req.sources.iter().map(|s| format!("src={s}")));
                 Origin::Layers {
                     store: shared.store.clone(),
                     layers: state.layers,
@@ -156,43 +176,104 @@ pub fn plan(
             }
         },
     };
+
+    let tmp = shared.store.root().join("tmp");
+    let mut stat_cache = match &origin {
+        Origin::Local(tree) => Some(StatCache::open(shared.store.root(), &tree.root)),
+        Origin::Layers { .. } => None,
+    };
+    let mut parts = Vec::new();
+    for s in &req.sources {
+        if req.is_add && remote::is_git(s) {
+            let fetched = remote::git_checkout(s, req.keep_git_dir, req.checksum.as_deref(), &tmp)?;
+            key_parts.push(fetched.key.clone());
+            parts.push(Part::Remote {
+                fetched,
+                unpack: false,
+            });
+        } else if req.is_add && remote::is_http(s) {
+            let fetched = remote::download(s, req.checksum.as_deref(), &tmp)?;
+            key_parts.push(fetched.key.clone());
+            parts.push(Part::Remote {
+                fetched,
+                unpack: req.unpack == Some(true),
+            });
+        } else {
+            let selected = match &origin {
+                Origin::Local(tree) => {
+                    let sel = tree.select(s)?;
+                    if sel.is_empty() {
+                        shared.progress.info(format!(
+                            "warning: {name} {s}: the wildcard matches nothing in the {}, so \
+                             nothing is copied from it (as BuildKit does)",
+                            tree.label
+                        ));
+                    }
+                    let sum = tree.checksum_with(&sel, excludes.as_ref(), stat_cache.as_mut())?;
+                    key_parts.push(format!("src={s} sum={sum}"));
+                    Some(sel)
+                }
+                Origin::Layers { .. } => {
+                    key_parts.push(format!("src={s}"));
+                    None
+                }
+            };
+            parts.push(Part::Path {
+                source: s.clone(),
+                selected,
+            });
+        }
+    }
+    if let Some(cache) = &stat_cache {
+        // A cache that cannot be written only costs a re-read next time.
+        let _ = cache.save();
+    }
+    for (name, data) in &req.contents {
+        key_parts.push(format!("content {name} {data}"));
+        parts.push(Part::Inline {
+            name: name.clone(),
+            data: data.clone(),
+        });
+    }
     Ok(CopyPlan {
         origin,
-        sources: req.sources,
-        contents: req.contents,
-        dest_is_dir: dest.ends_with('/') || multiple,
+        parts,
+        dest_is_dir: dest.ends_with('/'),
         dest,
         chown: req.chown,
         chmod,
-        excludes: req.excludes,
+        excludes,
         parents: req.parents,
-        unpack: req.is_add && req.unpack,
+        unpack_local: req.is_add && req.unpack != Some(false),
         key_parts,
     })
 }
 
-fn excludes_matcher(excludes: &[String]) -> Result<Option<Matcher>> {
-    if excludes.is_empty() {
-        return Ok(None);
+/// BuildKit's checks of what a source may be for COPY and ADD.
+fn check_sources(req: &CopyRequest) -> Result<()> {
+    for s in &req.sources {
+        if !req.is_add && (s.starts_with("http://") || s.starts_with("https://")) {
+            bail!("source can't be a URL for COPY: use ADD {s} to download it");
+        }
+        if !req.is_add && remote::is_git(s) && !s.starts_with("git@") {
+            bail!("source can't be a git ref for COPY: use ADD {s} to check it out");
+        }
     }
-    Ok(Some(
-        Matcher::parse(&excludes.join("\n"))
-            .map_err(|e| anyhow!("invalid --exclude pattern: {e}"))?,
-    ))
-}
-
-fn local_origin(
-    tree: SourceTree,
-    sources: &[String],
-    key_parts: &mut Vec<String>,
-) -> Result<Origin> {
-    let mut selected = Vec::new();
-    for s in sources {
-        let sel = tree.select(s)?;
-        key_parts.push(format!("src={s} sum={}", tree.checksum(&sel)?));
-        selected.push(sel);
+    if let Some(sum) = &req.checksum {
+        if !req.is_add {
+            bail!("checksum can't be specified for COPY");
+        }
+        if req.sources.len() != 1 {
+            bail!("checksum can't be specified for multiple sources");
+        }
+        let s = &req.sources[0];
+        if !remote::is_http(s) && !remote::is_git(s) {
+            bail!(
+                "--checksum={sum} requires an HTTP(S) or git source, but \"{s}\" is a local path"
+            );
+        }
     }
-    Ok(Origin::Local { tree, selected })
+    Ok(())
 }
 
 impl CopyPlan {
@@ -206,12 +287,9 @@ impl CopyPlan {
             owner,
             chmod: self.chmod.clone(),
         };
-        match &self.origin {
-            Origin::Local { tree, selected } => {
-                for sel in selected {
-                    self.copy_selected(tree, sel, root, &opts)?;
-                }
-            }
+        let mut writer = Writer::new(root, &opts);
+        let (_view, tree) = match &self.origin {
+            Origin::Local(tree) => (None, tree.clone()),
             Origin::Layers {
                 store,
                 layers,
@@ -220,102 +298,140 @@ impl CopyPlan {
                 let view = View::mount(store, layers)?;
                 let tree = SourceTree {
                     root: view.root().to_path_buf(),
-                    ignore: excludes_matcher(&self.excludes)?,
+                    ignore: None,
                     keep_owner: true,
                     label: label.clone(),
                 };
-                for s in &self.sources {
-                    let sel = tree.select(s)?;
-                    self.copy_selected(&tree, &sel, root, &opts)?;
+                (Some(view), tree)
+            }
+        };
+        for part in &self.parts {
+            match part {
+                Part::Path { source, selected } => {
+                    let selected = match selected {
+                        Some(s) => s.clone(),
+                        None => tree.select(source)?,
+                    };
+                    for one in &selected {
+                        self.copy_path(&tree, source, one, root, &opts, &mut writer)?;
+                    }
+                }
+                Part::Remote { fetched, unpack } => {
+                    let local = SourceTree {
+                        root: fetched.dir.path().to_path_buf(),
+                        ignore: None,
+                        keep_owner: false,
+                        label: "download".into(),
+                    };
+                    let abs = local.root.join(&fetched.path);
+                    if *unpack && crate::archive::try_extract(&abs, root, &self.dest, &opts)? {
+                        continue;
+                    }
+                    let sel = Selected {
+                        rel: fetched.path.clone(),
+                        matched: fetched.path.clone(),
+                        exclude_base: fetched.path.clone(),
+                        is_dir: abs.is_dir(),
+                    };
+                    writer.copy_source(&local, &sel, None, &self.dest, self.dest_is_dir)?;
+                }
+                Part::Inline { name, data } => {
+                    let dir = tempfile::tempdir()?;
+                    let file = dir.path().join(name);
+                    std::fs::write(&file, data).with_context(|| format!("writing <<{name}"))?;
+                    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644))?;
+                    let local = SourceTree {
+                        root: dir.path().to_path_buf(),
+                        ignore: None,
+                        keep_owner: false,
+                        label: "heredoc".into(),
+                    };
+                    let sel = Selected {
+                        rel: name.clone(),
+                        matched: name.clone(),
+                        exclude_base: name.clone(),
+                        is_dir: false,
+                    };
+                    writer.copy_source(&local, &sel, None, &self.dest, self.dest_is_dir)?;
                 }
             }
         }
-        for (name, data) in &self.contents {
-            let target = if self.dest_is_dir {
-                format!("{}{name}", self.dest)
-            } else {
-                self.dest.clone()
-            };
-            let path = crate::rootpath::resolve(root, &target, true)?;
-            if let Some(parent) = path.parent() {
-                mkdir_all(root, parent, owner)?;
-            }
-            std::fs::write(&path, data).with_context(|| format!("writing {target}"))?;
-            let mode = self
-                .chmod
-                .as_ref()
-                .map(|c| c.apply(0o644, false))
-                .unwrap_or(0o644);
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
-            if let Some((uid, gid)) = owner {
-                std::os::unix::fs::lchown(&path, Some(uid), Some(gid))?;
-            }
-        }
-        Ok(())
+        writer.finish()
     }
 
-    fn copy_selected(
+    fn copy_path(
         &self,
         tree: &SourceTree,
-        sel: &[Selected],
+        source: &str,
+        one: &Selected,
         root: &Path,
         opts: &CopyOptions,
+        writer: &mut Writer,
     ) -> Result<()> {
-        for one in sel {
-            if self.unpack
-                && !one.is_dir
-                && crate::archive::try_extract(&tree.root.join(&one.rel), root, &self.dest, opts)?
-            {
-                continue;
-            }
-            let dest = if self.parents {
-                let parent = Path::new(&one.rel)
-                    .parent()
-                    .map(|p| p.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                format!("{}/{}/", self.dest.trim_end_matches('/'), parent)
+        let excludes = self.excludes.as_ref();
+        if self.parents {
+            let pivot = source
+                .split_once("/./")
+                .map(|(p, _)| components(p).join("/"))
+                .unwrap_or_default();
+            let under = if pivot.is_empty() {
+                one.matched.clone()
             } else {
-                self.dest.clone()
+                one.matched
+                    .strip_prefix(&format!("{pivot}/"))
+                    .unwrap_or(&one.matched)
+                    .to_string()
             };
-            copy_into(
-                tree,
-                std::slice::from_ref(one),
-                root,
-                &dest,
-                self.dest_is_dir || self.parents,
-                opts,
-            )?;
+            if SourceTree::excludes_source(one, excludes) {
+                return Ok(());
+            }
+            let dirs = if one.is_dir {
+                under.clone()
+            } else {
+                under
+                    .rsplit_once('/')
+                    .map(|(d, _)| d.to_string())
+                    .unwrap_or_default()
+            };
+            writer.copy_parent_dirs(tree, &pivot, &dirs, &self.dest)?;
+            let dest = format!("{}/{dirs}/", self.dest.trim_end_matches('/'));
+            return writer.copy_source(tree, one, excludes, &dest, true);
         }
-        Ok(())
+        if self.unpack_local
+            && !one.is_dir
+            && !SourceTree::excludes_source(one, excludes)
+            && crate::archive::try_extract(&tree.root.join(&one.rel), root, &self.dest, opts)?
+        {
+            return Ok(());
+        }
+        writer.copy_source(tree, one, excludes, &self.dest, self.dest_is_dir)
     }
 }
 
-/// `--chown` resolved in the destination rootfs. Docker: a user without a group uses the
-/// same number for the group (`--chown=10` is `10:10`; `--chown=app` is `uid(app):uid(app)`).
+/// `--chown` resolved in the destination rootfs, as BuildKit does: a numeric user is used
+/// as is for both owner and group (`--chown=10` is `10:10`); a user name is looked up in
+/// `/etc/passwd` and brings its primary group; a group (name or number) replaces that.
 fn resolve_chown(root: &Path, spec: &str) -> Result<(u32, u32)> {
-    let user = skiff_sandbox::resolve_user(root, spec)?;
-    if spec.contains(':') {
-        Ok((user.uid, user.gid))
-    } else {
-        Ok((user.uid, user.uid))
+    let (user, group) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let (uid, mut gid) = match user.parse::<u32>() {
+        Ok(n) => (n, n),
+        Err(_) if user.is_empty() => (0, 0),
+        Err(_) => {
+            let u = skiff_sandbox::resolve_user(root, user)
+                .with_context(|| format!("--chown={spec}: user \"{user}\" is not in the destination's /etc/passwd; use a numeric id or create the user first"))?;
+            (u.uid, u.gid)
+        }
+    };
+    if let Some(group) = group.filter(|g| !g.is_empty()) {
+        gid = match group.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => skiff_sandbox::resolve_user(root, &format!("0:{group}"))
+                .with_context(|| format!("--chown={spec}: group \"{group}\" is not in the destination's /etc/group; use a numeric id or create the group first"))?
+                .gid,
+        };
     }
-}
-
-/// Creates `dir` and its missing parents inside `root` (mode 0755, owned by `owner` or root).
-pub fn mkdir_all(root: &Path, dir: &Path, owner: Option<(u32, u32)>) -> Result<()> {
-    if dir == root || !dir.starts_with(root) || dir.is_dir() {
-        return Ok(());
-    }
-    if let Some(parent) = dir.parent() {
-        mkdir_all(root, parent, owner)?;
-    }
-    if std::fs::symlink_metadata(dir).is_ok_and(|m| !m.is_dir()) {
-        std::fs::remove_file(dir)?;
-    }
-    std::fs::create_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
-    if let Some((uid, gid)) = owner {
-        std::os::unix::fs::lchown(dir, Some(uid), Some(gid))?;
-    }
-    Ok(())
+    Ok((uid, gid))
 }

@@ -11,16 +11,20 @@ pub mod build;
 pub mod cachekey;
 pub mod config;
 pub mod copy;
+pub mod destination;
 pub mod dockerignore;
 pub mod glob;
 pub mod mounts;
 pub mod progress;
 pub mod pull;
+pub mod remote;
 pub mod rootfs;
 pub mod rootpath;
 pub mod run;
+pub mod schedule;
 pub mod sources;
 pub mod stage;
+pub mod statcache;
 pub mod state;
 pub mod time;
 pub mod view;
@@ -29,64 +33,9 @@ pub use build::{build, BuildOptions, BuildOutcome};
 
 use std::path::PathBuf;
 
-/// The platform an image is built for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Platform {
-    /// `linux`.
-    pub os: String,
-    /// `amd64`, `arm64`, …
-    pub architecture: String,
-    /// `v7`, `v8`, …
-    pub variant: Option<String>,
-}
-
-impl Platform {
-    /// The machine skiff runs on.
-    pub fn host() -> Platform {
-        let architecture = match std::env::consts::ARCH {
-            "x86_64" => "amd64",
-            "aarch64" => "arm64",
-            "x86" => "386",
-            "powerpc64" => "ppc64le",
-            other => other,
-        };
-        Platform {
-            os: "linux".into(),
-            architecture: architecture.into(),
-            variant: None,
-        }
-    }
-
-    /// Parses `os/arch[/variant]` (`linux/amd64`).
-    pub fn parse(s: &str) -> anyhow::Result<Platform> {
-        let parts: Vec<&str> = s.split('/').collect();
-        match parts.as_slice() {
-            [os, arch] => Ok(Platform {
-                os: os.to_string(),
-                architecture: arch.to_string(),
-                variant: None,
-            }),
-            [os, arch, v] => Ok(Platform {
-                os: os.to_string(),
-                architecture: arch.to_string(),
-                variant: Some(v.to_string()),
-            }),
-            _ => anyhow::bail!(
-                "invalid platform \"{s}\": expected os/arch[/variant], e.g. linux/amd64"
-            ),
-        }
-    }
-}
-
-impl std::fmt::Display for Platform {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.os, self.architecture)?;
-        if let Some(v) = &self.variant {
-            write!(f, "/{v}")?;
-        }
-        Ok(())
-    }
-}
+/// The platform an image is built for: the image crate's type (the one registry pulls and
+/// image indexes use), so that `--platform` means the same thing everywhere.
+pub use skiff_image::registry::Platform;
 
 /// A `--secret` given to the build.
 #[derive(Clone, Debug)]

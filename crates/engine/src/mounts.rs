@@ -3,11 +3,12 @@
 //!
 //! - `bind`: a directory or file of the context, a stage or an image; read-only unless
 //!   `rw`, and then writes go to a throwaway copy.
-//! - `cache`: a directory in the store (`cache-mounts/`) that persists across builds; its
-//!   contents never enter a layer or the key.
+//! - `cache`: a directory in the store (`cache-mounts/`) that persists across builds, empty
+//!   at first or a copy of `from`/`source`; its contents never enter a layer or the key.
 //! - `tmpfs`: an empty tmpfs.
-//! - `secret`: a `--secret` as a file (default `/run/secrets/<id>`) and/or an environment
-//!   variable; the value never enters a layer, the history or the key.
+//! - `secret`: a `--secret` as a file (default `/run/secrets/<id>`, kept in `/dev/shm` while
+//!   the step runs) and/or an environment variable; the value never enters a layer, the
+//!   history or the key.
 
 use crate::build::Shared;
 use crate::rootfs::WorkDir;
@@ -94,6 +95,42 @@ pub fn prepare(
     Ok(p)
 }
 
+/// Where a mount's files come from: the host path of `source` inside the context or a
+/// `from` (named context, stage or image), plus what identifies it in the cache key.
+/// Mounted views are kept alive in `p`.
+fn resolve_source(
+    shared: &Shared,
+    p: &mut Prepared,
+    m: &TypedMount,
+    source: &str,
+) -> Result<(PathBuf, String)> {
+    let tree = match &m.from {
+        None => shared.context_tree(&[])?,
+        Some(from) => match shared.named_context_dir(&from.value) {
+            Some(dir) => SourceTree {
+                root: dir,
+                ignore: None,
+                keep_owner: false,
+                label: from.value.clone(),
+            },
+            None => {
+                let state = match shared.plan.source(&from.value, true) {
+                    Source::Stage(i) => shared.stage_result(i)?,
+                    Source::Image(r) => shared.image_state(&r)?,
+                    Source::BadIndex(n) => bail!("invalid stage index {n} in --mount from"),
+                };
+                let view = View::mount(&shared.store, &state.layers)?;
+                let path = crate::rootpath::resolve(view.root(), source, true)?;
+                p._views.push(view);
+                return Ok((path, format!("{source} from {}", state.key)));
+            }
+        },
+    };
+    let sel = tree.select(source)?;
+    let key = format!("{source} {}", tree.checksum(&sel)?);
+    Ok((crate::rootpath::resolve(&tree.root, source, true)?, key))
+}
+
 fn bind(shared: &Shared, p: &mut Prepared, m: &TypedMount, target: Option<String>) -> Result<()> {
     let target = target.ok_or_else(|| anyhow!("--mount=type=bind needs a target"))?;
     let source = m
@@ -101,41 +138,9 @@ fn bind(shared: &Shared, p: &mut Prepared, m: &TypedMount, target: Option<String
         .as_ref()
         .map(|w| w.value.clone())
         .unwrap_or_else(|| "/".into());
-    let host_path: PathBuf = match &m.from {
-        None => {
-            let tree = shared.context_tree(&[])?;
-            let sel = tree.select(&source)?;
-            p.key_parts
-                .push(format!("bind {target} {source} {}", tree.checksum(&sel)?));
-            crate::rootpath::resolve(&tree.root, &source, true)?
-        }
-        Some(from) => {
-            if let Some(dir) = shared.named_context_dir(&from.value) {
-                let tree = SourceTree {
-                    root: dir,
-                    ignore: None,
-                    keep_owner: false,
-                    label: from.value.clone(),
-                };
-                let sel = tree.select(&source)?;
-                p.key_parts
-                    .push(format!("bind {target} {source} {}", tree.checksum(&sel)?));
-                crate::rootpath::resolve(&tree.root, &source, true)?
-            } else {
-                let state = match shared.plan.source(&from.value, true) {
-                    Source::Stage(i) => shared.stage_result(i)?,
-                    Source::Image(r) => shared.image_state(&r)?,
-                    Source::BadIndex(n) => bail!("invalid stage index {n} in --mount from"),
-                };
-                p.key_parts
-                    .push(format!("bind {target} {source} from {}", state.key));
-                let view = View::mount(&shared.store, &state.layers)?;
-                let path = crate::rootpath::resolve(view.root(), &source, true)?;
-                p._views.push(view);
-                path
-            }
-        }
-    };
+    let (host_path, key) = resolve_source(shared, p, m, &source)?;
+    p.key_parts
+        .push(format!("bind {target} {key} ro={}", m.readonly));
     if !host_path.exists() {
         bail!("--mount source \"{source}\" does not exist");
     }
@@ -145,15 +150,7 @@ fn bind(shared: &Shared, p: &mut Prepared, m: &TypedMount, target: Option<String
         // rw: the RUN may write, but the writes are thrown away (as in BuildKit).
         let dir = WorkDir::new(&shared.store, "bind-rw-")?;
         let copy = dir.path().join("data");
-        let status = std::process::Command::new("cp")
-            .arg("-a")
-            .arg(&host_path)
-            .arg(&copy)
-            .status()
-            .context("copying a read-write bind mount source")?;
-        if !status.success() {
-            bail!("copying the read-write bind mount source {source} failed");
-        }
+        copy_tree(&host_path, &copy)?;
         p._dirs.push(dir);
         copy
     };
@@ -167,15 +164,58 @@ fn bind(shared: &Shared, p: &mut Prepared, m: &TypedMount, target: Option<String
     Ok(())
 }
 
+/// `cp -a SRC DEST` (DEST must not exist): a file or a whole tree with owners, modes, links.
+fn copy_tree(src: &std::path::Path, dest: &std::path::Path) -> Result<()> {
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(src)
+        .arg(dest)
+        .status()
+        .context("running cp -a to copy a mount source")?;
+    if !status.success() {
+        bail!(
+            "copying the mount source {} to {} failed",
+            src.display(),
+            dest.display()
+        );
+    }
+    Ok(())
+}
+
+/// A cache mount: a directory under the store's `cache-mounts/` named after its id (and its
+/// `from` source, like BuildKit, which keys a cache with a base by both). It is created on
+/// first use, empty with `mode`/`uid`/`gid`, or as a copy of the `from`/`source` directory; its
+/// contents persist across builds and never enter a layer or the cache key.
 fn cache(shared: &Shared, p: &mut Prepared, m: &TypedMount, target: Option<String>) -> Result<()> {
     let target = target.ok_or_else(|| anyhow!("--mount=type=cache needs a target"))?;
     let id =
         m.id.as_ref()
             .map(|w| w.value.clone())
             .unwrap_or_else(|| target.clone());
+    let seed = match &m.from {
+        Some(_) => {
+            let source = m
+                .source
+                .as_ref()
+                .map(|w| w.value.clone())
+                .unwrap_or_else(|| "/".into());
+            let (path, key) = resolve_source(shared, p, m, &source)?;
+            if !path.is_dir() {
+                bail!(
+                    "--mount=type=cache source \"{source}\" is not a directory in the from source"
+                );
+            }
+            Some((path, key))
+        }
+        None => None,
+    };
     let base = shared.store.root().join("cache-mounts");
     fs::create_dir_all(&base)?;
-    let name = hex::encode(&Sha256::digest(id.as_bytes())[..12]);
+    let naming = match &seed {
+        Some((_, key)) => format!("{id}\0{key}"),
+        None => id.clone(),
+    };
+    let name = hex::encode(&Sha256::digest(naming.as_bytes())[..12]);
     let dir = base.join(&name);
     let lock = File::create(base.join(format!("{name}.lock")))?;
     let dir = match m.sharing {
@@ -200,21 +240,30 @@ fn cache(shared: &Shared, p: &mut Prepared, m: &TypedMount, target: Option<Strin
         }
     };
     if !dir.exists() {
-        let tmp = base.join(format!("{name}.new-{}", std::process::id()));
+        let parent = dir.parent().unwrap_or(&base);
+        let tmp = parent.join(format!("{name}.new-{}", std::process::id()));
         let _ = fs::remove_dir_all(&tmp);
-        fs::create_dir_all(&tmp)?;
-        fs::set_permissions(&tmp, fs::Permissions::from_mode(m.mode.unwrap_or(0o755)))?;
-        std::os::unix::fs::chown(&tmp, Some(m.uid.unwrap_or(0)), Some(m.gid.unwrap_or(0)))?;
+        match &seed {
+            Some((source, _)) => copy_tree(source, &tmp)?,
+            None => {
+                fs::create_dir_all(&tmp)?;
+                fs::set_permissions(&tmp, fs::Permissions::from_mode(m.mode.unwrap_or(0o755)))?;
+                std::os::unix::fs::chown(&tmp, Some(m.uid.unwrap_or(0)), Some(m.gid.unwrap_or(0)))?;
+            }
+        }
         if fs::rename(&tmp, &dir).is_err() {
+            // Another build created it meanwhile: use theirs.
             let _ = fs::remove_dir_all(&tmp);
         }
     }
-    p.key_parts.push(format!("cache {target} id={id}"));
+    let from_key = seed.map(|(_, key)| key).unwrap_or_default();
+    p.key_parts
+        .push(format!("cache {target} id={id} from={from_key}"));
     p.mounts.push(Mount {
         destination: target,
         kind: MountKind::Bind {
             source: dir,
-            readonly: false,
+            readonly: m.readonly,
         },
     });
     Ok(())
@@ -241,7 +290,7 @@ fn secret(shared: &Shared, p: &mut Prepared, m: &TypedMount, target: Option<Stri
     }
     if env_name.is_none() || target.is_some() {
         let target = target.unwrap_or_else(|| format!("/run/secrets/{id}"));
-        let dir = WorkDir::new(&shared.store, "secret-")?;
+        let dir = secret_dir(shared)?;
         let file = dir.path().join("secret");
         fs::write(&file, &secret.value)?;
         fs::set_permissions(&file, fs::Permissions::from_mode(m.mode.unwrap_or(0o400)))?;
@@ -256,4 +305,14 @@ fn secret(shared: &Shared, p: &mut Prepared, m: &TypedMount, target: Option<Stri
         p._dirs.push(dir);
     }
     Ok(())
+}
+
+/// Where a secret file waits while its step runs: in memory (`/dev/shm`, a tmpfs on Linux
+/// hosts) when it is there, like BuildKit's tmpfs for secrets, so the value does not touch a
+/// disk; else a scratch dir in the store. Removed after the step either way.
+fn secret_dir(shared: &Shared) -> Result<WorkDir> {
+    match WorkDir::new_in(std::path::Path::new("/dev/shm"), "skiff-secret-") {
+        Ok(dir) => Ok(dir),
+        Err(_) => WorkDir::new(&shared.store, "secret-"),
+    }
 }

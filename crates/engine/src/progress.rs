@@ -1,9 +1,21 @@
 //! What a build tells the person (or tool) watching it: one [`Event`] per thing that
-//! happens, printed as plain lines (CI logs), JSON lines (tools) or a live TTY view.
+//! happens, rendered as plain lines (CI logs, `docker build --progress=plain`), JSON lines
+//! (tools), a live TTY view (terminals) or nothing but errors (quiet).
+//!
+//! The engine emits step events; the CLI adds the exports, the summary and the final error
+//! through the same [`Progress`], so every mode ends with the same facts.
+
+mod json;
+mod names;
+mod plain;
+mod tty;
+
+pub use names::{stage_label, step_name};
 
 use serde::Serialize;
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How progress is shown (`--progress`).
@@ -13,14 +25,14 @@ pub enum Mode {
     Plain,
     /// One JSON object per line, for tools.
     Json,
-    /// A compact live view for terminals.
+    /// A compact live view for terminals, leaving a collapsed log behind.
     Tty,
-    /// Nothing.
+    /// Nothing but errors.
     Quiet,
 }
 
 impl Mode {
-    /// Parses `--progress` (`auto` picks tty on a terminal, plain otherwise).
+    /// Parses `--progress` (`auto` picks tty when stderr is a terminal, plain otherwise).
     pub fn parse(s: &str) -> Result<Mode, String> {
         use std::io::IsTerminal;
         match s {
@@ -34,14 +46,35 @@ impl Mode {
             "tty" => Ok(Mode::Tty),
             "quiet" | "none" => Ok(Mode::Quiet),
             other => Err(format!(
-                "unknown progress mode \"{other}\": use auto, tty, plain, json or quiet"
+                "invalid --progress value \"{other}\": use auto, tty, plain, json or quiet"
             )),
         }
     }
 }
 
+/// What a build produced, reported once at the end of a successful build.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Summary {
+    /// The image manifest's digest (`sha256:…`).
+    pub digest: String,
+    /// The names the image was given in the store or pushed under.
+    pub names: Vec<String>,
+    /// How many layers the image has.
+    pub layers: usize,
+    /// The compressed size of those layers, in bytes.
+    pub size: u64,
+    /// Wall-clock seconds for the whole command.
+    pub seconds: f64,
+    /// How many steps were reported.
+    pub steps: usize,
+    /// How many of them came from the cache.
+    pub cached: usize,
+    /// Every output written, as `=>` lines say it (`naming to …`, `exported to type=…`).
+    pub outputs: Vec<String>,
+}
+
 /// Something that happened during a build.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// A step is about to be looked up in the cache or run.
@@ -77,64 +110,162 @@ pub enum Event {
         /// Why.
         message: String,
     },
-    /// A free-form message (pulls, exports, warnings).
+    /// A base image is being pulled from its registry.
+    PullStart {
+        /// The normalised reference.
+        reference: String,
+    },
+    /// Bytes of one blob of a pull arrived.
+    PullProgress {
+        /// The normalised reference.
+        reference: String,
+        /// The blob's digest.
+        blob: String,
+        /// Bytes received so far.
+        current: u64,
+        /// The blob's size.
+        total: u64,
+    },
+    /// A pull finished.
+    PullDone {
+        /// The normalised reference.
+        reference: String,
+        /// Seconds it took.
+        seconds: f64,
+    },
+    /// An output was written (`naming to …`, `exported to type=oci,dest=…`, `pushed …`).
+    Exported {
+        /// The output type: image, registry, oci, docker, local or tar.
+        kind: String,
+        /// What was done, for people.
+        description: String,
+    },
+    /// The build succeeded; the last event.
+    Summary(Summary),
+    /// The build failed; the last event. `message` is the whole error as a person reads it
+    /// (with the Dockerfile excerpt when the error has a place in it).
+    Error {
+        /// The error.
+        message: String,
+    },
+    /// A free-form message (warnings).
     Info {
         /// The text.
         message: String,
     },
 }
 
-/// Prints events in the chosen [`Mode`]; shared by all stages of a build (thread-safe).
-pub struct Progress {
-    mode: Mode,
+/// Turns events into output; one per [`Mode`].
+trait Renderer: Send {
+    /// Shows one event that happened `at` after the build started.
+    fn render(&mut self, at: Duration, event: &Event);
+    /// Ends any live display (idempotent).
+    fn finish(&mut self) {}
+}
+
+/// Errors only: what `--progress=quiet` shows.
+struct Quiet(Box<dyn Write + Send>);
+
+impl Renderer for Quiet {
+    fn render(&mut self, _at: Duration, event: &Event) {
+        if let Event::Error { message } = event {
+            let _ = writeln!(self.0, "{}", message.trim_end());
+        }
+    }
+}
+
+struct Inner {
     start: Instant,
-    out: Mutex<Box<dyn Write + Send>>,
+    renderer: Mutex<Box<dyn Renderer>>,
+    steps: AtomicUsize,
+    cached: AtomicUsize,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.renderer
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .finish();
+    }
+}
+
+/// Where a build's events go; cheap to clone and shared by all stages (thread-safe), so the
+/// CLI keeps a handle to report exports and the summary after the engine is done.
+#[derive(Clone)]
+pub struct Progress {
+    inner: Arc<Inner>,
 }
 
 impl Progress {
-    /// Progress written to stderr.
+    /// Progress written to stderr (the TTY view draws on the terminal).
     pub fn new(mode: Mode) -> Progress {
-        Progress {
-            mode,
-            start: Instant::now(),
-            out: Mutex::new(Box::new(std::io::stderr())),
-        }
+        let out: Box<dyn Write + Send> = Box::new(std::io::stderr());
+        let renderer: Box<dyn Renderer> = match mode {
+            Mode::Tty => Box::new(tty::Tty::on_stderr(out)),
+            other => return Progress::to_writer(other, out),
+        };
+        Progress::with_renderer(renderer)
     }
 
-    /// Progress written to any writer (for tests).
+    /// Progress written to any writer (for tests). [`Mode::Tty`] draws no live view then and
+    /// writes only its collapsed log.
     pub fn to_writer(mode: Mode, out: Box<dyn Write + Send>) -> Progress {
+        let renderer: Box<dyn Renderer> = match mode {
+            Mode::Plain => Box::new(plain::Plain::new(out)),
+            Mode::Json => Box::new(json::Json(out)),
+            Mode::Tty => Box::new(tty::Tty::hidden(out)),
+            Mode::Quiet => Box::new(Quiet(out)),
+        };
+        Progress::with_renderer(renderer)
+    }
+
+    fn with_renderer(renderer: Box<dyn Renderer>) -> Progress {
         Progress {
-            mode,
-            start: Instant::now(),
-            out: Mutex::new(out),
+            inner: Arc::new(Inner {
+                start: Instant::now(),
+                renderer: Mutex::new(renderer),
+                steps: AtomicUsize::new(0),
+                cached: AtomicUsize::new(0),
+            }),
         }
     }
 
     /// Time since the build started.
     pub fn elapsed(&self) -> Duration {
-        self.start.elapsed()
+        self.inner.start.elapsed()
+    }
+
+    /// How many steps started so far and how many of them came from the cache.
+    pub fn step_counts(&self) -> (usize, usize) {
+        (
+            self.inner.steps.load(Ordering::SeqCst),
+            self.inner.cached.load(Ordering::SeqCst),
+        )
     }
 
     /// Reports one event.
     pub fn emit(&self, event: Event) {
-        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
-        let t = self.start.elapsed().as_secs_f64();
-        let _ = match self.mode {
-            Mode::Quiet => Ok(()),
-            Mode::Json => {
-                let mut v = serde_json::to_value(&event).unwrap_or_default();
-                v["time"] = serde_json::json!((t * 1000.0).round() / 1000.0);
-                writeln!(out, "{v}")
+        match &event {
+            Event::StepStart { .. } => {
+                self.inner.steps.fetch_add(1, Ordering::SeqCst);
             }
-            Mode::Plain | Mode::Tty => match &event {
-                Event::StepStart { step, name } => writeln!(out, "#{step} {name}"),
-                Event::StepCached { step } => writeln!(out, "#{step} CACHED"),
-                Event::StepOutput { step, line } => writeln!(out, "#{step} {t:.3} {line}"),
-                Event::StepDone { step, seconds } => writeln!(out, "#{step} DONE {seconds:.1}s"),
-                Event::StepError { step, message } => writeln!(out, "#{step} ERROR: {message}"),
-                Event::Info { message } => writeln!(out, "{message}"),
-            },
-        };
+            Event::StepCached { .. } => {
+                self.inner.cached.fetch_add(1, Ordering::SeqCst);
+            }
+            _ => {}
+        }
+        let mut renderer = self
+            .inner
+            .renderer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        // Taken under the lock, so that times never go back from one event to the next.
+        let at = self.inner.start.elapsed();
+        renderer.render(at, &event);
+        if matches!(event, Event::Summary(_) | Event::Error { .. }) {
+            renderer.finish();
+        }
     }
 
     /// Reports a free-form message.
@@ -144,3 +275,57 @@ impl Progress {
         });
     }
 }
+
+/// `4.1 MB`: sizes as Docker prints them (decimal units).
+pub fn human_size(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= 1e9 {
+        format!("{:.2} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.1} MB", b / 1e6)
+    } else if b >= 1e3 {
+        format!("{:.1} kB", b / 1e3)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
+/// The summary as one line: `built NAME… sha256:… (3 layers, 1.1 MB) in 2.0s, 6 steps (2 cached)`.
+fn summary_line(s: &Summary) -> String {
+    let mut line = String::from("built ");
+    for name in &s.names {
+        line.push_str(name);
+        line.push(' ');
+    }
+    line.push_str(&format!(
+        "{} ({} layers, {}) in {:.1}s, {} steps ({} cached)",
+        s.digest,
+        s.layers,
+        human_size(s.size),
+        s.seconds,
+        s.steps,
+        s.cached
+    ));
+    line
+}
+
+/// A line of step output made safe to print: carriage-return progress keeps its last frame,
+/// other control characters are dropped.
+fn clean_line(line: &str) -> String {
+    let last = line
+        .trim_end_matches('\r')
+        .rsplit('\r')
+        .next()
+        .unwrap_or("");
+    last.chars()
+        .filter(|c| !c.is_control() || *c == '\t')
+        .collect()
+}
+
+/// The first line of a message (the rest is shown by the final error).
+fn first_line(message: &str) -> &str {
+    message.lines().next().unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests;

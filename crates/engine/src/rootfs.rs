@@ -1,7 +1,11 @@
 //! Giving a step a writable root filesystem and turning what it changed into a layer:
 //! the parent's layers (extracted once in the store) as overlay lower dirs, a fresh upper
-//! dir that captures the change, and the upper dir written out as a deterministic layer.
+//! dir that captures the change, and the upper dir written out as a deterministic layer,
+//! compared with a read-only view of the parent so that what overlayfs only copied up
+//! (directories above a change, mount points made and removed) stays out, as in BuildKit.
+//! Where overlayfs cannot be mounted, the sandbox copies instead (`SKIFF_ROOTFS=copy`).
 
+use crate::view::View;
 use anyhow::{Context as _, Result};
 use oci_spec::image::Descriptor;
 use skiff_image::Store;
@@ -36,7 +40,13 @@ impl WorkDir {
     pub fn new(store: &Store, prefix: &str) -> Result<WorkDir> {
         let base = store.root().join("tmp");
         std::fs::create_dir_all(&base)?;
-        let dir = tempfile::Builder::new().prefix(prefix).tempdir_in(&base)?;
+        WorkDir::new_in(&base, prefix)
+    }
+
+    /// A new empty directory under `base` (for scratch data that must stay off the store's
+    /// disk, such as secrets in a tmpfs).
+    pub fn new_in(base: &Path, prefix: &str) -> Result<WorkDir> {
+        let dir = tempfile::Builder::new().prefix(prefix).tempdir_in(base)?;
         Ok(WorkDir { path: dir.keep() })
     }
 
@@ -70,29 +80,46 @@ pub fn with_writable_rootfs(
     for d in [&upper, &ovl_work, &merged] {
         std::fs::create_dir_all(d)?;
     }
-    {
-        let _mount = Overlay::mount(&lowers, &upper, &ovl_work, &merged)?;
-        step(&merged)?;
-    }
-    make_layer(store, &upper, opts)
+    let mount = Overlay::mount(&lowers, &upper, &ovl_work, &merged)?;
+    step(&merged)?;
+    // Checked: with the copy-based fallback this is when the change reaches the upper dir.
+    mount.unmount()?;
+    let below = View::mount(store, layers).context("mounting the parent layers to diff against")?;
+    let created = skiff_image::layer::create_from_upper(
+        store,
+        &upper,
+        below.root(),
+        &create_options(opts, layers.len()),
+    )?;
+    Ok(created.map(NewLayer::from))
 }
 
-/// Writes `dir` (an overlay upper dir) as a layer blob.
+/// Writes all of `dir` as a layer blob.
 pub fn make_layer(store: &Store, dir: &Path, opts: &LayerOptions) -> Result<Option<NewLayer>> {
-    let created = skiff_image::layer::create(
-        store,
-        dir,
-        &skiff_image::layer::CreateOptions {
-            compression: if opts.zstd {
-                skiff_image::layer::Compression::Zstd
-            } else {
-                skiff_image::layer::Compression::Gzip
-            },
-            source_date_epoch: opts.source_date_epoch,
+    let created = skiff_image::layer::create(store, dir, &create_options(opts, 0))?;
+    Ok(created.map(NewLayer::from))
+}
+
+/// `depth`: how many layers are below the new one (see [`crate::time::layer_mtime_clamp`]).
+fn create_options(opts: &LayerOptions, depth: usize) -> skiff_image::layer::CreateOptions {
+    skiff_image::layer::CreateOptions {
+        compression: if opts.zstd {
+            skiff_image::layer::Compression::Zstd
+        } else {
+            skiff_image::layer::Compression::Gzip
         },
-    )?;
-    Ok(created.map(|l| NewLayer {
-        descriptor: l.descriptor,
-        diff_id: l.diff_id.to_string(),
-    }))
+        source_date_epoch: Some(crate::time::layer_mtime_clamp(
+            opts.source_date_epoch,
+            depth,
+        )),
+    }
+}
+
+impl From<skiff_image::layer::NewLayer> for NewLayer {
+    fn from(l: skiff_image::layer::NewLayer) -> NewLayer {
+        NewLayer {
+            descriptor: l.descriptor,
+            diff_id: l.diff_id.to_string(),
+        }
+    }
 }

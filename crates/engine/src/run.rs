@@ -44,7 +44,7 @@ impl std::fmt::Display for RunFailed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "process \"{}\" did not complete successfully: exit code {}",
+            "process \"{}\" did not complete successfully: exit code: {}",
             self.command, self.exit_code
         )?;
         if !self.tail.is_empty() {
@@ -121,4 +121,40 @@ pub fn execute(
 /// The argv as BuildKit shows it in messages: joined with spaces.
 pub fn display_command(argv: &[String]) -> String {
     argv.join(" ")
+}
+
+/// The predefined proxy build args (`--build-arg HTTP_PROXY=…` and the like, see
+/// [`crate::cachekey::PROXY_ARGS`]) a RUN sees without an `ARG` line, as `KEY=VALUE`: those not
+/// already in the step's environment `env`. Like BuildKit, they stay out of the cache key and the
+/// history, since they may hold credentials and depend on where the build runs.
+pub fn undeclared_proxy_env(
+    build_args: &[(String, String)],
+    env: &[(String, String)],
+) -> Vec<String> {
+    build_args
+        .iter()
+        .filter(|(k, _)| crate::cachekey::PROXY_ARGS.contains(&k.as_str()))
+        .filter(|(k, _)| !env.iter().any(|(name, _)| name == k))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::undeclared_proxy_env;
+
+    #[test]
+    fn only_proxy_args_missing_from_the_env_are_added() {
+        let s = |a: &str, b: &str| (a.to_string(), b.to_string());
+        let args = [
+            s("HTTP_PROXY", "http://p:1"),
+            s("no_proxy", "x"),
+            s("OTHER", "y"),
+        ];
+        let env = [s("no_proxy", "declared")];
+        assert_eq!(
+            undeclared_proxy_env(&args, &env),
+            vec!["HTTP_PROXY=http://p:1"]
+        );
+    }
 }

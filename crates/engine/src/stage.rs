@@ -7,7 +7,7 @@
 
 use crate::build::Shared;
 use crate::cachekey::{KeyBuilder, PROXY_ARGS};
-use crate::config::{Healthcheck, History};
+use crate::config::{go_fmt, Healthcheck, History};
 use crate::copy::{self, CopyRequest};
 use crate::mounts;
 use crate::progress::Event;
@@ -19,7 +19,8 @@ use anyhow::{anyhow, Result};
 use skiff_frontend::ast::Span;
 use skiff_frontend::graph::{Base, PlannedStage};
 use skiff_frontend::instructions::{
-    heredoc_text, CommandLine, ExpansionScope, HealthcheckCommand, Network, RunCommand,
+    heredoc_text, CommandLine, ExpansionScope, HealthcheckCommand, KeyValue, Network, RunCommand,
+    SourcesAndDest,
 };
 use skiff_frontend::shell::Env;
 use skiff_frontend::{Command, Diagnostic, TypedInstruction};
@@ -53,59 +54,94 @@ pub struct StageBuilder<'a> {
     shared: &'a Shared,
     stage: &'a PlannedStage,
     state: ImageState,
-    /// ARGs in scope with their values (`None`: declared without a value).
+    /// Every ARG the stage declared, in order (repeats kept), with the value it resolved to
+    /// (`None`: unset). BuildKit lists all of them in `RUN`'s history entry.
     args: Vec<(String, Option<String>)>,
+    /// ARG values that override the image's `Env` for expansion and `RUN` until an `ENV` of
+    /// the same name: in BuildKit the later of ARG and ENV wins.
+    arg_env: Vec<(String, String)>,
+    /// Whether this stage ran `CMD` (an `ENTRYPOINT` then keeps it; else it clears the CMD).
+    cmd_set: bool,
     /// Step counter inside the stage, for `[stage i/n]`.
     position: usize,
     total: usize,
+    /// The stage part of step names (`builder`, `stage-1`; none in a one-stage Dockerfile).
+    label: Option<String>,
     no_cache: bool,
 }
 
 impl<'a> StageBuilder<'a> {
     /// Prepares a stage on top of its base (pulled, another stage's result, or scratch).
     pub fn new(shared: &'a Shared, stage: &'a PlannedStage) -> Result<StageBuilder<'a>> {
-        let no_cache = shared.options.no_cache
-            || stage.name.as_ref().is_some_and(|n| {
-                shared
-                    .options
-                    .no_cache_filter
-                    .iter()
-                    .any(|f| f.eq_ignore_ascii_case(n))
-            });
-        let total = stage.instructions.len() + 1;
-        let step = shared.next_step();
-        let name = format!("[{} 1/{total}] FROM {}", stage.label(), stage.base_name);
-        shared.progress.emit(Event::StepStart { step, name });
+        let no_cache = shared.stage_no_cache(stage);
+        // Numbered like BuildKit: FROM an image, then each step that makes a layer.
+        let label = crate::progress::stage_label(
+            stage.name.as_deref(),
+            stage.index,
+            shared.plan.stages.len() + shared.plan.skipped.len(),
+        );
+        let from_image = matches!(stage.base, Base::Image(_));
+        let total = usize::from(from_image)
+            + stage
+                .instructions
+                .iter()
+                .filter(|i| makes_step(&i.command))
+                .count();
+        let from_step = from_image.then(|| shared.next_step());
+        if let Some(step) = from_step {
+            let base = skiff_image::reference::Reference::parse(&stage.base_name)
+                .map_or_else(|_| stage.base_name.clone(), |r| r.to_string());
+            let name =
+                crate::progress::step_name(label.as_deref(), 1, total, &format!("FROM {base}"));
+            shared.progress.emit(Event::StepStart { step, name });
+        }
         let started = Instant::now();
         let state = match &stage.base {
             Base::Scratch => ImageState::scratch(&shared.platform),
             Base::Stage(i) => shared.stage_result(*i)?,
-            Base::Image(reference) => shared
-                .image_state(reference)
-                .map_err(|e| at(stage.from_span, e))?,
+            Base::Image(reference) => match shared.image_state(reference) {
+                Ok(state) => state,
+                Err(e) => {
+                    if let Some(step) = from_step {
+                        let message = format!("{e:#}");
+                        shared.progress.emit(Event::StepError { step, message });
+                    }
+                    return Err(at(stage.from_span, e));
+                }
+            },
         };
-        shared.progress.emit(Event::StepDone {
-            step,
-            seconds: started.elapsed().as_secs_f64(),
-        });
+        if let Some(step) = from_step {
+            shared.progress.emit(Event::StepDone {
+                step,
+                seconds: started.elapsed().as_secs_f64(),
+            });
+        }
         let mut builder = StageBuilder {
             shared,
             stage,
             state,
             args: Vec::new(),
-            position: 1,
+            arg_env: Vec::new(),
+            cmd_set: false,
+            position: usize::from(from_image),
             total,
+            label,
             no_cache,
         };
         builder.run_onbuild_triggers()?;
         Ok(builder)
     }
 
-    /// Runs every instruction; returns the stage's final image.
+    /// Runs every instruction; returns the stage's final image. The target stage's history
+    /// gets its times filled in as BuildKit's exporter does (see
+    /// [`crate::state::fill_history_times`]).
     pub fn build(mut self) -> Result<ImageState> {
         for inst in &self.stage.instructions {
-            self.position += 1;
             self.dispatch(inst).map_err(|e| at(inst.keyword_span, e))?;
+        }
+        if self.stage.index == self.shared.plan.target {
+            let now = history_time(self.shared.options.layer.source_date_epoch);
+            crate::state::fill_history_times(&mut self.state.config, &now);
         }
         Ok(self.state)
     }
@@ -122,6 +158,8 @@ impl<'a> StageBuilder<'a> {
             for inst in &parsed.instructions {
                 let typed = skiff_frontend::instructions::parse_instruction(inst, &parsed.source)
                     .map_err(|d| anyhow!("ONBUILD trigger {trigger:?}: {}", d.message))?;
+                // A trigger that makes a layer is a numbered step too.
+                self.total += usize::from(makes_step(&typed.command));
                 self.dispatch(&typed)
                     .map_err(|e| at(self.stage.from_span, e))?;
             }
@@ -129,17 +167,34 @@ impl<'a> StageBuilder<'a> {
         Ok(())
     }
 
-    /// The environment words are expanded with: ARG values, then ENV (which wins).
+    /// The environment words are expanded with and `RUN` sees: the image's `Env`, with the
+    /// ARG values set after the last ENV of their name on top.
     fn expansion_env(&self) -> Env {
         let mut env = Env::new();
-        for (k, v) in &self.args {
-            if let Some(v) = v {
-                env.set(k.clone(), v.clone());
-            }
+        for (k, v) in self.effective_env() {
+            env.set(k, v);
         }
-        for kv in &self.state.config.config.env {
-            if let Some((k, v)) = kv.split_once('=') {
-                env.set(k, v);
+        env
+    }
+
+    /// The image's `Env` with [`Self::arg_env`] applied, in order (replaced in place, new ones
+    /// appended).
+    fn effective_env(&self) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = self
+            .state
+            .config
+            .config
+            .env
+            .iter()
+            .map(|kv| match kv.split_once('=') {
+                Some((k, v)) => (k.to_string(), v.to_string()),
+                None => (kv.clone(), String::new()),
+            })
+            .collect();
+        for (k, v) in &self.arg_env {
+            match env.iter_mut().find(|(name, _)| name == k) {
+                Some(slot) => slot.1 = v.clone(),
+                None => env.push((k.clone(), v.clone())),
             }
         }
         env
@@ -156,13 +211,7 @@ impl<'a> StageBuilder<'a> {
         } else {
             text
         };
-        format!(
-            "[{} {}/{}] {}",
-            self.stage.label(),
-            self.position,
-            self.total,
-            text
-        )
+        crate::progress::step_name(self.label.as_deref(), self.position, self.total, &text)
     }
 
     fn dispatch(&mut self, inst: &TypedInstruction) -> Result<()> {
@@ -174,25 +223,42 @@ impl<'a> StageBuilder<'a> {
                 .map_err(diag)?,
             _ => inst.command.clone(),
         };
-        let created_by = history_text(&command, &inst.original);
+        let created_by = self.history_text(&command)?;
         match &command {
             Command::From(_) => unreachable!("the planner splits stages at FROM"),
             Command::Arg(arg) => {
+                let lexer = &self.shared.lexer;
                 let resolved = arg
                     .resolve(
-                        &self.shared.lexer,
+                        lexer,
                         &env,
                         &self.shared.build_args,
                         &self.shared.plan.global_env,
                     )
                     .map_err(diag)?;
+                // The history shows each default as written (expanded), not the value taken.
+                let defaults = arg
+                    .resolve(lexer, &env, &Env::new(), &Env::new())
+                    .map_err(diag)?;
+                let declared: Vec<String> = defaults
+                    .iter()
+                    .map(|(name, default)| match default {
+                        Some(d) => format!("{name}={d}"),
+                        None => name.clone(),
+                    })
+                    .collect();
                 for (name, value) in resolved {
-                    self.args.retain(|(k, _)| *k != name);
+                    if let Some(v) = &value {
+                        self.arg_env.retain(|(k, _)| *k != name);
+                        self.arg_env.push((name.clone(), v.clone()));
+                    }
                     self.args.push((name, value));
                 }
+                self.meta(&format!("ARG {}", declared.join(" ")));
             }
             Command::Env(e) => {
                 for kv in &e.vars {
+                    self.arg_env.retain(|(k, _)| *k != kv.key.value);
                     self.state
                         .config
                         .config
@@ -249,42 +315,21 @@ impl<'a> StageBuilder<'a> {
             }
             Command::Cmd(c) => {
                 self.state.config.config.cmd = Some(self.argv(&c.command));
+                self.state.config.config.args_escaped = true;
+                self.cmd_set = true;
                 self.meta(&created_by);
             }
             Command::Entrypoint(e) => {
                 self.state.config.config.entrypoint = Some(self.argv(&e.command));
-                // Docker: ENTRYPOINT resets a CMD inherited from the base or set earlier.
-                self.state.config.config.cmd = None;
+                // BuildKit: ENTRYPOINT clears the CMD inherited from the base, but keeps one
+                // this stage set before it.
+                if !self.cmd_set {
+                    self.state.config.config.cmd = None;
+                }
                 self.meta(&created_by);
             }
             Command::Healthcheck(h) => {
-                self.state.config.config.healthcheck = Some(match h {
-                    HealthcheckCommand::None => Healthcheck {
-                        test: vec!["NONE".into()],
-                        ..Default::default()
-                    },
-                    HealthcheckCommand::Check(o) => {
-                        let test = match &o.test {
-                            CommandLine::Exec(argv) => {
-                                let mut t = vec!["CMD".to_string()];
-                                t.extend(argv.iter().map(|w| w.value.clone()));
-                                t
-                            }
-                            CommandLine::Shell(w) => vec!["CMD-SHELL".into(), w.value.clone()],
-                        };
-                        let ns = |d: Option<std::time::Duration>| {
-                            d.map(|d| d.as_nanos() as i64).unwrap_or(0)
-                        };
-                        Healthcheck {
-                            test,
-                            interval: ns(o.interval),
-                            timeout: ns(o.timeout),
-                            start_period: ns(o.start_period),
-                            start_interval: ns(o.start_interval),
-                            retries: o.retries.map(i64::from).unwrap_or(0),
-                        }
-                    }
-                });
+                self.state.config.config.healthcheck = Some(healthcheck_config(h));
                 self.meta(&created_by);
             }
             Command::Onbuild(o) => {
@@ -294,10 +339,11 @@ impl<'a> StageBuilder<'a> {
                     .on_build
                     .get_or_insert_with(Vec::new)
                     .push(o.expression.clone());
-                self.meta(&created_by);
+                // No history entry (as in BuildKit), but the config changed: so does the key.
+                self.advance_key(&created_by);
             }
-            Command::Workdir(w) => self.workdir(inst, &w.path.value, &created_by)?,
-            Command::Run(r) => self.run(inst, r, &created_by)?,
+            Command::Workdir(w) => self.workdir(inst, &w.path.value)?,
+            Command::Run(r) => self.run(inst, r)?,
             Command::Copy(c) => {
                 let req = CopyRequest {
                     sources: c.paths.sources.iter().map(|w| w.value.clone()).collect(),
@@ -314,7 +360,7 @@ impl<'a> StageBuilder<'a> {
                     excludes: c.exclude.iter().map(|w| w.value.clone()).collect(),
                     parents: c.parents,
                     is_add: false,
-                    unpack: false,
+                    ..Default::default()
                 };
                 self.copy(inst, req, &created_by)?;
             }
@@ -334,7 +380,9 @@ impl<'a> StageBuilder<'a> {
                     excludes: a.exclude.iter().map(|w| w.value.clone()).collect(),
                     parents: false,
                     is_add: true,
-                    unpack: a.unpack.unwrap_or(true),
+                    unpack: a.unpack,
+                    checksum: a.checksum.as_ref().map(|w| w.value.clone()),
+                    keep_git_dir: a.keep_git_dir,
                 };
                 self.copy(inst, req, &created_by)?;
             }
@@ -344,22 +392,72 @@ impl<'a> StageBuilder<'a> {
 
     /// A metadata-only step: history entry without a layer, and a new key.
     fn meta(&mut self, created_by: &str) {
-        let mut key = KeyBuilder::new(&self.state.key, "meta");
-        key.part(created_by);
-        self.state.key = key.finish();
+        self.advance_key(created_by);
         self.push_history(created_by, true);
     }
 
+    /// Folds a metadata change into the cache key, so later steps never reuse a result
+    /// built under another config or history.
+    fn advance_key(&mut self, change: &str) {
+        let mut key = KeyBuilder::new(&self.state.key, "meta");
+        key.part(change);
+        self.state.key = key.finish();
+    }
+
+    /// Appends a history entry. A layer step is stamped now (or `SOURCE_DATE_EPOCH`); a
+    /// metadata step only with `SOURCE_DATE_EPOCH`: otherwise it gets its time at the end of
+    /// the build, as in BuildKit ([`crate::state::fill_history_times`]).
     fn push_history(&mut self, created_by: &str, empty_layer: bool) {
+        let epoch = self.shared.options.layer.source_date_epoch;
+        let created = if empty_layer && epoch.is_none() {
+            None
+        } else {
+            Some(history_time(epoch))
+        };
+        if created.is_some() {
+            self.state.config.created = created.clone();
+        }
         self.state.config.history.push(History {
-            created: Some(time::created(self.shared.options.layer.source_date_epoch)),
+            created,
             created_by: Some(created_by.to_string()),
             author: None,
             comment: Some("buildkit.dockerfile.v0".into()),
             empty_layer,
         });
-        self.state.config.created =
-            Some(time::created(self.shared.options.layer.source_date_epoch));
+    }
+
+    /// The `created_by` text BuildKit writes into the history for an instruction, as Go
+    /// formats it (`CMD %q`, `VOLUME %v`, …). ARG, WORKDIR and RUN are written where they are
+    /// dispatched, since their text depends on the stage's state there; this gives their name.
+    fn history_text(&self, command: &Command) -> Result<String> {
+        Ok(match command {
+            Command::Copy(c) => format!("{} # buildkit", copy_text("COPY", &c.paths)),
+            Command::Add(a) => format!("{} # buildkit", copy_text("ADD", &a.paths)),
+            Command::Cmd(c) => format!("CMD {}", go_fmt::quoted_list(&self.argv(&c.command))),
+            Command::Entrypoint(e) => {
+                format!("ENTRYPOINT {}", go_fmt::quoted_list(&self.argv(&e.command)))
+            }
+            Command::Env(e) => format!("ENV {}", pairs(&e.vars)),
+            Command::Label(l) => format!("LABEL {}", pairs(&l.labels)),
+            Command::Expose(e) => {
+                let ports: std::collections::BTreeSet<String> =
+                    e.port_keys().map_err(diag)?.into_iter().collect();
+                let map: Vec<String> = ports.iter().map(|p| format!("{p}:{{}}")).collect();
+                format!("EXPOSE map[{}]", map.join(" "))
+            }
+            Command::User(u) => format!("USER {}", u.user.value),
+            Command::Volume(v) => format!("VOLUME {}", go_fmt::plain_list(&words(&v.volumes))),
+            Command::Shell(s) => format!("SHELL {}", go_fmt::plain_list(&words(&s.shell))),
+            Command::StopSignal(s) => format!("STOPSIGNAL {}", s.signal.value),
+            Command::Maintainer(m) => format!("MAINTAINER {}", m.maintainer.value),
+            Command::Healthcheck(h) => {
+                format!("HEALTHCHECK {}", healthcheck_config(h).go_format())
+            }
+            Command::Onbuild(o) => format!("ONBUILD {}", o.expression),
+            Command::Arg(_) | Command::Workdir(_) | Command::Run(_) | Command::From(_) => {
+                command.name().to_string()
+            }
+        })
     }
 
     fn argv(&self, cmd: &CommandLine) -> Vec<String> {
@@ -391,7 +489,9 @@ impl<'a> StageBuilder<'a> {
         make: impl FnOnce(&Self, usize) -> Result<Option<NewLayer>>,
     ) -> Result<()> {
         let shared = self.shared;
+        shared.check_cancelled()?;
         let step = shared.next_step();
+        self.position += 1;
         shared.progress.emit(Event::StepStart {
             step,
             name: self.step_name(inst),
@@ -411,19 +511,24 @@ impl<'a> StageBuilder<'a> {
         let layer = match result {
             Ok(layer) => layer,
             Err(err) => {
-                shared.progress.emit(Event::StepError {
-                    step,
-                    message: format!("{err:#}"),
-                });
+                // A step killed because another stage failed did not fail on its own.
+                let message = match shared.check_cancelled() {
+                    Err(cancelled) => format!("{cancelled:#}"),
+                    Ok(()) => format!("{err:#}"),
+                };
+                shared.progress.emit(Event::StepError { step, message });
                 return Err(err);
             }
         };
-        let empty = layer.is_none();
-        if let Some(layer) = layer {
-            self.state.layers.push(layer.descriptor);
-            self.state.config.rootfs.diff_ids.push(layer.diff_id);
-        }
-        self.push_history(created_by, empty);
+        // BuildKit writes a layer for every RUN/COPY/ADD/WORKDIR: the empty tar when the step
+        // changed nothing.
+        let layer = match layer {
+            Some(layer) => layer,
+            None => crate::state::empty_layer(&shared.store, &shared.options.layer)?,
+        };
+        self.state.layers.push(layer.descriptor);
+        self.state.config.rootfs.diff_ids.push(layer.diff_id);
+        self.push_history(created_by, false);
         self.state.key = key.clone();
         let manifest = self.state.commit(&shared.store)?;
         shared.store.cache_put(&key, manifest.digest())?;
@@ -434,9 +539,12 @@ impl<'a> StageBuilder<'a> {
         Ok(())
     }
 
-    fn workdir(&mut self, inst: &TypedInstruction, path: &str, created_by: &str) -> Result<()> {
-        let dir = absolute(&self.state.config.config.working_dir, path);
+    fn workdir(&mut self, inst: &TypedInstruction, path: &str) -> Result<()> {
+        let dir = clean_path(&absolute(&self.state.config.config.working_dir, path));
         self.state.config.config.working_dir = dir.clone();
+        // BuildKit records the resolved directory, not the words written.
+        let created_by = format!("WORKDIR {dir}");
+        let created_by = created_by.as_str();
         let user = self.state.config.config.user.clone();
         let mut key = KeyBuilder::new(&self.state.key, "workdir");
         key.part(&dir).part(&user);
@@ -460,7 +568,7 @@ impl<'a> StageBuilder<'a> {
         })
     }
 
-    fn run(&mut self, inst: &TypedInstruction, r: &RunCommand, created_by: &str) -> Result<()> {
+    fn run(&mut self, inst: &TypedInstruction, r: &RunCommand) -> Result<()> {
         let shared = self.shared;
         let argv = match (&r.command, r.heredocs.as_slice()) {
             (CommandLine::Shell(text), [doc])
@@ -493,24 +601,37 @@ impl<'a> StageBuilder<'a> {
         if argv.is_empty() {
             return Err(anyhow!("RUN has no command"));
         }
-        // Environment: image ENV, plus the ARGs in scope that have a value and are not
-        // overridden by ENV. Proxy ARGs are passed but kept out of the key and history.
-        let mut env = self.state.config.config.env.clone();
-        let mut key_env = env.clone();
-        let mut history_args = Vec::new();
-        for (k, v) in &self.args {
-            let Some(v) = v else { continue };
-            if self.state.config.config.env_get(k).is_some() {
-                continue;
-            }
-            env.push(format!("{k}={v}"));
-            if !PROXY_ARGS.contains(&k.as_str()) {
-                key_env.push(format!("{k}={v}"));
-                history_args.push(format!("{k}={v}"));
-            }
-        }
+        // Environment: the image's Env with the ARG values on top. Proxy ARGs are passed but
+        // kept out of the key and the history (they may hold credentials).
+        let effective = self.effective_env();
+        let is_proxy_arg =
+            |k: &str| PROXY_ARGS.contains(&k) && self.arg_env.iter().any(|(name, _)| name == k);
+        let mut env: Vec<String> = effective.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let key_env: Vec<String> = effective
+            .iter()
+            .filter(|(k, _)| !is_proxy_arg(k))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        // BuildKit's `|N K=V …` prefix: every ARG the stage declared, unset ones with an
+        // empty value, each with the value the step sees.
+        let history_args: Vec<String> = self
+            .args
+            .iter()
+            .filter(|(k, _)| !PROXY_ARGS.contains(&k.as_str()))
+            .map(|(k, declared)| {
+                let seen = effective.iter().find(|(name, _)| name == k).map(|(_, v)| v);
+                format!(
+                    "{k}={}",
+                    seen.or(declared.as_ref()).map_or("", String::as_str)
+                )
+            })
+            .collect();
         let prepared = mounts::prepare(shared, &self.state, &r.mounts, &r.heredocs)?;
         env.extend(prepared.env.iter().cloned());
+        env.extend(run::undeclared_proxy_env(
+            &shared.options.build_args,
+            &effective,
+        ));
         let network = match r.network {
             Some(Network::None) => skiff_sandbox::Network::None,
             _ => skiff_sandbox::Network::Host,
@@ -524,14 +645,13 @@ impl<'a> StageBuilder<'a> {
             .part(&self.state.config.config.working_dir);
         let key = key.finish();
         let created_by = if history_args.is_empty() {
-            created_by.to_string()
+            format!("RUN {} # buildkit", argv.join(" "))
         } else {
-            // BuildKit's form: `RUN |2 A=1 B=2 /bin/sh -c …`.
-            let rest = created_by.strip_prefix("RUN ").unwrap_or(created_by);
             format!(
-                "RUN |{} {} {rest}",
+                "RUN |{} {} {} # buildkit",
                 history_args.len(),
-                history_args.join(" ")
+                history_args.join(" "),
+                argv.join(" ")
             )
         };
         let params = RunParams {
@@ -544,7 +664,7 @@ impl<'a> StageBuilder<'a> {
         };
         let opts = shared.options.layer.clone();
         self.cached_step(inst, key, &created_by, |this, step| {
-            let runtime = shared.runtime()?;
+            let runtime = shared.runtime_for(&this.state.layers)?;
             run::execute(
                 &shared.store,
                 runtime,
@@ -575,6 +695,31 @@ impl<'a> StageBuilder<'a> {
     }
 }
 
+/// Whether the instruction is a numbered step (it may make a layer, so it goes through the
+/// cache); metadata instructions only change the config, as in BuildKit's numbering.
+fn makes_step(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Run(_) | Command::Copy(_) | Command::Add(_) | Command::Workdir(_)
+    )
+}
+
+/// An absolute path cleaned as Go's `path.Clean` does (`/a/./b/../c/` → `/a/c`), as BuildKit
+/// normalizes a WORKDIR.
+fn clean_path(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
 /// `path` made absolute against `workdir` (`WORKDIR rel` and relative COPY destinations).
 pub fn absolute(workdir: &str, path: &str) -> String {
     if path.starts_with('/') {
@@ -584,56 +729,82 @@ pub fn absolute(workdir: &str, path: &str) -> String {
     format!("{}/{}", base.trim_end_matches('/'), path)
 }
 
-/// The `created_by` text BuildKit writes into the history for an instruction.
-fn history_text(command: &Command, original: &str) -> String {
-    let text = original.trim();
-    let rest = text
-        .split_once(char::is_whitespace)
-        .map(|(_, r)| r.trim())
-        .unwrap_or("");
-    match command {
-        Command::Run(r) => {
-            let argv = match &r.command {
-                CommandLine::Exec(argv) => argv
-                    .iter()
-                    .map(|w| w.value.clone())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                CommandLine::Shell(w) => format!("/bin/sh -c {}", w.value),
-            };
-            format!("RUN {argv} # buildkit")
+/// A history time: `SOURCE_DATE_EPOCH` when given, else now with nanoseconds, written as Go's
+/// RFC 3339 with nanoseconds (trailing zeros of the fraction dropped), as BuildKit writes it.
+fn history_time(source_date_epoch: Option<i64>) -> String {
+    if source_date_epoch.is_some() {
+        return time::created(source_date_epoch);
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let seconds = time::rfc3339(i64::try_from(now.as_secs()).unwrap_or(i64::MAX));
+    match now.subsec_nanos() {
+        0 => seconds,
+        nanos => {
+            let fraction = format!("{nanos:09}");
+            let whole = seconds.trim_end_matches('Z');
+            format!("{whole}.{}Z", fraction.trim_end_matches('0'))
         }
-        Command::Copy(_) | Command::Add(_) => format!("{} {rest} # buildkit", command.name()),
-        Command::Cmd(c) => format!("CMD {}", json_or_shell(&c.command)),
-        Command::Entrypoint(e) => format!("ENTRYPOINT {}", json_or_shell(&e.command)),
-        Command::Env(e) => format!(
-            "ENV {}",
-            e.vars
-                .iter()
-                .map(|kv| format!("{}={}", kv.key.value, kv.value.value))
-                .collect::<Vec<_>>()
-                .join(" ")
-        ),
-        Command::Label(l) => format!(
-            "LABEL {}",
-            l.labels
-                .iter()
-                .map(|kv| format!("{}={}", kv.key.value, kv.value.value))
-                .collect::<Vec<_>>()
-                .join(" ")
-        ),
-        Command::User(u) => format!("USER {}", u.user.value),
-        Command::Workdir(w) => format!("WORKDIR {}", w.path.value),
-        _ => format!("{} {rest}", command.name()),
     }
 }
 
-fn json_or_shell(cmd: &CommandLine) -> String {
-    match cmd {
-        CommandLine::Exec(argv) => {
-            serde_json::to_string(&argv.iter().map(|w| w.value.clone()).collect::<Vec<_>>())
-                .unwrap_or_default()
+/// The `HEALTHCHECK` config entry: `["NONE"]`, or the test with its durations in nanoseconds.
+fn healthcheck_config(h: &HealthcheckCommand) -> Healthcheck {
+    match h {
+        HealthcheckCommand::None => Healthcheck {
+            test: vec!["NONE".into()],
+            ..Default::default()
+        },
+        HealthcheckCommand::Check(o) => {
+            let test = match &o.test {
+                CommandLine::Exec(argv) => {
+                    let mut t = vec!["CMD".to_string()];
+                    t.extend(words(argv));
+                    t
+                }
+                CommandLine::Shell(w) => vec!["CMD-SHELL".into(), w.value.clone()],
+            };
+            let ns = |d: Option<std::time::Duration>| {
+                d.map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+                    .unwrap_or(0)
+            };
+            Healthcheck {
+                test,
+                interval: ns(o.interval),
+                timeout: ns(o.timeout),
+                start_period: ns(o.start_period),
+                start_interval: ns(o.start_interval),
+                retries: o.retries.map(i64::from).unwrap_or(0),
+            }
         }
-        CommandLine::Shell(w) => format!("[\"/bin/sh\" \"-c\" \"{}\"]", w.value),
     }
+}
+
+fn words(list: &[skiff_frontend::ast::Word]) -> Vec<String> {
+    list.iter().map(|w| w.value.clone()).collect()
+}
+
+/// `k=v k2=v2` as BuildKit writes ENV and LABEL pairs (values unquoted, as expanded).
+fn pairs(list: &[KeyValue]) -> String {
+    list.iter()
+        .map(|kv| format!("{}={}", kv.key.value, kv.value.value))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `COPY src… <<heredoc… dest`: the flags are not part of BuildKit's history text.
+fn copy_text(name: &str, paths: &SourcesAndDest) -> String {
+    let mut text = name.to_string();
+    for src in &paths.sources {
+        text.push(' ');
+        text.push_str(&src.value);
+    }
+    for doc in &paths.contents {
+        text.push_str(" <<");
+        text.push_str(&doc.path);
+    }
+    text.push(' ');
+    text.push_str(&paths.dest.value);
+    text
 }

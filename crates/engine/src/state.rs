@@ -45,14 +45,17 @@ impl ImageState {
             variant: platform.variant.clone(),
             ..Default::default()
         };
+        // BuildKit's `emptyImage`: the default PATH and `/` as the working directory.
         config
             .config
             .env
             .push(format!("PATH={}", crate::config::DEFAULT_PATH));
+        config.config.working_dir = "/".into();
         ImageState {
             config,
             layers: Vec::new(),
-            key: "scratch".into(),
+            // The platform is part of the key: a scratch image's config names it.
+            key: format!("scratch {platform}"),
         }
     }
 
@@ -75,7 +78,7 @@ impl ImageState {
 
     /// Writes config and manifest blobs; returns the manifest's descriptor.
     pub fn commit(&self, store: &Store) -> Result<Descriptor> {
-        let config = serde_json::to_vec(&self.config)?;
+        let config = go_json(serde_json::to_vec(&self.config)?);
         let (cdigest, csize) = store.put_blob(&config)?;
         let manifest = ManifestJson {
             schema_version: 2,
@@ -89,7 +92,166 @@ impl ImageState {
     }
 }
 
+/// JSON as Go's `encoding/json` writes it, which BuildKit's config bytes follow: `&`, `<`, `>`
+/// and U+2028/U+2029 escaped as `\u0026`, `\u003c`, `\u003e`, `\u2028`, `\u2029`. Those
+/// characters can only occur inside JSON strings, so a byte-wise replacement is exact.
+pub fn go_json(json: Vec<u8>) -> Vec<u8> {
+    let text = String::from_utf8(json)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("\\u0026"),
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out.into_bytes()
+}
+
+/// Fills in the `created` times BuildKit's exporter fills in. An entry without a time (a
+/// metadata step) gets the time of the closest timed entry before it, except for the first run
+/// of untimed entries, which gets the first timed entry after that run (so a leading `ENV`
+/// does not take the base image's time). Without a timed entry after that run, the last timed
+/// one is used (typically the base image's), and `fallback` when no entry has a time (`FROM
+/// scratch` with metadata only). The image's `created` is the last entry's.
+pub fn fill_history_times(config: &mut ImageConfig, fallback: &str) {
+    let mut fill: Option<String> = None;
+    let mut seen_untimed = false;
+    for h in &config.history {
+        match &h.created {
+            Some(t) => {
+                fill = Some(t.clone());
+                if seen_untimed {
+                    break;
+                }
+            }
+            None => seen_untimed = true,
+        }
+    }
+    if fill.is_none() {
+        fill = Some(fallback.to_string());
+    }
+    seen_untimed = false;
+    for h in &mut config.history {
+        match &h.created {
+            Some(t) => {
+                if seen_untimed {
+                    fill = Some(t.clone());
+                }
+            }
+            None => {
+                seen_untimed = true;
+                h.created = fill.clone();
+            }
+        }
+    }
+    config.created = config
+        .history
+        .last()
+        .and_then(|h| h.created.clone())
+        .or(fill);
+}
+
+/// Writes the layer BuildKit writes for a step that changed nothing (`WORKDIR` of an
+/// existing directory, a `RUN` that wrote nothing): an empty tar, two zero blocks, whose
+/// diff ID is `sha256:5f70bf18…`. Compressed like the build's other layers.
+pub fn empty_layer(
+    store: &Store,
+    opts: &crate::rootfs::LayerOptions,
+) -> Result<crate::rootfs::NewLayer> {
+    use sha2::Digest as _;
+    use std::io::Write as _;
+    let tar = [0u8; 1024];
+    let (bytes, media) = if opts.zstd {
+        (
+            zstd::encode_all(&tar[..], 3).context("compressing the empty layer")?,
+            MediaType::ImageLayerZstd,
+        )
+    } else {
+        let mut gz = flate2::GzBuilder::new()
+            .mtime(0)
+            .write(Vec::new(), flate2::Compression::default());
+        gz.write_all(&tar)?;
+        (gz.finish()?, MediaType::ImageLayerGzip)
+    };
+    let (digest, size) = store.put_blob(&bytes)?;
+    Ok(crate::rootfs::NewLayer {
+        descriptor: Descriptor::new(media, size, digest),
+        diff_id: format!("sha256:{}", hex::encode(sha2::Sha256::digest(tar))),
+    })
+}
+
 /// Parses `sha256:…` into a digest.
 pub fn digest(s: &str) -> Result<Digest> {
     Digest::from_str(s).with_context(|| format!("invalid digest {s}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::History;
+
+    fn entry(created: Option<&str>, empty_layer: bool) -> History {
+        History {
+            created: created.map(str::to_string),
+            empty_layer,
+            ..Default::default()
+        }
+    }
+
+    fn times(config: &ImageConfig) -> Vec<&str> {
+        config
+            .history
+            .iter()
+            .map(|h| h.created.as_deref().unwrap_or("-"))
+            .collect()
+    }
+
+    #[test]
+    fn metadata_entries_take_the_layer_time_before_them_or_the_first_after() {
+        let mut config = ImageConfig {
+            history: vec![
+                entry(Some("base"), false),
+                entry(None, true),
+                entry(Some("l1"), false),
+                entry(None, true),
+                entry(Some("l2"), false),
+                entry(None, true),
+            ],
+            ..Default::default()
+        };
+        fill_history_times(&mut config, "now");
+        assert_eq!(times(&config), ["base", "l1", "l1", "l1", "l2", "l2"]);
+        assert_eq!(config.created.as_deref(), Some("l2"));
+    }
+
+    #[test]
+    fn without_new_layers_the_base_time_is_used_and_scratch_falls_back() {
+        let mut config = ImageConfig {
+            history: vec![entry(Some("base"), false), entry(None, true)],
+            ..Default::default()
+        };
+        fill_history_times(&mut config, "now");
+        assert_eq!(times(&config), ["base", "base"]);
+        let mut scratch = ImageConfig {
+            history: vec![entry(None, true)],
+            ..Default::default()
+        };
+        fill_history_times(&mut scratch, "now");
+        assert_eq!(times(&scratch), ["now"]);
+        assert_eq!(scratch.created.as_deref(), Some("now"));
+    }
+
+    #[test]
+    fn go_json_escapes_html_characters() {
+        let json = serde_json::to_vec(&serde_json::json!({"k": "a & <b>\u{2028}"})).unwrap();
+        assert_eq!(
+            String::from_utf8(go_json(json)).unwrap(),
+            r#"{"k":"a \u0026 \u003cb\u003e\u2028"}"#
+        );
+    }
 }

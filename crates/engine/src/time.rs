@@ -14,6 +14,20 @@ pub fn created(source_date_epoch: Option<i64>) -> String {
     rfc3339(secs)
 }
 
+/// The newest mtime a layer may carry; later ones are clamped to it, so a layer is a function
+/// of the step's inputs (what its cache key is made of) and not of when it ran.
+///
+/// With `SOURCE_DATE_EPOCH`: that time, as BuildKit does. Without it: 2000-01-01 plus the
+/// number of layers below (`depth`), a logical clock: what a later layer writes is still newer
+/// than what an earlier one wrote, so `make` in a later step rebuilds what a later `COPY`
+/// changed; 2000 rather than 1970 because zip and wheel tools reject times before 1980.
+pub fn layer_mtime_clamp(source_date_epoch: Option<i64>, depth: usize) -> i64 {
+    source_date_epoch.unwrap_or(LOGICAL_EPOCH + depth as i64)
+}
+
+/// 2000-01-01T00:00:00Z: where the logical layer clock of [`layer_mtime_clamp`] starts.
+pub const LOGICAL_EPOCH: i64 = 946_684_800;
+
 /// Formats seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn rfc3339(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
@@ -48,5 +62,12 @@ mod tests {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(super::rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(super::rfc3339(super::LOGICAL_EPOCH), "2000-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn later_layers_may_be_newer() {
+        assert_eq!(super::layer_mtime_clamp(Some(5), 3), 5);
+        assert!(super::layer_mtime_clamp(None, 3) < super::layer_mtime_clamp(None, 4));
     }
 }

@@ -9,6 +9,7 @@
 //! - [`resolve_in_rootfs`]: container paths to host paths, symlinks clamped to the rootfs.
 
 mod bundle;
+mod copy_overlay;
 mod overlay;
 mod rootfs_path;
 mod runtime;
@@ -16,6 +17,7 @@ mod stubs;
 mod tail;
 mod user;
 
+pub use copy_overlay::ROOTFS_MODE_VAR;
 pub use overlay::Overlay;
 pub use rootfs_path::{create_dir_all_in_rootfs, resolve_in_rootfs};
 pub use user::resolve_user;

@@ -1,6 +1,7 @@
 //! The overlayfs mount a build step writes through: the parent's layers below, the step's
 //! change captured in the upper dir.
 
+use crate::copy_overlay::{self, CopyMount};
 use anyhow::{bail, Context, Result};
 use rustix::fs::{Mode, OFlags};
 use rustix::mount::{MountFlags, UnmountFlags};
@@ -26,10 +27,16 @@ const MAX_MOUNT_DATA: usize = 4095;
 ///
 /// Mounted with `index=off,redirect_dir=off,metacopy=off` so that everything a step changes is
 /// a plain copy in the upper dir (no redirect or metacopy xattrs a layer could not express).
+///
+/// Where overlayfs cannot be mounted (no kernel support, not permitted, or the store on
+/// overlayfs itself), or with `SKIFF_ROOTFS=copy`, the layers are copied into `target` instead
+/// and [`Overlay::unmount`] writes the change into `upper` in overlayfs's own form (see the
+/// `copy_overlay` module): slower, same layers.
 pub struct Overlay {
     /// The merged directory.
     pub target: PathBuf,
     mounted: bool,
+    copy: Option<CopyMount>,
 }
 
 impl Overlay {
@@ -49,21 +56,48 @@ impl Overlay {
                 );
             }
         }
+        let copied = |lowers: &[PathBuf]| -> Result<Overlay> {
+            Ok(Overlay {
+                target: target.to_path_buf(),
+                mounted: false,
+                copy: Some(CopyMount::mount(lowers, upper, target)?),
+            })
+        };
+        if copy_overlay::forced() {
+            return copied(lowers);
+        }
         if lowers.is_empty() {
             rustix::mount::mount_bind(upper, target).with_context(|| {
                 format!("bind-mounting {} at {}", upper.display(), target.display())
             })?;
-        } else {
-            mount_overlay(lowers, upper, work, target)?;
+        } else if let Err(err) = mount_overlay(&distinct_lowers(lowers), upper, work, target) {
+            if !overlay_unavailable(&err) {
+                return Err(err);
+            }
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                eprintln!(
+                    "skiff: overlayfs cannot be mounted here ({err:#}); copying layers instead \
+                     (slower; set {}=copy to choose this up front)",
+                    copy_overlay::ROOTFS_MODE_VAR
+                )
+            });
+            return copied(lowers);
         }
         Ok(Overlay {
             target: target.to_path_buf(),
             mounted: true,
+            copy: None,
         })
     }
 
     /// Unmounts now, reporting failure (dropping does the same but can only ignore errors).
+    /// For a copied rootfs this is when the change is written to the upper dir; dropping
+    /// without it throws the change away.
     pub fn unmount(mut self) -> Result<()> {
+        if let Some(copy) = self.copy.take() {
+            return copy.write_upper();
+        }
         self.mounted = false;
         detach(&self.target)
     }
@@ -71,11 +105,40 @@ impl Overlay {
 
 impl Drop for Overlay {
     fn drop(&mut self) {
-        if self.mounted {
+        if let Some(copy) = &self.copy {
+            copy.clear();
+        } else if self.mounted {
             // Nothing to report to from a destructor; `unmount` is the checked way.
             let _ = detach(&self.target);
         }
     }
+}
+
+/// Whether a failed overlay mount means overlayfs is not available here (rather than a mistake
+/// in what was asked): no such filesystem, not permitted, or refused for the upper dir's
+/// filesystem (overlayfs on overlayfs).
+fn overlay_unavailable(err: &anyhow::Error) -> bool {
+    use rustix::io::Errno;
+    err.downcast_ref::<Errno>().is_some_and(|e| {
+        matches!(
+            *e,
+            Errno::NODEV | Errno::PERM | Errno::INVAL | Errno::NOTSUP
+        )
+    })
+}
+
+/// `lowers` with each directory only at its highest position. overlayfs refuses a directory
+/// given twice (ELOOP), which happens when an image holds the same layer twice (BuildKit's empty
+/// layer after every step that changed nothing); the lower copy changes nothing, since the
+/// higher one shows and hides the same paths over everything below it.
+fn distinct_lowers(lowers: &[PathBuf]) -> Vec<PathBuf> {
+    let mut kept: Vec<PathBuf> = Vec::with_capacity(lowers.len());
+    for (i, dir) in lowers.iter().enumerate() {
+        if !lowers[i + 1..].contains(dir) {
+            kept.push(dir.clone());
+        }
+    }
+    kept
 }
 
 fn detach(target: &Path) -> Result<()> {
@@ -170,4 +233,20 @@ fn options(
     data.extend(name(work)?);
     data.extend(b",index=off,redirect_dir=off,metacopy=off");
     Ok(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::distinct_lowers;
+    use std::path::PathBuf;
+
+    #[test]
+    fn a_repeated_lower_dir_keeps_only_its_highest_place() {
+        let p = |s: &str| PathBuf::from(s);
+        let lowers = [p("/a"), p("/empty"), p("/b"), p("/empty"), p("/c")];
+        assert_eq!(
+            distinct_lowers(&lowers),
+            vec![p("/a"), p("/b"), p("/empty"), p("/c")]
+        );
+    }
 }

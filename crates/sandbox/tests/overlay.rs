@@ -139,7 +139,16 @@ fn many_and_oddly_named_lowers_mount_through_fd_paths() {
     );
     overlay.unmount().unwrap();
 
-    let too_many: Vec<PathBuf> = (0..300).map(|i| lowers[i % 150].clone()).collect();
+    // Distinct dirs: a repeated one is mounted once, at its highest place.
+    let too_many: Vec<PathBuf> = (0..300)
+        .map(|i| {
+            let dir = parent
+                .path()
+                .join(format!("more-{i:03}-{}", "y".repeat(60)));
+            std::fs::create_dir(&dir).unwrap();
+            dir
+        })
+        .collect();
     let err = Overlay::mount(&too_many, &d.upper, &d.work, &d.merged)
         .err()
         .expect("over the limit");

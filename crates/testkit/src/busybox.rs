@@ -5,6 +5,7 @@
 //! The OCI layout is cached on disk (`$SKIFF_TESTKIT_CACHE`, default `/var/tmp/skiff-testkit`),
 //! keyed by the busybox binary's digest, so only the first run of a machine builds it.
 
+use crate::cache::cache_dir;
 use crate::layout::{self, Layer, FIXED_MTIME};
 use crate::push::{push_layout, ImageRef};
 use crate::registry::Registry;
@@ -75,13 +76,6 @@ pub fn busybox_layout() -> Result<PathBuf> {
         let _ = std::fs::remove_dir_all(&built);
     }
     Ok(dir)
-}
-
-/// `$SKIFF_TESTKIT_CACHE`, default `/var/tmp/skiff-testkit`.
-fn cache_dir() -> PathBuf {
-    std::env::var_os("SKIFF_TESTKIT_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/tmp/skiff-testkit"))
 }
 
 /// The applets' install paths (`usr/bin/wget`, `bin/sh`, …), as `busybox --list-full` gives them.

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+use crate::cache::cache_dir;
 use crate::tools::{find_tool, in_ci};
 
 /// The Debian release every base image here comes from (Go 1.19 is bookworm's `golang-go`).
@@ -114,14 +115,6 @@ pub fn rootfs_tar(base: DebianBase) -> Result<PathBuf> {
     }
     build(base, &dir, &tar)?;
     Ok(tar)
-}
-
-/// Where the tarballs are cached: `$SKIFF_TESTKIT_CACHE`, default `/var/tmp/skiff-testkit`.
-pub fn cache_dir() -> PathBuf {
-    std::env::var_os("SKIFF_TESTKIT_CACHE")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/tmp/skiff-testkit"))
 }
 
 /// Why the tarballs cannot be built on this machine, or `None` when they can.

@@ -231,6 +231,8 @@ pub fn tar_of_files(files: &[(&str, &[u8])]) -> Result<Vec<u8>> {
         header.set_entry_type(tar::EntryType::Regular);
         header.set_size(contents.len() as u64);
         header.set_mode(0o644);
+        header.set_uid(0);
+        header.set_gid(0);
         header.set_mtime(FIXED_MTIME);
         builder.append_data(&mut header, path, *contents)?;
     }

@@ -5,6 +5,10 @@
 //! - [`busybox_image`]: the busybox base image (built from `busybox-static`, cached on disk),
 //!   pushed to a registry; [`push_image`] / [`push_layout`] push any image written with
 //!   [`layout`] (an OCI layout writer independent of skiff).
+//! - [`dockerd::Dockerd`]: a private Docker daemon (BuildKit), the reference builder of
+//!   differential tests, stopped by pid on drop.
+//! - [`container`]: runs a built image with runc (rootfs from `-o type=local`, process from
+//!   the image config, `USER` resolved in the image), to call what it serves on 127.0.0.1.
 //! - [`FaultProxy`]: a TCP proxy in front of a registry that fails or throttles connections.
 //! - [`project::Project`]: a build context and private store; runs `skiff build` and reads the
 //!   exported image back ([`project::BuiltImage`]) with code independent of skiff.
@@ -17,7 +21,10 @@
 //! // busybox.reference == "127.0.0.1:PORT/testkit/busybox:latest", busybox.digest == "sha256:…"
 //! ```
 pub mod busybox;
+pub mod cache;
+pub mod container;
 pub mod debian;
+pub mod dockerd;
 pub mod layout;
 pub mod project;
 pub mod proxy;

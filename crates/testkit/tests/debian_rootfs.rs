@@ -166,7 +166,7 @@ fn second_call_is_served_from_the_cache() {
         modified
     );
     assert!(
-        first.starts_with(debian::cache_dir()),
+        first.starts_with(skiff_testkit::cache::cache_dir()),
         "{} is outside the cache dir",
         first.display()
     );

@@ -31,9 +31,15 @@ pub struct BuildArgs {
     /// Do not use the cache for these stages.
     #[arg(long = "no-cache-filter")]
     pub no_cache_filter: Vec<String>,
-    /// Progress output: auto, tty, plain, json.
-    #[arg(long, default_value = "auto")]
+    /// Progress output: auto (tty on a terminal, plain otherwise), tty, plain, json, quiet.
+    /// Given twice, the last one wins (as with Docker's flags); `BUILDKIT_PROGRESS` sets the
+    /// default, as for `docker build`.
+    #[arg(long, default_value = "auto", overrides_with = "progress", env = "BUILDKIT_PROGRESS",
+          value_parser = ["auto", "tty", "plain", "json", "rawjson", "quiet"])]
     pub progress: String,
+    /// Print nothing but errors, and the image digest on success (`--progress=quiet`).
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
     /// Output destination (`type=image|registry|oci|docker|local|tar[,dest=…]`).
     #[arg(short = 'o', long = "output")]
     pub outputs: Vec<String>,
@@ -56,7 +62,7 @@ pub struct BuildArgs {
     #[arg(long)]
     pub runtime: Option<String>,
     /// Layer compression: gzip or zstd.
-    #[arg(long, default_value = "gzip")]
+    #[arg(long, default_value = "gzip", value_parser = ["gzip", "zstd"])]
     pub compression: String,
     /// Parse and plan only: print the stage graph and exit.
     #[arg(long)]

@@ -2,6 +2,8 @@
 
 pub mod build;
 pub mod build_exec;
+pub mod build_flags;
+pub mod build_outputs;
 pub mod debug;
 pub mod image;
 

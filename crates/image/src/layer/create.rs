@@ -7,7 +7,9 @@
 use super::compression::Compression;
 use super::pgzip::ParallelGzip;
 use super::tar_header::{append, TarEntry};
+use super::unchanged::same_as_lower;
 use super::whiteout::{OPAQUE_MARKER, WHITEOUT_PREFIX};
+use super::xattrs::{is_overlay_xattr, read_xattrs};
 use crate::store::blob::sha256_digest;
 use crate::store::{BlobWriter, Store};
 use anyhow::{bail, Context, Result};
@@ -41,7 +43,28 @@ pub struct NewLayer {
 /// Makes a layer from `dir` into the store, digesting the compressed blob and
 /// the uncompressed tar while it streams. An empty `dir` is no change: `None`.
 pub fn create(store: &Store, dir: &Path, opts: &CreateOptions) -> Result<Option<NewLayer>> {
-    let entries = walk(dir)?;
+    write_layer(store, walk(dir, None)?, opts)
+}
+
+/// Makes a layer from an overlayfs upper dir, given `lower`, the merged view of the layers
+/// below it: what overlayfs only copied up without changing it (directories above a change or
+/// a removed mount point, files opened for writing but left alone) is left out, and a directory
+/// appears only when it changed or holds a change — BuildKit's overlay differ does the same.
+/// Nothing changed: `None`.
+pub fn create_from_upper(
+    store: &Store,
+    upper: &Path,
+    lower: &Path,
+    opts: &CreateOptions,
+) -> Result<Option<NewLayer>> {
+    write_layer(store, walk(upper, Some(lower))?, opts)
+}
+
+fn write_layer(
+    store: &Store,
+    entries: Vec<Walked>,
+    opts: &CreateOptions,
+) -> Result<Option<NewLayer>> {
     if entries.is_empty() {
         return Ok(None);
     }
@@ -78,7 +101,7 @@ pub fn create(store: &Store, dir: &Path, opts: &CreateOptions) -> Result<Option<
 /// [`create`] digests as the diff ID), e.g. for `--output type=tar`.
 /// Returns how many entries were written.
 pub fn write_tar(dir: &Path, out: impl Write, source_date_epoch: Option<i64>) -> Result<usize> {
-    let entries = walk(dir)?;
+    let entries = walk(dir, None)?;
     write_entries(&entries, out, source_date_epoch)?;
     Ok(entries.len())
 }
@@ -151,17 +174,21 @@ struct Walked {
     xattrs: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
-/// Everything under `dir` in tar order: depth-first, siblings by name bytes.
-fn walk(dir: &Path) -> Result<Vec<Walked>> {
+/// Everything under `dir` in tar order: depth-first, siblings by name bytes. With `lower`,
+/// `dir` is an overlay upper dir and entries it only copied up from `lower` are left out.
+fn walk(dir: &Path, lower: Option<&Path>) -> Result<Vec<Walked>> {
     let mut out = Vec::new();
     let mut seen_inodes = HashMap::new();
-    walk_into(dir, &[], &mut out, &mut seen_inodes)?;
+    walk_into(dir, &[], lower, &mut out, &mut seen_inodes)?;
     Ok(out)
 }
 
+/// Walks `dir` (at `rel_dir` in the layer); `lower` is the same directory in the layers
+/// below, when it exists there and is not hidden by an opaque directory.
 fn walk_into(
     dir: &Path,
     rel_dir: &[u8],
+    lower: Option<&Path>,
     out: &mut Vec<Walked>,
     seen: &mut HashMap<(u64, u64), Vec<u8>>,
 ) -> Result<()> {
@@ -173,6 +200,7 @@ fn walk_into(
     children.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
     for name in children {
         let abs = dir.join(&name);
+        let lower_path = lower.map(|l| l.join(&name));
         let mut rel = rel_dir.to_vec();
         if !rel.is_empty() {
             rel.push(b'/');
@@ -187,16 +215,21 @@ fn walk_into(
         });
         let xattrs: Vec<_> = all_xattrs
             .into_iter()
-            .filter(|(k, _)| {
-                !k.starts_with(b"trusted.overlay.") && !k.starts_with(b"user.overlay.")
-            })
+            .filter(|(k, _)| !is_overlay_xattr(k))
             .collect();
+        let in_lower = lower_path
+            .as_deref()
+            .filter(|l| std::fs::symlink_metadata(l).is_ok());
+        let unchanged = !opaque && in_lower.is_some_and(|l| same_as_lower(&abs, &meta, &xattrs, l));
         let kind = if ft.is_dir() {
             Kind::Dir { opaque }
         } else if ft.is_char_device() && meta.rdev() == 0 {
+            if lower.is_some() && in_lower.is_none() {
+                continue; // hides nothing below
+            }
             Kind::Whiteout
-        } else if ft.is_socket() {
-            continue; // tar cannot carry sockets; Docker drops them too
+        } else if ft.is_socket() || unchanged {
+            continue; // tar cannot carry sockets (Docker drops them too); unchanged copy-up
         } else if let Some(first) = (meta.nlink() > 1)
             .then(|| seen.get(&(meta.dev(), meta.ino())).cloned())
             .flatten()
@@ -226,58 +259,37 @@ fn walk_into(
                 Kind::Device(t, major, minor)
             }
         };
-        let is_dir = matches!(kind, Kind::Dir { .. });
-        out.push(Walked {
-            rel: rel.clone(),
-            abs: abs.clone(),
-            meta,
-            kind,
-            xattrs,
-        });
-        if is_dir {
-            walk_into(&abs, &rel, out, seen)?;
+        if let Kind::Dir { opaque } = kind {
+            // Below an opaque or new directory nothing comes from the lower layers.
+            let below = if opaque {
+                None
+            } else {
+                in_lower.filter(|l| l.is_dir())
+            };
+            let mut inner = Vec::new();
+            walk_into(&abs, &rel, below, &mut inner, seen)?;
+            if unchanged && inner.is_empty() {
+                continue;
+            }
+            out.push(Walked {
+                rel,
+                abs,
+                meta,
+                kind,
+                xattrs,
+            });
+            out.append(&mut inner);
+        } else {
+            out.push(Walked {
+                rel,
+                abs,
+                meta,
+                kind,
+                xattrs,
+            });
         }
     }
     Ok(())
-}
-
-fn read_xattrs(path: &Path) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-    use rustix::fs::{lgetxattr, llistxattr};
-    let mut names = vec![0u8; 4096];
-    let n = match llistxattr(path, &mut names[..]) {
-        Ok(n) => n,
-        Err(rustix::io::Errno::NOTSUP) => return Ok(Vec::new()),
-        Err(rustix::io::Errno::RANGE) => {
-            names = vec![0u8; 65536];
-            llistxattr(path, &mut names[..])
-                .with_context(|| format!("cannot list xattrs of {}", path.display()))?
-        }
-        Err(e) => {
-            return Err(e).with_context(|| format!("cannot list xattrs of {}", path.display()))
-        }
-    };
-    let mut out = Vec::new();
-    for name in names[..n].split(|b| *b == 0).filter(|n| !n.is_empty()) {
-        let name_os = std::ffi::OsStr::from_bytes(name);
-        let mut value = vec![0u8; 65536];
-        let len = match lgetxattr(path, name_os, &mut value[..]) {
-            Ok(len) => len,
-            Err(rustix::io::Errno::NODATA) => continue, // removed meanwhile
-            Err(e) => {
-                return Err(e).with_context(|| {
-                    format!(
-                        "cannot read xattr {} of {}",
-                        name_os.to_string_lossy(),
-                        path.display()
-                    )
-                })
-            }
-        };
-        value.truncate(len);
-        out.push((name.to_vec(), value));
-    }
-    out.sort();
-    Ok(out)
 }
 
 fn write_entries(
@@ -402,5 +414,106 @@ impl<R: Read> Read for ExactReader<R> {
         let n = self.inner.read(buf)?;
         self.left -= n as u64;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::walk;
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+
+    fn paths(upper: &Path, lower: &Path) -> Vec<String> {
+        walk(upper, Some(lower))
+            .unwrap()
+            .iter()
+            .map(|w| String::from_utf8(w.rel.clone()).unwrap())
+            .collect()
+    }
+
+    /// `dir` with `mode`, created in both trees.
+    fn dir_in(roots: &[&Path], rel: &str, mode: u32) {
+        for root in roots {
+            fs::create_dir_all(root.join(rel)).unwrap();
+            fs::set_permissions(root.join(rel), fs::Permissions::from_mode(mode)).unwrap();
+        }
+    }
+
+    /// A file copied up from `lower` to `upper` the way overlayfs does: same metadata.
+    fn copied_up(lower: &Path, upper: &Path, rel: &str) {
+        fs::copy(lower.join(rel), upper.join(rel)).unwrap();
+        let meta = fs::metadata(lower.join(rel)).unwrap();
+        let times = fs::FileTimes::new().set_modified(meta.modified().unwrap());
+        fs::File::options()
+            .write(true)
+            .open(upper.join(rel))
+            .unwrap()
+            .set_times(times)
+            .unwrap();
+    }
+
+    #[test]
+    fn copied_up_entries_are_left_out_and_changed_ones_kept() {
+        let t = tempfile::tempdir().unwrap();
+        let (lower, upper) = (t.path().join("lower"), t.path().join("upper"));
+        dir_in(&[&lower, &upper], "etc", 0o755);
+        dir_in(&[&lower, &upper], "tmp", 0o1777);
+        dir_in(&[&lower, &upper], "var/lib", 0o755);
+        fs::write(lower.join("etc/passwd"), "root\n").unwrap();
+        fs::write(lower.join("etc/group"), "root\n").unwrap();
+        copied_up(&lower, &upper, "etc/passwd");
+        fs::write(upper.join("etc/group"), "root\n").unwrap(); // rewritten: new mtime
+        fs::write(upper.join("tmp/x"), "").unwrap();
+        fs::create_dir(upper.join("new")).unwrap();
+        // A copied-up dir whose mode changed is a change of its own.
+        fs::set_permissions(upper.join("var/lib"), fs::Permissions::from_mode(0o700)).unwrap();
+        assert_eq!(
+            paths(&upper, &lower),
+            ["etc", "etc/group", "new", "tmp", "tmp/x", "var", "var/lib"]
+        );
+    }
+
+    #[test]
+    fn a_copied_up_dir_with_new_xattrs_is_kept() {
+        let t = tempfile::tempdir().unwrap();
+        let (lower, upper) = (t.path().join("lower"), t.path().join("upper"));
+        dir_in(&[&lower, &upper], "d", 0o755);
+        dir_in(&[&lower, &upper], "same", 0o755);
+        if rustix::fs::setxattr(
+            upper.join("d").as_path(),
+            "user.skiff-test",
+            b"v",
+            rustix::fs::XattrFlags::empty(),
+        )
+        .is_err()
+        {
+            eprintln!("SKIP: the temporary directory's filesystem has no user xattrs");
+            return;
+        }
+        assert_eq!(paths(&upper, &lower), ["d"]);
+    }
+
+    #[test]
+    fn whiteouts_of_paths_the_lower_lacks_are_dropped() {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("SKIP: overlay whiteouts (0/0 character devices) need root");
+            return;
+        }
+        let t = tempfile::tempdir().unwrap();
+        let (lower, upper) = (t.path().join("lower"), t.path().join("upper"));
+        dir_in(&[&lower, &upper], "etc", 0o755);
+        fs::write(lower.join("etc/gone"), "").unwrap();
+        for name in ["etc/gone", "etc/never-there"] {
+            rustix::fs::mknodat(
+                rustix::fs::CWD,
+                upper.join(name).as_path(),
+                rustix::fs::FileType::CharacterDevice,
+                rustix::fs::Mode::empty(),
+                0,
+            )
+            .unwrap();
+        }
+        assert_eq!(paths(&upper, &lower), ["etc", "etc/gone"]);
     }
 }

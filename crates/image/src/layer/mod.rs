@@ -3,8 +3,10 @@
 //!
 //! Two apply modes exist because skiff uses layers two ways: as overlayfs lower
 //! dirs, where whiteouts must stay markers ([`ApplyMode::Overlay`]), and as one
-//! flattened tree ([`apply_flat`]) for `type=local` export and for the copy-based
-//! fallback where overlayfs is unavailable.
+//! flattened tree ([`apply_flat`]) for `type=local` export.
+//!
+//! A step's layer is made from its overlay upper dir with [`create_from_upper`], which
+//! leaves out what overlayfs only copied up; [`create`] takes a whole directory as is.
 
 mod apply;
 mod beneath;
@@ -13,9 +15,11 @@ mod create;
 mod entry_path;
 mod pgzip;
 mod tar_header;
+mod unchanged;
 mod whiteout;
+mod xattrs;
 
 pub use apply::{apply, apply_flat, ApplyMode};
 pub use compression::{decompressed, Compression};
-pub use create::{create, write_tar, CreateOptions, NewLayer};
+pub use create::{create, create_from_upper, write_tar, CreateOptions, NewLayer};
 pub use pgzip::ParallelGzip;

@@ -35,6 +35,21 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// Give up on a response that sends nothing for this long (then retry).
     pub read_timeout: Duration,
+    /// Told as pulled blob bytes arrive, for progress displays.
+    pub on_blob_progress: Option<BlobProgress>,
+}
+
+/// `(blob digest, bytes received, blob size)`, called as a pull downloads a blob.
+pub type BlobProgressFn = dyn Fn(&str, u64, u64) + Send + Sync;
+
+/// A shared [`BlobProgressFn`]: how a progress display hears about pulled bytes.
+#[derive(Clone)]
+pub struct BlobProgress(pub std::sync::Arc<BlobProgressFn>);
+
+impl std::fmt::Debug for BlobProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BlobProgress(..)")
+    }
 }
 
 impl Default for ClientOptions {
@@ -45,6 +60,7 @@ impl Default for ClientOptions {
             retry: RetryPolicy::default(),
             connect_timeout: Duration::from_secs(15),
             read_timeout: Duration::from_secs(60),
+            on_blob_progress: None,
         }
     }
 }

@@ -117,6 +117,9 @@ impl<'a> Session<'a> {
                 );
             }
             writer.write_all(&chunk)?;
+            if let Some(progress) = &self.client.options.on_blob_progress {
+                (progress.0)(digest.as_ref(), received, size);
+            }
         }
         writer.commit(Some((digest, Some(size))))?;
         Ok(())

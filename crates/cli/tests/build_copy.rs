@@ -1,0 +1,735 @@
+//! COPY through `skiff build`, checked inside the built image: sources from the context, a
+//! stage, an image or a heredoc; wildcards, directory contents, destination rules; `--chown`,
+//! `--chmod`, `--link`, `--parents`, `--exclude`; symlinks; `.dockerignore`; the security
+//! rules (nothing read outside the context or a stage, nothing written outside the rootfs);
+//! and the stat cache behind the context checksum.
+//!
+//! BuildKit's rules these tests pin (tonistiigi/fsutil `copy`, dockerfile2llb):
+//! * a directory source copies its contents; a missing destination directory is created
+//!   0755 (owned by `--chown`), an existing one keeps its metadata;
+//! * a wildcard that matches nothing copies nothing (no error), but a plain path must exist;
+//! * a source named in the Dockerfile is followed when it is a symlink (inside its tree);
+//!   symlinks inside a copied directory stay symlinks;
+//! * `--chown=name` takes the user's primary group, `--chown=N` means `N:N`.
+
+use skiff_testkit::dockerd::Dockerd;
+use skiff_testkit::project::{BuiltImage, Kind, Project};
+use skiff_testkit::{busybox_image, require_tool, Registry};
+use std::os::unix::fs::symlink;
+
+fn file(image: &BuiltImage, path: &str) -> (String, u32, u64, u64) {
+    let e = image.fs.entry(path);
+    assert_eq!(e.kind, Kind::File, "{path} should be a file");
+    (
+        String::from_utf8(e.data.clone()).unwrap(),
+        e.mode,
+        e.uid,
+        e.gid,
+    )
+}
+
+fn dir(image: &BuiltImage, path: &str) -> (u32, u64, u64) {
+    let e = image.fs.entry(path);
+    assert_eq!(e.kind, Kind::Dir, "{path} should be a directory");
+    (e.mode, e.uid, e.gid)
+}
+
+#[test]
+fn files_directories_and_wildcards() {
+    let p = Project::new();
+    p.write("a.go", "package a\n")
+        .write("b.go", "package b\n")
+        .write("c.txt", "c\n")
+        .write_mode("dir/x.sh", "#!/bin/sh\n", 0o755)
+        .write("dir/sub/y", "y\n")
+        .write("q1.txt", "1")
+        .write("q2.txt", "2")
+        .write("q10.txt", "10")
+        .write("ab.md", "a")
+        .write("bb.md", "b")
+        .write("db.md", "d");
+    std::fs::set_permissions(
+        p.path("dir"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    p.dockerfile(
+        "FROM busybox\n\
+         COPY *.go /wild/\n\
+         COPY dir /contents\n\
+         COPY dir/* /star/\n\
+         COPY q?.txt /q/\n\
+         COPY [a-c]b.md /class/\n\
+         COPY c.txt /renamed.txt\n\
+         COPY c.txt /new/parents/\n\
+         COPY nomatch*.txt /empty/\n",
+    );
+    let (run, image) = p.build_image(&[]);
+    assert!(
+        run.stderr()
+            .contains("nomatch*.txt: the wildcard matches nothing"),
+        "{}",
+        run.report()
+    );
+    assert_eq!(image.fs.children("/wild"), ["a.go", "b.go"]);
+    assert_eq!(
+        file(&image, "/wild/a.go"),
+        ("package a\n".into(), 0o644, 0, 0)
+    );
+    // Directory contents, not the directory itself; the new destination is 0755.
+    assert_eq!(image.fs.children("/contents"), ["sub", "x.sh"]);
+    assert_eq!(dir(&image, "/contents"), (0o755, 0, 0));
+    assert_eq!(file(&image, "/contents/x.sh").1, 0o755);
+    assert_eq!(file(&image, "/contents/sub/y").0, "y\n");
+    // `dir/*` matches the directory `sub`, whose contents land in /star.
+    assert_eq!(image.fs.children("/star"), ["x.sh", "y"]);
+    assert_eq!(image.fs.children("/q"), ["q1.txt", "q2.txt"]);
+    assert_eq!(image.fs.children("/class"), ["ab.md", "bb.md"]);
+    assert_eq!(file(&image, "/renamed.txt").0, "c\n");
+    assert_eq!(dir(&image, "/new"), (0o755, 0, 0));
+    assert_eq!(file(&image, "/new/parents/c.txt").0, "c\n");
+    // An empty wildcard copies nothing, not even the destination directory (as BuildKit).
+    assert!(!image.fs.exists("/empty"));
+}
+
+#[test]
+fn destination_rules() {
+    let p = Project::new();
+    p.write("c.txt", "c\n").write("d/one", "1").write("e", "e");
+    p.dockerfile(
+        "FROM busybox\n\
+         WORKDIR /app\n\
+         COPY c.txt rel/\n\
+         COPY c.txt .\n\
+         COPY c.txt named\n\
+         COPY c.txt /tmp\n\
+         COPY d /app/\n\
+         COPY d e sub/\n",
+    );
+    let (_, image) = p.build_image(&[]);
+    assert_eq!(file(&image, "/app/rel/c.txt").0, "c\n");
+    assert_eq!(file(&image, "/app/c.txt").0, "c\n");
+    assert_eq!(file(&image, "/app/named").0, "c\n");
+    // An existing directory takes the file inside, slash or not, and keeps its mode.
+    assert_eq!(file(&image, "/tmp/c.txt").0, "c\n");
+    assert_eq!(dir(&image, "/tmp"), (0o1777, 0, 0));
+    assert_eq!(file(&image, "/app/one").0, "1");
+    assert_eq!(image.fs.children("/app/sub"), ["e", "one"]);
+
+    p.dockerfile("FROM busybox\nCOPY c.txt e /dest\n");
+    let run = p.build(&[]);
+    assert!(!run.success(), "{}", run.report());
+    let err = run.stderr();
+    assert!(
+        err.contains("When using COPY with more than one source file, the destination must be a directory and end with a /")
+            && err.contains("\"/dest/\"")
+            && err.contains("Dockerfile:2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_and_ignored_sources_are_clear_errors() {
+    let p = Project::new();
+    p.write("here.txt", "h")
+        .write("secret.txt", "s")
+        .write("private/key", "k")
+        .write(".dockerignore", "secret.txt\nprivate\n");
+    for (line, what, needle) in [
+        (
+            "COPY nothere.txt /x",
+            "nothere.txt",
+            "not found in the build context",
+        ),
+        (
+            "COPY secret.txt /x",
+            "secret.txt",
+            "excluded by .dockerignore",
+        ),
+        (
+            "COPY private/key /x",
+            "private/key",
+            "excluded by .dockerignore",
+        ),
+        ("COPY private/* /x/", "private", "excluded by .dockerignore"),
+        (
+            "COPY nodir/*.txt /x/",
+            "nodir",
+            "not found in the build context",
+        ),
+    ] {
+        p.dockerfile(&format!("FROM busybox\nCOPY here.txt /h\n{line}\n"));
+        let run = p.build(&[]);
+        assert!(!run.success(), "{line}: {}", run.report());
+        let err = run.stderr();
+        assert!(
+            err.contains(&format!("\"{what}")) && err.contains(needle),
+            "{line}: {err}"
+        );
+        assert!(
+            err.contains("Dockerfile:3"),
+            "{line}: no file:line in {err}"
+        );
+    }
+}
+
+#[test]
+fn copy_from_a_stage_an_image_and_an_index() {
+    let p = Project::new();
+    p.write("c.txt", "from context\n");
+    p.dockerfile(
+        "FROM busybox AS build\n\
+         COPY --chown=65534:65534 c.txt /out/c.txt\n\
+         COPY c.txt /out/plain.txt\n\
+         FROM busybox\n\
+         COPY --from=build /out/c.txt /s.txt\n\
+         COPY --from=0 /out /idx/\n\
+         COPY --from=busybox /etc/group /img-group\n",
+    );
+    let (_, image) = p.build_image(&[]);
+    // Owners come along from a stage.
+    assert_eq!(
+        file(&image, "/s.txt"),
+        ("from context\n".into(), 0o644, 65534, 65534)
+    );
+    assert_eq!(image.fs.children("/idx"), ["c.txt", "plain.txt"]);
+    assert_eq!(file(&image, "/idx/plain.txt").2, 0);
+    assert!(file(&image, "/img-group").0.starts_with("root:x:0:"));
+}
+
+#[test]
+fn chown_names_numbers_and_created_parents() {
+    let p = Project::new();
+    p.write(
+        "passwd",
+        "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n",
+    )
+    .write("group", "root:x:0:\napp:x:1001:\nstaff:x:50:\n")
+    .write("f", "f")
+    .write("d/g", "g");
+    p.dockerfile(
+        "FROM busybox\n\
+         COPY passwd group /etc/\n\
+         COPY --chown=app f /a\n\
+         COPY --chown=app:staff f /b\n\
+         COPY --chown=7:8 f /c\n\
+         COPY --chown=7 f /d\n\
+         COPY --chown=1000:staff d /e/deep/\n",
+    );
+    let (_, image) = p.build_image(&[]);
+    assert_eq!(file(&image, "/a").2..file(&image, "/a").3, 1000..1001);
+    assert_eq!((file(&image, "/b").2, file(&image, "/b").3), (1000, 50));
+    assert_eq!((file(&image, "/c").2, file(&image, "/c").3), (7, 8));
+    assert_eq!((file(&image, "/d").2, file(&image, "/d").3), (7, 7));
+    assert_eq!(dir(&image, "/e"), (0o755, 1000, 50));
+    assert_eq!(dir(&image, "/e/deep"), (0o755, 1000, 50));
+    assert_eq!(
+        (file(&image, "/e/deep/g").2, file(&image, "/e/deep/g").3),
+        (1000, 50)
+    );
+
+    p.dockerfile("FROM busybox\nCOPY --chown=nosuchuser f /a\n");
+    let run = p.build(&[]);
+    assert!(!run.success());
+    assert!(run.stderr().contains("nosuchuser"), "{}", run.report());
+}
+
+#[test]
+fn chmod_octal_and_symbolic() {
+    let p = Project::new();
+    p.write("f", "f")
+        .write("d/g", "g")
+        .write_mode("d/x", "x", 0o700);
+    p.dockerfile(
+        "# syntax=docker/dockerfile:1\n\
+         FROM busybox\n\
+         COPY --chmod=0640 f /octal\n\
+         COPY --chmod=u+x,g-r f /symbolic\n\
+         COPY --chmod=a+X d /dirs/\n\
+         COPY --chmod=755 <<EOF /script.sh\n\
+         echo hi\n\
+         EOF\n",
+    );
+    let (_, image) = p.build_image(&[]);
+    assert_eq!(file(&image, "/octal").1, 0o640);
+    assert_eq!(file(&image, "/symbolic").1, 0o704);
+    assert_eq!(
+        file(&image, "/dirs/g").1,
+        0o644,
+        "X adds x only where some x is set"
+    );
+    assert_eq!(file(&image, "/dirs/x").1, 0o711);
+    assert_eq!(
+        file(&image, "/script.sh"),
+        ("echo hi\n".into(), 0o755, 0, 0)
+    );
+}
+
+#[test]
+fn link_parents_and_exclude() {
+    let p = Project::new();
+    p.write("a/b/c.txt", "c")
+        .write("x/y/z.txt", "z")
+        .write("x/y/w.md", "w")
+        .write("src/keep.rs", "k")
+        .write("src/drop.txt", "d")
+        .write("src/sub/more.txt", "m")
+        .write("src/sub/code.rs", "r")
+        .write("home.txt", "h")
+        .write("homer.md", "h")
+        .write("hommage.rs", "h");
+    std::fs::set_permissions(
+        p.path("x/y"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o750),
+    )
+    .unwrap();
+    p.dockerfile(
+        "# syntax=docker/dockerfile:1.7-labs\n\
+         FROM busybox\n\
+         COPY --link a/b/c.txt /linked/\n\
+         COPY --parents a/b/c.txt x/./y/z.txt /p/\n\
+         COPY --parents x/y /pd/\n\
+         COPY --exclude=**/*.txt src/ /ex/\n\
+         COPY --exclude=sub src /ex2/\n\
+         COPY --exclude=*.txt src /ex4/\n\
+         COPY --exclude=*.md --exclude=*.rs hom* /ex3/\n",
+    );
+    let (_, image) = p.build_image(&[]);
+    assert_eq!(file(&image, "/linked/c.txt").0, "c");
+    assert_eq!(file(&image, "/p/a/b/c.txt").0, "c");
+    assert_eq!(file(&image, "/p/y/z.txt").0, "z");
+    assert!(
+        !image.fs.exists("/p/x"),
+        "the /./ pivot drops what is before it"
+    );
+    // Parent directories are copies of the source's (mode 0750 here).
+    assert_eq!(dir(&image, "/p/y").0, 0o750);
+    assert_eq!(image.fs.children("/pd/x/y"), ["w.md", "z.txt"]);
+    assert_eq!(dir(&image, "/pd/x/y").0, 0o750);
+    assert_eq!(image.fs.children("/ex"), ["keep.rs", "sub"]);
+    assert_eq!(image.fs.children("/ex/sub"), ["code.rs"]);
+    assert_eq!(image.fs.children("/ex2"), ["drop.txt", "keep.rs"]);
+    assert_eq!(image.fs.children("/ex3"), ["home.txt"]);
+    // Patterns are anchored at the source: `*.txt` does not reach into sub/.
+    assert_eq!(image.fs.children("/ex4/sub"), ["code.rs", "more.txt"]);
+    assert!(!image.fs.exists("/ex4/drop.txt"));
+
+    // --exclude is part of the key: an excluded file's edit does not rerun the COPY.
+    p.dockerfile("FROM busybox\nCOPY --exclude=*.txt src/ /ex/\n");
+    p.build_ok(&[]);
+    p.write("src/drop.txt", "changed");
+    let again = p.build_ok(&[]);
+    assert!(again.executed_steps().is_empty(), "{}", again.report());
+}
+
+#[test]
+fn heredoc_copy() {
+    let p = Project::new();
+    p.dockerfile(
+        "FROM busybox\n\
+         ARG NAME=world\n\
+         COPY <<EOF /hello\n\
+         hello $NAME\n\
+         EOF\n\
+         COPY <<A <<'B' /multi/\n\
+         a\n\
+         A\n\
+         b $NAME\n\
+         B\n",
+    );
+    let (_, image) = p.build_image(&[]);
+    assert_eq!(
+        file(&image, "/hello"),
+        ("hello world\n".into(), 0o644, 0, 0)
+    );
+    assert_eq!(file(&image, "/multi/A").0, "a\n");
+    assert_eq!(file(&image, "/multi/B").0, "b $NAME\n");
+}
+
+#[test]
+fn symlinks_in_the_context() {
+    let p = Project::new();
+    p.write("target.txt", "target\n").write("d/real", "r");
+    symlink("../target.txt", p.path("d/rel")).unwrap();
+    symlink("/etc/passwd", p.path("d/abs")).unwrap();
+    symlink("target.txt", p.path("link")).unwrap();
+    p.dockerfile(
+        "FROM busybox\n\
+         COPY d/ /d/\n\
+         COPY link /followed\n\
+         COPY link /named/\n",
+    );
+    let (_, image) = p.build_image(&[]);
+    // Inside a copied directory: links stay links, targets untouched.
+    assert_eq!(
+        image.fs.entry("/d/rel").kind,
+        Kind::Symlink("../target.txt".into())
+    );
+    assert_eq!(
+        image.fs.entry("/d/abs").kind,
+        Kind::Symlink("/etc/passwd".into())
+    );
+    // A source named directly is followed; in a directory it keeps its own name.
+    assert_eq!(file(&image, "/followed").0, "target\n");
+    assert_eq!(file(&image, "/named/link").0, "target\n");
+}
+
+#[test]
+fn hard_links_and_extended_attributes_are_kept() {
+    let p = Project::new();
+    p.write("h/one", "same inode");
+    std::fs::hard_link(p.path("h/one"), p.path("h/two")).unwrap();
+    if !require_tool("python3") {
+        return;
+    }
+    let xattr = std::process::Command::new("python3")
+        .arg("-c")
+        .arg("import os,sys; os.setxattr(sys.argv[1], 'user.skiff', b'kept')")
+        .arg(p.path("h/one"))
+        .status()
+        .unwrap();
+    assert!(xattr.success(), "setting a user xattr in the context");
+    p.dockerfile("FROM busybox\nCOPY h/ /h/\n");
+    let (_, image) = p.build_image(&[]);
+    assert_eq!(file(&image, "/h/one").0, "same inode");
+    assert_eq!(
+        image.fs.entry("/h/two").kind,
+        Kind::Hardlink("/h/one".into())
+    );
+    assert_eq!(
+        image
+            .fs
+            .entry("/h/one")
+            .xattrs
+            .get("user.skiff")
+            .map(Vec::as_slice),
+        Some(&b"kept"[..])
+    );
+}
+
+#[test]
+fn sources_never_resolve_outside_the_context() {
+    let p = Project::new();
+    // A file beside the context, which `../` would reach on the host.
+    let outside_name = format!(
+        "{}-outside.txt",
+        p.dir().file_name().unwrap().to_string_lossy()
+    );
+    let outside = p.dir().parent().unwrap().join(&outside_name);
+    std::fs::write(&outside, "host secret").unwrap();
+    symlink("/etc/shadow", p.path("shadow-link")).unwrap();
+    p.write("ok", "ok");
+    for line in [
+        format!("COPY ../{outside_name} /x"),
+        "COPY shadow-link /x".to_string(),
+    ] {
+        p.dockerfile(&format!("FROM busybox\n{line}\n"));
+        let run = p.build(&[]);
+        assert!(!run.success(), "{line}: {}", run.report());
+        assert!(
+            run.stderr().contains("not found"),
+            "{line}: {}",
+            run.report()
+        );
+    }
+    std::fs::remove_file(&outside).unwrap();
+}
+
+#[test]
+fn stage_symlinks_never_escape_the_stage() {
+    let p = Project::new();
+    p.write("ok", "ok");
+    std::fs::create_dir(p.path("links")).unwrap();
+    symlink(
+        "../../../../../../../../../etc/shadow",
+        p.path("links/to-shadow"),
+    )
+    .unwrap();
+    symlink("/etc/passwd", p.path("links/to-passwd")).unwrap();
+    p.dockerfile(
+        "FROM busybox AS s\n\
+         COPY links/ /\n\
+         FROM busybox\n\
+         COPY --from=s /to-passwd /got-passwd\n",
+    );
+    let (_, image) = p.build_image(&[]);
+    // The stage's own /etc/passwd (busybox: /bin/sh), never the host's.
+    assert_eq!(
+        file(&image, "/got-passwd").0,
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
+    );
+    p.dockerfile(
+        "FROM busybox AS s\n\
+         COPY links/ /\n\
+         FROM busybox\n\
+         COPY --from=s /to-shadow /got-shadow\n",
+    );
+    let run = p.build(&[]);
+    assert!(!run.success(), "{}", run.report());
+    assert!(run.stderr().contains("not found"), "{}", run.report());
+}
+
+#[test]
+fn destination_symlinks_are_clamped_to_the_rootfs() {
+    let p = Project::new();
+    let unique = format!(
+        "skiff-escape-{}",
+        p.dir().file_name().unwrap().to_string_lossy()
+    );
+    p.write(&unique, "inside");
+    std::fs::create_dir(p.path("links")).unwrap();
+    symlink("/../../../../../../tmp", p.path("links/out")).unwrap();
+    p.dockerfile(&format!(
+        "FROM busybox\n\
+         COPY links/ /\n\
+         COPY {unique} /out/\n"
+    ));
+    let (_, image) = p.build_image(&[]);
+    assert_eq!(
+        image.fs.entry("/out").kind,
+        Kind::Symlink("/../../../../../../tmp".into())
+    );
+    assert_eq!(file(&image, &format!("/tmp/{unique}")).0, "inside");
+    assert!(
+        !std::path::Path::new("/tmp").join(&unique).exists(),
+        "the COPY wrote to the host's /tmp"
+    );
+}
+
+#[test]
+fn dockerignore_semantics() {
+    let p = Project::new();
+    for f in [
+        "a.log",
+        "keep.log",
+        "sub/x.tmp",
+        "sub/deeper/y.tmp",
+        "rootonly.txt",
+        "sub/rootonly.txt",
+        "docs/guide.md",
+        "docs/README.md",
+        "kept.txt",
+    ] {
+        p.write(f, f);
+    }
+    p.write(
+        ".dockerignore",
+        "# comment\n*.log\n!keep.log\n**/*.tmp\n/rootonly.txt\ndocs\n!docs/README.md\nDockerfile\n",
+    );
+    p.dockerfile("FROM busybox\nCOPY . /ctx/\n");
+    let (_, image) = p.build_image(&[]);
+    let mut files = image
+        .fs
+        .non_dirs()
+        .into_iter()
+        .filter_map(|f| f.strip_prefix("/ctx/").map(str::to_string))
+        .collect::<Vec<_>>();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            ".dockerignore",
+            "docs/README.md",
+            "keep.log",
+            "kept.txt",
+            "sub/rootonly.txt"
+        ]
+    );
+}
+
+#[test]
+fn dockerfile_specific_dockerignore_wins() {
+    let p = Project::new();
+    p.write("a.txt", "a")
+        .write("b.txt", "b")
+        .write(".dockerignore", "a.txt\n")
+        .write("build/app.Dockerfile", "FROM busybox\nCOPY . /ctx/\n")
+        .write("build/app.Dockerfile.dockerignore", "b.txt\nbuild\n");
+    let file_arg = p.path("build/app.Dockerfile");
+    let (_, image) = p.build_image(&["-f", file_arg.to_str().unwrap()]);
+    let files = image.fs.children("/ctx");
+    assert_eq!(files, [".dockerignore", "a.txt"], "{files:?}");
+}
+
+#[test]
+fn stat_cache_still_sees_edits_that_keep_size_and_mtime() {
+    let p = Project::new();
+    p.write("f.txt", "version-1").write("g.txt", "g");
+    p.dockerfile("FROM busybox\nCOPY f.txt /f\nCOPY g.txt /g\n");
+    // Let the files settle so the stat cache remembers them.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    p.build_ok(&[]);
+    let caches: Vec<_> = std::fs::read_dir(p.store().join("statcache"))
+        .expect("the stat cache is kept in the store")
+        .collect();
+    assert_eq!(caches.len(), 1);
+
+    // Unchanged and touched: both hits.
+    let again = p.build_ok(&[]);
+    assert!(again.executed_steps().is_empty(), "{}", again.report());
+    let f = p.path("f.txt");
+    let before = std::fs::metadata(&f).unwrap();
+    let touch = std::process::Command::new("touch")
+        .arg(&f)
+        .status()
+        .unwrap();
+    assert!(touch.success());
+    let touched = p.build_ok(&[]);
+    assert!(touched.executed_steps().is_empty(), "{}", touched.report());
+
+    // Same size, mtime put back: still a change.
+    std::fs::write(&f, "version-2").unwrap();
+    let mtime = before.modified().unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&f)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    let after = std::fs::metadata(&f).unwrap();
+    assert_eq!(
+        (after.len(), after.modified().unwrap()),
+        (before.len(), mtime)
+    );
+    let (run, image) = p.build_image(&[]);
+    assert_eq!(
+        run.executed_steps(),
+        ["[2/3] COPY f.txt /f", "[3/3] COPY g.txt /g"],
+        "{}",
+        run.report()
+    );
+    assert_eq!(file(&image, "/f").0, "version-2");
+}
+
+/// The same COPYs built by BuildKit (Debian's docker.io) and by skiff: every path listed
+/// has the same type, mode, owner and content in both images (mtimes are not compared:
+/// skiff clamps them to its logical layer clock).
+#[test]
+fn copy_and_add_agree_with_buildkit() {
+    if !require_tool("runc") || !require_tool("tar") {
+        return;
+    }
+    let Some(registry) = Registry::start_or_skip() else {
+        return;
+    };
+    let Some(dockerd) = Dockerd::start_or_skip() else {
+        return;
+    };
+    let base = busybox_image(&registry)
+        .expect("the busybox fixture")
+        .reference;
+    let p = Project::new();
+    p.write(
+        "passwd",
+        "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n",
+    )
+    .write("group", "root:x:0:\napp:x:1001:\nstaff:x:50:\n")
+    .write("f", "f")
+    .write("c.txt", "c")
+    .write_mode("dir/x", "x", 0o755)
+    .write("d/g", "g")
+    .write("target.txt", "t")
+    .write("sub/a.txt", "a")
+    .write("sub/b.txt", "b")
+    .write("docs/README.md", "r")
+    .write("docs/other", "o")
+    .write(".dockerignore", "docs\n!docs/README.md\n");
+    std::fs::set_permissions(
+        p.path("dir"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    symlink("target.txt", p.path("link")).unwrap();
+    symlink("/etc/passwd", p.path("d/abs")).unwrap();
+    let tar = std::process::Command::new("tar")
+        .args(["-C", "sub", "-czf", "s.tgz", "."])
+        .current_dir(p.dir())
+        .status()
+        .unwrap();
+    assert!(tar.success());
+    p.dockerfile(
+        "ARG BASE\nFROM ${BASE}\n\
+         COPY passwd group /etc/\n\
+         COPY dir /contents\n\
+         COPY dir/ /tmp/\n\
+         COPY --chown=app f /a\n\
+         COPY --chown=7 f /d7\n\
+         COPY nomatch*.txt /empty/\n\
+         COPY link /named/\n\
+         COPY d/ /dd/\n\
+         COPY c.txt /tmp\n\
+         COPY --chown=1000:staff d /e/deep/\n\
+         COPY sub/*.txt /multi\n\
+         RUN mkdir -m 700 /ex && touch /ex/old\n\
+         COPY dir /ex/\n\
+         COPY --chmod=600 dir /chm/\n\
+         ADD --chown=7:7 s.tgz /un/\n\
+         COPY . /ctx/\n",
+    );
+    let args = ["--build-arg".to_string(), format!("BASE={base}")];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    dockerd
+        .build(p.dir(), &args, "skiff-copy/differential")
+        .expect("docker build");
+    let buildkit = dockerd
+        .built_image("skiff-copy/differential")
+        .expect("docker save");
+    let (_, skiff) = p.build_image(&args);
+    let paths = [
+        "/contents",
+        "/contents/x",
+        "/tmp",
+        "/tmp/x",
+        "/a",
+        "/d7",
+        "/empty",
+        "/named/link",
+        "/dd/abs",
+        "/tmp/c.txt",
+        "/e",
+        "/e/deep",
+        "/e/deep/g",
+        "/e/deep/abs",
+        "/multi",
+        "/ex",
+        "/ex/x",
+        "/ex/old",
+        "/chm",
+        "/chm/x",
+        "/un",
+        "/un/a.txt",
+        "/ctx/docs",
+        "/ctx/docs/README.md",
+        "/ctx/docs/other",
+        "/ctx/link",
+        "/ctx/.dockerignore",
+    ];
+    let show = |image: &BuiltImage, path: &str| {
+        image
+            .fs
+            .get(path)
+            .map(|e| {
+                format!(
+                    "{:?} {:o} {}:{} {:?}",
+                    e.kind,
+                    e.mode,
+                    e.uid,
+                    e.gid,
+                    String::from_utf8_lossy(&e.data)
+                )
+            })
+            .unwrap_or_else(|| "missing".into())
+    };
+    let differences: Vec<String> = paths
+        .iter()
+        .filter(|path| show(&buildkit, path) != show(&skiff, path))
+        .map(|path| {
+            format!(
+                "{path}\n  buildkit: {}\n  skiff:    {}",
+                show(&buildkit, path),
+                show(&skiff, path)
+            )
+        })
+        .collect();
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}

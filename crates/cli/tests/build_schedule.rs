@@ -1,0 +1,182 @@
+//! The stage scheduler, black-box through `skiff build`: independent stages run at the same
+//! time, only the stages the target needs are built, and a failing stage cancels the others
+//! without leaving mounts or containers behind.
+
+use skiff_testkit::busybox::{busybox_layout, LAYOUT_TAG};
+use skiff_testkit::project::Project;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// The tests of this file run one at a time: the timing test must not share the machine's
+/// two cores with its siblings' builds.
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs `skiff build` on `p` (same arguments as `Project::build`) and returns its output, its
+/// pid and how long it took.
+fn timed_build(p: &Project, args: &[&str]) -> (Output, u32, Duration) {
+    let layout = busybox_layout().expect("the busybox fixture");
+    let mut cmd = p.skiff();
+    cmd.arg("build").arg("--progress=plain");
+    cmd.arg("--build-context").arg(format!(
+        "busybox=oci-layout://{}:{LAYOUT_TAG}",
+        layout.display()
+    ));
+    cmd.args(args).arg(p.dir());
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let started = Instant::now();
+    let child = cmd.spawn().expect("starting skiff build");
+    let pid = child.id();
+    let output = child.wait_with_output().expect("waiting for skiff build");
+    (output, pid, started.elapsed())
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Mount points (host view) under `dir`.
+fn mounts_under(dir: &Path) -> Vec<String> {
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
+        .filter(|m| Path::new(m).starts_with(&dir))
+        .collect()
+}
+
+fn runc_containers_of(pid: u32) -> Vec<String> {
+    let out = Command::new("runc")
+        .args(["list", "-q"])
+        .output()
+        .expect("runc list");
+    let prefix = format!("skiff-{pid}-");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with(&prefix))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn independent_stages_run_at_the_same_time() {
+    if !skiff_testkit::require_tool("runc") {
+        return;
+    }
+    let _serial = one_at_a_time();
+    let p = Project::new();
+    p.dockerfile(
+        "FROM busybox AS a\nRUN sleep 2 && echo a > /a\n\
+         FROM busybox AS b\nRUN sleep 2 && echo b > /b\n\
+         FROM busybox\nCOPY --from=a /a /a\nCOPY --from=b /b /b\n",
+    );
+    let (out, _, took) = timed_build(&p, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    eprintln!("two parallel `RUN sleep 2` stages, cold store: {took:?}");
+    assert!(
+        took < Duration::from_millis(3500),
+        "two `RUN sleep 2` stages and a final stage took {took:?}: they did not run at the same time\n{}",
+        stderr(&out)
+    );
+    let (run, image) = p.build_image(&[]);
+    assert!(run.executed_steps().is_empty(), "{}", run.report());
+    assert_eq!(image.fs.read_string("/a"), "a\n");
+    assert_eq!(image.fs.read_string("/b"), "b\n");
+}
+
+#[test]
+fn a_stage_runs_its_steps_while_a_stage_it_copies_from_is_still_building() {
+    if !skiff_testkit::require_tool("runc") {
+        return;
+    }
+    let _serial = one_at_a_time();
+    let p = Project::new();
+    p.dockerfile(
+        "FROM busybox AS slow\nRUN sleep 2 && cut -d\" \" -f1 /proc/uptime > /slow-end\n\
+         FROM busybox\nRUN cut -d\" \" -f1 /proc/uptime > /final-start\nCOPY --from=slow /slow-end /slow-end\n",
+    );
+    let (run, image) = p.build_image(&[]);
+    // The host's uptime (seconds, 1/100 s precision): /proc is not time-namespaced.
+    let time = |path: &str| -> f64 {
+        let text = image.fs.read_string(path);
+        text.trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("{path}: {text:?}: {e}"))
+    };
+    assert!(
+        time("/final-start") < time("/slow-end"),
+        "the last stage waited for the stage it copies from before its first RUN\n{}",
+        run.report()
+    );
+}
+
+#[test]
+fn only_the_stages_the_target_needs_are_built() {
+    if !skiff_testkit::require_tool("runc") {
+        return;
+    }
+    let _serial = one_at_a_time();
+    let p = Project::new();
+    p.dockerfile(
+        "FROM busybox AS unused\nRUN false\n\
+         FROM busybox AS used\nRUN echo used > /used\n\
+         FROM busybox AS other\nRUN false\n\
+         FROM busybox\nCOPY --from=used /used /used\n",
+    );
+    let (run, image) = p.build_image(&[]);
+    assert_eq!(image.fs.read_string("/used"), "used\n");
+    assert!(
+        run.steps().iter().all(|s| !s.contains("RUN false")),
+        "{}",
+        run.report()
+    );
+    // With --target, the stages after the target are not built either.
+    let (run, image) = p.build_image(&["--target", "used"]);
+    assert_eq!(image.fs.read_string("/used"), "used\n");
+    assert!(
+        run.steps().iter().all(|s| !s.contains("RUN false")),
+        "{}",
+        run.report()
+    );
+}
+
+#[test]
+fn a_failing_stage_cancels_the_others_cleanly() {
+    if !skiff_testkit::require_tool("runc") {
+        return;
+    }
+    let _serial = one_at_a_time();
+    let p = Project::new();
+    p.dockerfile(
+        "FROM busybox AS slow\nRUN sleep 30 && echo slow > /slow\nRUN echo never > /never\n\
+         FROM busybox AS failing\nRUN sleep 1 && exit 3\n\
+         FROM busybox AS waiting\nCOPY --from=slow /slow /slow\nRUN echo never > /x\n\
+         FROM busybox\nCOPY --from=failing / /f\nCOPY --from=waiting /x /x\n",
+    );
+    let (out, pid, took) = timed_build(&p, &[]);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("exit code: 3") && err.contains("sleep 1 && exit 3"),
+        "the failure is not reported:\n{err}"
+    );
+    assert!(
+        took < Duration::from_secs(15),
+        "the build went on for {took:?} after a stage failed:\n{err}"
+    );
+    assert!(
+        !err.contains("echo never"),
+        "a cancelled stage went on:\n{err}"
+    );
+    assert_eq!(mounts_under(p.store()), Vec::<String>::new());
+    assert_eq!(runc_containers_of(pid), Vec::<String>::new());
+    let tmp: Vec<_> = std::fs::read_dir(p.store().join("tmp"))
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(tmp.is_empty(), "left in the store's tmp/: {tmp:?}");
+}

@@ -1,0 +1,731 @@
+//! Differential test: skiff against BuildKit (Debian's `docker.io` 20.10, `DOCKER_BUILDKIT=1`).
+//!
+//! Each case is a multi-stage Dockerfile built twice from the same context directory, once by
+//! `skiff build` and once by a private dockerd ([`Dockerd`]), both from the busybox fixture
+//! pushed to a local registry (`FROM ${BASE}`, `--build-arg BASE=127.0.0.1:PORT/…`). The two
+//! results are compared:
+//!
+//! - the final root filesystem: every path, its type, mode, owner, content, symlink target and
+//!   hard-link group (mtimes are not compared: both builders stamp the build time);
+//! - the image config (`config.*`: Env, Cmd, Entrypoint, User, WorkingDir, Labels,
+//!   ExposedPorts, Volumes, and every other key either side writes; `os`, `architecture`);
+//! - the history (`created_by`, `empty_layer`, `comment`, in order) and the number of layers.
+//!
+//! Not compared, because they differ by nature: mtimes and `created` times (both builders stamp
+//! the build time), and therefore layer digests, diff_ids and the manifest digest; the order
+//! of entries inside a layer tar and the compression (docker's layers are read back
+//! uncompressed from `docker save`); which layer a file lives in (only the final tree counts).
+//!
+//! Every difference must be in [`ALLOWED`] with the reason it is deliberate or inherent;
+//! anything else fails the test, which lists all differences of all cases at once. A real skiff
+//! bug is fixed, never allowed.
+//!
+//! The dockerd starts once (slow) and serves every case, so everything is one `#[test]`.
+
+use skiff_testkit::dockerd::Dockerd;
+use skiff_testkit::project::{BuiltImage, FileTree, Kind, Project};
+use skiff_testkit::{busybox_image, require_tool, Registry};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::time::Instant;
+
+/// One Dockerfile, its context files and the build flags given to both builders.
+struct Case {
+    name: &'static str,
+    dockerfile: &'static str,
+    /// (path in the context, content, mode).
+    files: &'static [(&'static str, &'static str, u32)],
+    /// Flags after `--build-arg BASE=…` (the same for skiff and docker).
+    args: &'static [&'static str],
+    /// Paths BuildKit's image must hold: proof that the case built what it means to test.
+    built: &'static [&'static str],
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "run-filesystem",
+        dockerfile: r#"ARG BASE
+FROM ${BASE}
+RUN mkdir -p /data/sub /data/empty /data/keep \
+ && echo hello > /data/file && chmod 640 /data/file \
+ && ln -s file /data/link && ln -s /nowhere /data/dangling \
+ && echo linked > /data/keep/orig && ln /data/keep/orig /data/keep/hard \
+ && chown 65534:65534 /data/sub && chmod 1777 /data/sub \
+ && chmod 700 /home && chown 1:2 /data/file \
+ && rm /usr/bin/wget && rm -r /var
+RUN echo again >> /data/file && rm /data/link && rm -r /data/empty \
+ && mkdir /var && touch /var/new && printf 'no newline' > /data/raw
+"#,
+        files: &[],
+        args: &[],
+        built: &["/data/keep/hard", "/data/raw", "/var/new"],
+    },
+    Case {
+        name: "env-arg-workdir",
+        dockerfile: r#"ARG BASE
+FROM ${BASE}
+ARG VERSION=1.0
+ARG EMPTY
+ARG UNSET_ARG
+ENV APP=demo OTHER="a b" PATH=/opt/tools/bin:$PATH
+ENV DERIVED=${APP}-${VERSION}
+WORKDIR /work
+WORKDIR sub/dir
+RUN echo "$VERSION $APP $OTHER $DERIVED [$EMPTY] [$UNSET_ARG]" > v.txt && pwd > pwd.txt \
+ && env | sort > /env.txt
+"#,
+        files: &[],
+        args: &["--build-arg", "VERSION=2.0", "--build-arg", "EMPTY="],
+        built: &["/work/sub/dir/v.txt", "/env.txt"],
+    },
+    Case {
+        name: "user",
+        dockerfile: r#"ARG BASE
+FROM ${BASE}
+RUN echo 'app:x:1000:1000:app:/home/app:/bin/sh' >> /etc/passwd \
+ && echo 'app:x:1000:' >> /etc/group && echo 'extra:x:2000:app' >> /etc/group \
+ && mkdir -p /home/app && chown app:app /home/app
+USER app
+WORKDIR /home/app/work
+RUN id > id.txt && echo "$HOME" > home.txt && touch owned-by-app
+USER 1000:0
+RUN id > /tmp/id2.txt && touch /tmp/by-uid
+"#,
+        files: &[],
+        args: &[],
+        built: &["/home/app/work/owned-by-app", "/tmp/by-uid"],
+    },
+    Case {
+        name: "copy-from",
+        dockerfile: r#"ARG BASE
+FROM ${BASE} AS builder
+RUN mkdir -p /out/dir/nested && echo app > /out/app && chmod 755 /out/app \
+ && echo a > /out/dir/a && echo n > /out/dir/nested/n && ln -s app /out/applink \
+ && chown -R 123:456 /out/dir && chmod 750 /out/dir
+
+FROM ${BASE} AS unused
+RUN echo "this stage is not needed by the target and must not run" && exit 1
+
+FROM ${BASE}
+RUN echo 'app:x:1000:1000::/home/app:/bin/sh' >> /etc/passwd && echo 'app:x:1000:' >> /etc/group
+COPY --from=builder /out/app /usr/local/bin/
+COPY --from=builder /out/dir /opt/dir
+COPY --from=builder /out/applink /opt/
+COPY --from=builder --chown=app:app /out/ /srv/
+COPY --chown=1000:1000 ctx/ /ctx/
+COPY --chmod=600 secret.txt /etc/secret
+COPY ctx/a.txt ctx/run.sh /multi/
+COPY ctx/*.txt /glob/
+COPY --chown=1000:1000 ctx/a.txt /deep/er/path/
+COPY --from=builder /out/dir/ /etc/
+"#,
+        files: &[
+            ("ctx/a.txt", "a\n", 0o644),
+            ("ctx/b.txt", "b\n", 0o600),
+            ("ctx/run.sh", "#!/bin/sh\necho run\n", 0o755),
+            ("ctx/sub/c.txt", "c\n", 0o644),
+            ("secret.txt", "s3cret\n", 0o644),
+        ],
+        args: &[],
+        built: &[
+            "/opt/applink",
+            "/srv/dir/nested/n",
+            "/etc/secret",
+            "/deep/er/path/a.txt",
+        ],
+    },
+    Case {
+        name: "target-inner-stage",
+        dockerfile: r#"ARG BASE
+FROM ${BASE} AS base
+ENV STAGE=base
+RUN echo base > /base.txt
+
+FROM base AS inner
+LABEL stage=inner
+RUN echo "inner of $STAGE" > /inner.txt
+CMD ["cat", "/inner.txt"]
+
+FROM inner AS final
+RUN echo "the final stage is past the target and must not run" && exit 1
+"#,
+        files: &[],
+        args: &["--target", "inner"],
+        built: &["/base.txt", "/inner.txt"],
+    },
+    Case {
+        name: "metadata",
+        dockerfile: r#"ARG BASE
+FROM ${BASE}
+ARG VERSION=3.1
+LABEL org.example.name="demo app" org.example.version=$VERSION
+EXPOSE 8080 9090/udp
+VOLUME ["/data", "/logs"]
+STOPSIGNAL SIGTERM
+SHELL ["/bin/sh", "-ec"]
+RUN echo "shell flags: $-" > /shell.txt
+RUN ["/bin/sh", "-c", "echo exec form > /exec.txt"]
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["echo hi"]
+"#,
+        files: &[],
+        args: &["--label", "built.by=differential"],
+        built: &["/shell.txt", "/exec.txt"],
+    },
+    Case {
+        name: "onbuild-healthcheck",
+        dockerfile: r#"ARG BASE
+FROM ${BASE} AS parent
+ONBUILD RUN echo triggered > /triggered.txt
+ONBUILD ENV FROM_TRIGGER=yes
+HEALTHCHECK --interval=5s --retries=2 CMD ["/bin/true"]
+RUN echo parent > /parent.txt
+
+FROM parent
+RUN echo "child sees $FROM_TRIGGER" > /child.txt
+USER nobody
+"#,
+        files: &[],
+        args: &[],
+        built: &["/triggered.txt", "/child.txt"],
+    },
+    Case {
+        name: "add-local-tar",
+        dockerfile: r#"ARG BASE
+FROM ${BASE}
+ADD archive.tar.gz /unpacked/
+ADD plain.txt /added/
+"#,
+        files: &[
+            ("tree/top.txt", "top\n", 0o644),
+            ("tree/bin/tool", "#!/bin/sh\n", 0o750),
+            ("plain.txt", "plain\n", 0o600),
+        ],
+        args: &[],
+        built: &["/unpacked/bin/tool", "/added/plain.txt"],
+    },
+    Case {
+        name: "scratch-final",
+        dockerfile: r#"ARG BASE
+FROM ${BASE} AS builder
+RUN mkdir -p /out/bin /out/etc && cp /bin/busybox /out/bin/app \
+ && ln /out/bin/app /out/bin/app-hard && ln -s app /out/bin/app-soft \
+ && echo 'conf' > /out/etc/app.conf && chmod 600 /out/etc/app.conf
+
+FROM scratch
+COPY --from=builder /out/ /
+ENV MODE=static
+CMD ["/bin/app", "echo", "from scratch"]
+"#,
+        files: &[],
+        args: &[],
+        built: &["/bin/app", "/bin/app-hard", "/bin/app-soft"],
+    },
+    Case {
+        name: "run-mounts",
+        dockerfile: r#"ARG BASE
+FROM ${BASE} AS data
+RUN mkdir /payload && echo from-stage > /payload/item
+
+FROM ${BASE}
+RUN --mount=type=cache,target=/var/cache/tool echo cached > /var/cache/tool/c \
+ && ls /var/cache/tool > /cache-listing
+RUN --mount=type=bind,from=data,source=/payload,target=/mnt/payload \
+    cat /mnt/payload/item > /from-bind
+RUN --mount=type=tmpfs,target=/scratch echo gone > /scratch/x && mount | grep -c /scratch > /tmpfs-count
+RUN --mount=type=bind,source=ctx,target=/ctx cat /ctx/in.txt > /from-context
+"#,
+        files: &[("ctx/in.txt", "context file\n", 0o644)],
+        args: &[],
+        built: &[
+            "/cache-listing",
+            "/from-bind",
+            "/tmpfs-count",
+            "/from-context",
+        ],
+    },
+    Case {
+        name: "opaque-and-special-files",
+        dockerfile: r#"ARG BASE
+FROM ${BASE}
+RUN mkdir -p /stuff/old/deep && echo old > /stuff/old/deep/f && echo keep > /stuff/kept
+RUN rm -rf /stuff/old && mkdir /stuff/old && echo new > /stuff/old/only \
+ && mkfifo /stuff/fifo && touch /stuff/suid && chmod 4755 /stuff/suid \
+ && mkdir /stuff/sgid && chmod 2775 /stuff/sgid && rm /stuff/kept && mkdir /stuff/kept
+"#,
+        files: &[],
+        args: &[],
+        built: &["/stuff/old/only", "/stuff/fifo", "/stuff/kept"],
+    },
+    Case {
+        name: "copy-paths",
+        dockerfile: r#"ARG BASE
+FROM ${BASE}
+RUN echo 'app:x:1000:1000::/home/app:/bin/sh' >> /etc/passwd \
+ && echo 'grp:x:1500:' >> /etc/group && echo 'app:x:1000:' >> /etc/group \
+ && mkdir /real && ln -s /real /linkdir
+WORKDIR /app
+COPY one.txt renamed.txt
+COPY one.txt two.txt sub/
+COPY dir dir-copy
+COPY dir/ /abs/dir/
+COPY *.md /docs/
+COPY --chown=app one.txt /owned/by-user-only
+COPY --chown=app:grp one.txt /owned/by-user-and-group
+COPY one.txt /linkdir/through-symlink
+"#,
+        files: &[
+            ("one.txt", "1\n", 0o644),
+            ("two.txt", "2\n", 0o755),
+            ("dir/a", "a\n", 0o644),
+            ("dir/nested/b", "b\n", 0o640),
+            ("README.md", "readme\n", 0o644),
+            ("ignored.md", "must not be sent\n", 0o644),
+            ("dir/nested/ignored.log", "must not be sent\n", 0o644),
+            (".dockerignore", "ignored.md\n**/*.log\n", 0o644),
+        ],
+        args: &[],
+        built: &[
+            "/app/renamed.txt",
+            "/app/sub/two.txt",
+            "/app/dir-copy/nested/b",
+            "/real/through-symlink",
+        ],
+    },
+    Case {
+        name: "expansion-and-inheritance",
+        dockerfile: r#"ARG BASE
+ARG GLOBAL=global-default
+FROM ${BASE} AS first
+ARG GLOBAL
+ARG DERIVED=${GLOBAL}-derived
+ENV APPDIR=/srv/app UNSET_DEFAULT=${NOPE:-fallback} SET_ALT=${GLOBAL:+alt} ESCAPED=\$HOME
+LABEL keep=first override=first
+WORKDIR $APPDIR
+USER nobody:nobody
+RUN echo "$GLOBAL $DERIVED $UNSET_DEFAULT $SET_ALT $ESCAPED" > /tmp/vars && id > /tmp/id
+CMD echo "shell form $APPDIR"
+
+FROM first
+LABEL override=second
+USER root
+COPY --from=0 /tmp/vars /copied-by-index
+COPY --from=first --chown=4321:8765 /tmp/id /copied-unknown-ids
+EXPOSE 80/tcp 80 53/udp
+STOPSIGNAL 9
+"#,
+        files: &[],
+        args: &["--build-arg", "GLOBAL=from-cli"],
+        built: &["/copied-by-index", "/copied-unknown-ids", "/srv/app"],
+    },
+    Case {
+        name: "volume-shell-healthcheck-edges",
+        dockerfile: r#"ARG BASE
+FROM ${BASE}
+VOLUME /vol
+RUN mkdir /vol && echo kept > /vol/file && mkdir -p /real/dir && ln -s /real/dir /linked
+ENV OLD_FORM value with spaces
+ENV MULTI=a=b=c
+WORKDIR /linked/sub
+RUN pwd > /pwd.txt && echo x > here.txt
+RUN chmod 600 /etc/passwd
+COPY --chmod=700 modes /chmod-dir/
+COPY plain.txt /vol/
+SHELL ["/bin/sh", "-xc"]
+HEALTHCHECK NONE
+CMD echo "shell form under $OLD_FORM"
+"#,
+        files: &[
+            ("modes/a", "a\n", 0o644),
+            ("modes/sub/b", "b\n", 0o600),
+            ("plain.txt", "plain\n", 0o644),
+        ],
+        args: &[],
+        built: &["/vol/file", "/real/dir/sub/here.txt", "/chmod-dir/sub/b"],
+    },
+    Case {
+        name: "entrypoint-resets-base-cmd",
+        dockerfile: r#"ARG BASE
+FROM ${BASE}
+ENTRYPOINT echo "$0" entry
+"#,
+        files: &[],
+        args: &[],
+        built: &["/bin/busybox"],
+    },
+];
+
+/// Differences that are expected, and why. `case` is a case name or `*` (every case); `items`
+/// are compared items as reported (`fs /etc`, `config.Env`, `history[3]`, …).
+struct Allowed {
+    case: &'static str,
+    items: &'static [&'static str],
+    reason: &'static str,
+}
+
+/// Only deliberate or inherent differences: a skiff bug is fixed, never listed here.
+const ALLOWED: &[Allowed] = &[Allowed {
+    case: "run-mounts",
+    items: &[
+        "fs /ctx",
+        "fs /mnt",
+        "fs /mnt/payload",
+        "fs /scratch",
+        "fs /var/cache",
+        "fs /var/cache/tool",
+    ],
+    reason: "mount points RUN --mount had to create. The 20.10 daemon's BuildKit (0.8) leaves \
+             them in the layer as empty directories; BuildKit 0.11 and later remove empty \
+             directory stubs and the parents created for them (moby/buildkit#3307, #3314), and \
+             skiff follows current BuildKit (sandbox stubs.rs)",
+}];
+
+/// One compared item that differs between the two images.
+struct Difference {
+    case: &'static str,
+    item: String,
+    buildkit: String,
+    skiff: String,
+}
+
+#[test]
+fn skiff_builds_the_same_images_as_buildkit() {
+    if !require_tool("runc") {
+        return;
+    }
+    let Some(registry) = Registry::start_or_skip() else {
+        return;
+    };
+    let Some(dockerd) = Dockerd::start_or_skip() else {
+        return;
+    };
+    let base = busybox_image(&registry)
+        .expect("pushing the busybox fixture")
+        .reference;
+    let started = Instant::now();
+    let mut differences = Vec::new();
+    let mut failures = Vec::new();
+    for case in CASES {
+        let case_start = Instant::now();
+        let project = Project::new();
+        for (path, content, mode) in case.files {
+            project.write_mode(path, content, *mode);
+        }
+        if case
+            .files
+            .iter()
+            .any(|(path, _, _)| path.starts_with("tree/"))
+        {
+            pack_tree(&project);
+        }
+        project.dockerfile(case.dockerfile);
+        let mut args = vec!["--build-arg".to_string(), format!("BASE={base}")];
+        args.extend(case.args.iter().map(|a| a.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let tag = format!("skiff-differential/{}", case.name);
+        // Both builders at once: each mostly waits on its own runc and disk.
+        let (buildkit, skiff) = std::thread::scope(|scope| {
+            let docker = scope.spawn(|| {
+                dockerd
+                    .build(project.dir(), &args, &tag)
+                    .and_then(|_| dockerd.built_image(&tag))
+            });
+            let skiff = skiff_build(&project, &args);
+            (docker.join().expect("the docker build thread"), skiff)
+        });
+        match (buildkit, skiff) {
+            (Ok(buildkit), Ok(skiff)) => {
+                for path in case.built {
+                    if !buildkit.fs.exists(path) {
+                        failures.push(format!("[{}] BuildKit's image lacks {path}", case.name));
+                    }
+                }
+                differences.extend(compare(case.name, &buildkit, &skiff));
+            }
+            (buildkit, skiff) => {
+                if let Err(e) = buildkit {
+                    failures.push(format!("[{}] docker build failed: {e:#}", case.name));
+                }
+                if let Err(e) = skiff {
+                    failures.push(format!("[{}] skiff build failed: {e}", case.name));
+                }
+            }
+        }
+        eprintln!("case {}: {:?}", case.name, case_start.elapsed());
+    }
+    let (allowed, unexplained): (Vec<_>, Vec<_>) =
+        differences.iter().partition(|d| allowance(d).is_some());
+    let mut report = String::new();
+    for d in &allowed {
+        let reason = allowance(d).map(|a| a.reason).unwrap_or_default();
+        writeln!(report, "allowed {}\n    because {reason}", describe(d)).unwrap();
+    }
+    for a in ALLOWED {
+        for item in a.items {
+            let used = differences
+                .iter()
+                .any(|d| &d.item == item && allowance(d).is_some_and(|m| std::ptr::eq(m, a)));
+            if !used {
+                writeln!(
+                    report,
+                    "note: allowance [{}] {item} matched nothing (gone? then remove it)",
+                    a.case
+                )
+                .unwrap();
+            }
+        }
+    }
+    for d in &unexplained {
+        writeln!(report, "DIFFERENT {}", describe(d)).unwrap();
+    }
+    for f in &failures {
+        writeln!(report, "FAILED {f}").unwrap();
+    }
+    eprintln!("{} cases in {:?}\n{report}", CASES.len(), started.elapsed());
+    assert!(
+        unexplained.is_empty() && failures.is_empty(),
+        "skiff and BuildKit disagree ({} unexplained differences, {} failed builds):\n{report}",
+        unexplained.len(),
+        failures.len()
+    );
+}
+
+fn allowance(d: &Difference) -> Option<&'static Allowed> {
+    ALLOWED
+        .iter()
+        .find(|a| (a.case == "*" || a.case == d.case) && a.items.contains(&d.item.as_str()))
+}
+
+fn describe(d: &Difference) -> String {
+    format!(
+        "[{}] {}\n    buildkit: {}\n    skiff:    {}",
+        d.case, d.item, d.buildkit, d.skiff
+    )
+}
+
+/// `archive.tar.gz` in the context: the context's `tree/`, every entry owned by 7:7 in the
+/// archive (so the comparison shows which owner ADD's extraction keeps).
+fn pack_tree(project: &Project) {
+    let status = std::process::Command::new("tar")
+        .current_dir(project.path("tree"))
+        .args(["--owner=7", "--group=7", "-czf", "../archive.tar.gz", "."])
+        .status()
+        .expect("running tar");
+    assert!(status.success(), "tar failed packing the context's tree/");
+}
+
+/// `skiff build --output type=oci,dest=… ARGS`, read back; the error is skiff's whole output.
+fn skiff_build(project: &Project, args: &[&str]) -> Result<BuiltImage, String> {
+    let out = skiff_testkit::tempfile::tempdir().map_err(|e| e.to_string())?;
+    let dest = out.path().join("image.tar");
+    let output = format!("type=oci,dest={}", dest.display());
+    let mut all = vec!["--output", output.as_str()];
+    all.extend_from_slice(args);
+    let run = project.build(&all);
+    if !run.success() {
+        return Err(run.report());
+    }
+    BuiltImage::open(&dest).map_err(|e| format!("reading skiff's export: {e:#}\n{}", run.report()))
+}
+
+/// Every difference between the two images of one case.
+fn compare(case: &'static str, buildkit: &BuiltImage, skiff: &BuiltImage) -> Vec<Difference> {
+    let mut out = Vec::new();
+    let mut differ = |item: String, b: String, s: String| {
+        if b != s {
+            out.push(Difference {
+                case,
+                item,
+                buildkit: b,
+                skiff: s,
+            });
+        }
+    };
+    let (bfs, sfs) = (describe_tree(&buildkit.fs), describe_tree(&skiff.fs));
+    for path in bfs.keys().chain(sfs.keys()).collect::<BTreeSet<_>>() {
+        let show = |m: &BTreeMap<String, String>| m.get(path).cloned().unwrap_or("(absent)".into());
+        differ(format!("fs {path}"), show(&bfs), show(&sfs));
+    }
+    for key in ["os", "architecture"] {
+        differ(
+            key.to_string(),
+            buildkit.config[key].to_string(),
+            skiff.config[key].to_string(),
+        );
+    }
+    let (bcfg, scfg) = (buildkit.runtime_config(), skiff.runtime_config());
+    let keys: BTreeSet<&String> = [bcfg, scfg]
+        .iter()
+        .filter_map(|c| c.as_object())
+        .flat_map(|o| o.keys())
+        .collect();
+    for key in keys {
+        differ(
+            format!("config.{key}"),
+            bcfg[key].to_string(),
+            scfg[key].to_string(),
+        );
+    }
+    let (bh, sh) = (history(buildkit), history(skiff));
+    if bh.len() == sh.len() {
+        for (i, (b, s)) in bh.iter().zip(&sh).enumerate() {
+            differ(format!("history[{i}]"), b.clone(), s.clone());
+        }
+    } else {
+        let list = |h: &[String]| h.join("\n              ");
+        differ("history".into(), list(&bh), list(&sh));
+    }
+    differ(
+        "layer count".into(),
+        buildkit.layers.len().to_string(),
+        skiff.layers.len().to_string(),
+    );
+    out
+}
+
+/// `created_by`, `empty_layer` and `comment` of each history entry.
+fn history(image: &BuiltImage) -> Vec<String> {
+    image
+        .history()
+        .into_iter()
+        .map(|(by, empty)| format!("{by:?}{}", if empty { " (empty_layer)" } else { "" }))
+        .zip(comments(image))
+        .map(|(entry, comment)| format!("{entry} comment {comment}"))
+        .collect()
+}
+
+/// Each history entry's `comment` (JSON text; `null` when absent).
+fn comments(image: &BuiltImage) -> Vec<String> {
+    image.config["history"]
+        .as_array()
+        .map(|h| h.iter().map(|e| e["comment"].to_string()).collect())
+        .unwrap_or_default()
+}
+
+/// path → a one-line description of everything compared about it (not the mtime).
+fn describe_tree(tree: &FileTree) -> BTreeMap<String, String> {
+    // Hard-link groups: each link's target, and every path linking to it.
+    let mut groups: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (path, entry) in &tree.entries {
+        if let Kind::Hardlink(target) = &entry.kind {
+            let group = groups.entry(target.as_str()).or_default();
+            group.insert(target.as_str());
+            group.insert(path.as_str());
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (path, entry) in &tree.entries {
+        // A hard link is described by its inode (the target's entry), so that it does not
+        // matter which path of a group each builder wrote first.
+        let (inode, target) = match &entry.kind {
+            Kind::Hardlink(target) => (tree.get(target).unwrap_or(entry), Some(target.as_str())),
+            _ => (entry, None),
+        };
+        let kind = match &inode.kind {
+            Kind::File => format!("file {}", content(&inode.data)),
+            Kind::Dir => "dir".to_string(),
+            Kind::Symlink(to) => format!("symlink -> {to}"),
+            Kind::Hardlink(to) => format!("hardlink to a hardlink -> {to}"),
+            Kind::Other => "special".to_string(),
+        };
+        let mut line = format!(
+            "{kind} mode {:04o} owner {}:{}",
+            inode.mode, inode.uid, inode.gid
+        );
+        let group = groups.get(target.unwrap_or(path.as_str()));
+        if let Some(group) = group {
+            let others: Vec<&str> = group.iter().copied().filter(|p| p != path).collect();
+            write!(line, " hardlinked with {}", others.join(",")).unwrap();
+        }
+        if !inode.xattrs.is_empty() {
+            write!(
+                line,
+                " xattrs {:?}",
+                inode.xattrs.keys().collect::<Vec<_>>()
+            )
+            .unwrap();
+        }
+        out.insert(path.clone(), line);
+    }
+    out
+}
+
+/// Short text shown as is; anything else by size and digest.
+fn content(data: &[u8]) -> String {
+    match std::str::from_utf8(data) {
+        Ok(text) if data.len() <= 200 => format!("{text:?}"),
+        _ => {
+            let digest = skiff_testkit::layout::sha256_digest(data);
+            format!("{} bytes {}", data.len(), &digest[..19])
+        }
+    }
+}
+
+/// The comparison itself, on hand-made images: what it must report and what it must not.
+#[test]
+fn the_comparison_reports_each_difference_and_ignores_mtimes() {
+    use skiff_testkit::project::Entry;
+    use skiff_testkit::serde_json::json;
+    fn image(entries: Vec<(&str, Kind, u32, &str, u64)>, cmd: &str, empty: bool) -> BuiltImage {
+        let mut fs = FileTree::default();
+        for (path, kind, mode, data, mtime) in entries {
+            let entry = Entry {
+                kind,
+                mode,
+                uid: 0,
+                gid: 0,
+                mtime,
+                data: data.as_bytes().to_vec(),
+                xattrs: BTreeMap::new(),
+            };
+            fs.entries.insert(path.to_string(), entry);
+        }
+        BuiltImage {
+            digest: String::new(),
+            manifest: json!({}),
+            config: json!({
+                "os": "linux",
+                "config": {"Cmd": [cmd]},
+                "history": [{"created_by": "RUN x", "empty_layer": empty}],
+            }),
+            layers: Vec::new(),
+            fs,
+            blobs: BTreeMap::new(),
+        }
+    }
+    let tree = |mode: u32, link: &str, hard: bool, extra: bool, mtime: u64| {
+        let mut entries = vec![
+            ("/a", Kind::File, mode, "x", mtime),
+            ("/d", Kind::Dir, 0o755, "", mtime),
+            ("/l", Kind::Symlink(link.into()), 0o777, "", mtime),
+        ];
+        if hard {
+            entries.push(("/h", Kind::Hardlink("/a".into()), 0, "", mtime));
+        } else {
+            entries.push(("/h", Kind::File, mode, "x", mtime));
+        }
+        if extra {
+            entries.push(("/new", Kind::File, 0o644, "", mtime));
+        }
+        entries
+    };
+    let reference = image(tree(0o644, "a", true, false, 1), "sh", false);
+    let touched = image(tree(0o644, "a", true, false, 2), "sh", false);
+    assert!(compare("t", &reference, &touched).is_empty());
+    let changed = image(tree(0o600, "b", false, true, 1), "bash", true);
+    let items: Vec<String> = compare("t", &reference, &changed)
+        .into_iter()
+        .map(|d| d.item)
+        .collect();
+    assert_eq!(
+        items,
+        [
+            "fs /a",
+            "fs /h",
+            "fs /l",
+            "fs /new",
+            "config.Cmd",
+            "history[0]"
+        ]
+    );
+}

@@ -1,0 +1,212 @@
+use super::*;
+use std::sync::{Arc, Mutex};
+
+/// A writer the test can read back after the progress is dropped.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+fn a_build(progress: &Progress) {
+    progress.emit(Event::StepStart {
+        step: 1,
+        name: "[1/3] FROM docker.io/library/busybox:latest".into(),
+    });
+    progress.emit(Event::StepDone {
+        step: 1,
+        seconds: 0.04,
+    });
+    progress.emit(Event::StepStart {
+        step: 2,
+        name: "[2/3] COPY . .".into(),
+    });
+    progress.emit(Event::StepCached { step: 2 });
+    progress.emit(Event::StepStart {
+        step: 3,
+        name: "[3/3] RUN make".into(),
+    });
+    progress.emit(Event::StepOutput {
+        step: 3,
+        line: "compiling\r50%\r100%".into(),
+    });
+    progress.emit(Event::StepDone {
+        step: 3,
+        seconds: 1.25,
+    });
+    progress.emit(Event::Exported {
+        kind: "image".into(),
+        description: "naming to docker.io/library/app:latest".into(),
+    });
+    let (steps, cached) = progress.step_counts();
+    progress.emit(Event::Summary(Summary {
+        digest: "sha256:abc".into(),
+        names: vec!["docker.io/library/app:latest".into()],
+        layers: 2,
+        size: 1_100_000,
+        seconds: 2.04,
+        steps,
+        cached,
+        outputs: vec!["naming to docker.io/library/app:latest".into()],
+    }));
+}
+
+fn render(mode: Mode) -> String {
+    let out = Captured::default();
+    let progress = Progress::to_writer(mode, Box::new(out.clone()));
+    a_build(&progress);
+    drop(progress);
+    out.text()
+}
+
+#[test]
+fn plain_numbers_steps_like_docker() {
+    let text = render(Mode::Plain);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[..3],
+        [
+            "#1 [1/3] FROM docker.io/library/busybox:latest",
+            "#1 DONE 0.0s",
+            ""
+        ],
+        "{text}"
+    );
+    assert!(text.contains("#2 [2/3] COPY . .\n#2 CACHED\n"), "{text}");
+    assert!(text.contains("#3 DONE 1.2s\n"), "{text}");
+    let output = lines.iter().find(|l| l.ends_with(" 100%")).unwrap();
+    assert!(output.starts_with("#3 0."), "{text}");
+    assert!(
+        text.contains("=> naming to docker.io/library/app:latest\n"),
+        "{text}"
+    );
+    assert!(
+        text.trim_end().ends_with(
+            "=> built docker.io/library/app:latest sha256:abc (2 layers, 1.1 MB) in 2.0s, 3 steps (1 cached)"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn plain_reprints_the_header_when_steps_interleave() {
+    let out = Captured::default();
+    let progress = Progress::to_writer(Mode::Plain, Box::new(out.clone()));
+    for step in [1, 2] {
+        progress.emit(Event::StepStart {
+            step,
+            name: format!("[s{step} 1/1] RUN x"),
+        });
+    }
+    progress.emit(Event::StepOutput {
+        step: 1,
+        line: "one".into(),
+    });
+    let text = out.text();
+    assert!(
+        text.starts_with("#1 [s1 1/1] RUN x\n\n#2 [s2 1/1] RUN x\n\n#1 [s1 1/1] RUN x\n#1 0.0"),
+        "{text}"
+    );
+}
+
+#[test]
+fn json_lines_all_parse_and_keep_order() {
+    let text = render(Mode::Json);
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "step_start",
+            "step_done",
+            "step_start",
+            "step_cached",
+            "step_start",
+            "step_output",
+            "step_done",
+            "exported",
+            "summary"
+        ]
+    );
+    let summary = events.last().unwrap();
+    assert_eq!(summary["digest"], "sha256:abc");
+    assert_eq!(summary["steps"], 3);
+    assert_eq!(summary["cached"], 1);
+    assert!(events.iter().all(|e| e["time"].is_number()));
+}
+
+#[test]
+fn tty_without_a_terminal_leaves_the_collapsed_log() {
+    let text = render(Mode::Tty);
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        [
+            "=> [1/3] FROM docker.io/library/busybox:latest 0.0s",
+            "=> CACHED [2/3] COPY . .",
+            "=> [3/3] RUN make 1.2s",
+            "=> naming to docker.io/library/app:latest",
+            "=> built docker.io/library/app:latest sha256:abc (2 layers, 1.1 MB) in 2.0s, 3 steps (1 cached)",
+        ]
+    );
+}
+
+#[test]
+fn errors_reach_every_mode() {
+    for mode in [Mode::Plain, Mode::Json, Mode::Tty, Mode::Quiet] {
+        let out = Captured::default();
+        let progress = Progress::to_writer(mode, Box::new(out.clone()));
+        progress.emit(Event::StepStart {
+            step: 1,
+            name: "[1/1] RUN false".into(),
+        });
+        progress.emit(Event::StepError {
+            step: 1,
+            message: "exit code 1\n  last output:".into(),
+        });
+        progress.emit(Event::Error {
+            message: "error: exit code 1\n --> Dockerfile:2:1".into(),
+        });
+        drop(progress);
+        let text = out.text();
+        assert!(text.contains("Dockerfile:2:1"), "{mode:?}: {text}");
+        if mode == Mode::Quiet {
+            assert!(!text.contains("RUN false"), "{text}");
+        }
+        if mode == Mode::Json {
+            let last: serde_json::Value =
+                serde_json::from_str(text.lines().last().unwrap()).unwrap();
+            assert_eq!(last["event"], "error");
+        }
+    }
+}
+
+#[test]
+fn clean_line_keeps_the_last_carriage_return_frame() {
+    assert_eq!(clean_line("10%\r20%\r"), "20%");
+    assert_eq!(clean_line("a\x1b[0mb\tc"), "a[0mb\tc");
+}
+
+#[test]
+fn invalid_progress_value_names_the_choices() {
+    let err = Mode::parse("fancy").unwrap_err();
+    assert!(err.contains("fancy") && err.contains("plain"), "{err}");
+}

@@ -1,0 +1,195 @@
+//! The stage scheduler: every stage the target needs runs on its own thread as soon as its
+//! base is built, so independent stages run at the same time. A stage that only copies or
+//! mounts from another one starts right away too and waits for it at the step that needs it
+//! ([`Board::result`]), so its earlier steps overlap with that stage. The first failure
+//! cancels the rest: waiting stages stop, running ones stop at their next step, and the
+//! caller's `on_cancel` hook stops what is running right now (RUN containers).
+
+use crate::state::ImageState;
+use anyhow::{anyhow, Result};
+use skiff_frontend::graph::{DependencyKind, PlannedStage};
+use std::collections::{HashMap, HashSet};
+use std::panic::AssertUnwindSafe;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Why a stage stopped without failing itself: another stage failed first.
+#[derive(Debug)]
+pub struct Cancelled;
+
+impl std::fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cancelled because another stage of the build failed")
+    }
+}
+
+impl std::error::Error for Cancelled {}
+
+/// The stages' results and the build's failure state, shared by the stage threads.
+pub struct Board {
+    planned: HashSet<usize>,
+    inner: Mutex<BoardState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct BoardState {
+    results: HashMap<usize, ImageState>,
+    finished: usize,
+    failure: Option<anyhow::Error>,
+}
+
+impl Board {
+    /// A board for the stages with these indices.
+    pub fn new(planned: impl IntoIterator<Item = usize>) -> Board {
+        Board {
+            planned: planned.into_iter().collect(),
+            inner: Mutex::new(BoardState::default()),
+            changed: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BoardState> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The result of stage `index`, waiting until it is built; [`Cancelled`] if the build
+    /// failed meanwhile.
+    pub fn result(&self, index: usize) -> Result<ImageState> {
+        if !self.planned.contains(&index) {
+            return Err(anyhow!(
+                "stage {index} is not part of this build (internal scheduling error)"
+            ));
+        }
+        let mut state = self.lock();
+        loop {
+            if let Some(result) = state.results.get(&index) {
+                return Ok(result.clone());
+            }
+            if state.failure.is_some() {
+                return Err(Cancelled.into());
+            }
+            state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// `Err(Cancelled)` once any stage has failed: stages call this before each step.
+    pub fn check(&self) -> Result<()> {
+        if self.lock().failure.is_some() {
+            return Err(Cancelled.into());
+        }
+        Ok(())
+    }
+
+    fn finish(&self, index: usize, result: Result<ImageState>) {
+        let mut state = self.lock();
+        state.finished += 1;
+        match result {
+            Ok(image) => {
+                state.results.insert(index, image);
+            }
+            // The first failure is the build's; what it cancelled only follows from it.
+            Err(err) if state.failure.is_none() && !err.is::<Cancelled>() => {
+                state.failure = Some(err);
+            }
+            Err(_) => {}
+        }
+        self.changed.notify_all();
+    }
+}
+
+/// Runs `build` for every stage of `stages` (each on its own thread, once its base stage is
+/// built) and waits for all of them. While a failure is being cancelled, `on_cancel` is
+/// called every 100 ms until every stage has stopped. Returns the first failure.
+pub fn run<'a>(
+    stages: &'a [PlannedStage],
+    board: &Board,
+    on_cancel: impl Fn(),
+    build: impl Fn(&'a PlannedStage) -> Result<ImageState> + Sync,
+) -> Result<()> {
+    let build = &build;
+    std::thread::scope(|scope| {
+        for stage in stages {
+            scope.spawn(move || {
+                let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    for dep in &stage.deps {
+                        if dep.kind == DependencyKind::Base {
+                            board.result(dep.stage)?;
+                        }
+                    }
+                    build(stage)
+                }))
+                .unwrap_or_else(|_| {
+                    Err(anyhow!(
+                        "building stage {} panicked (a bug in skiff: please report it)",
+                        stage.label()
+                    ))
+                });
+                board.finish(stage.index, result);
+            });
+        }
+        let mut state = board.lock();
+        while state.finished < stages.len() {
+            if state.failure.is_some() {
+                drop(state);
+                on_cancel();
+                state = board.lock();
+                state = board
+                    .changed
+                    .wait_timeout(state, Duration::from_millis(100))
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            } else {
+                state = board.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+            }
+        }
+    });
+    match board.lock().failure.take() {
+        Some(err) => Err(err),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Board, Cancelled};
+    use crate::state::ImageState;
+    use crate::Platform;
+    use anyhow::anyhow;
+
+    fn image(key: &str) -> ImageState {
+        let mut state = ImageState::scratch(&Platform::host());
+        state.key = key.into();
+        state
+    }
+
+    #[test]
+    fn a_result_is_waited_for() {
+        let board = Board::new([0, 1]);
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| board.result(1).map(|r| r.key));
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            board.finish(1, Ok(image("one")));
+            assert_eq!(waiter.join().unwrap().unwrap(), "one");
+        });
+        assert!(board.result(7).is_err(), "an unplanned stage is an error");
+    }
+
+    #[test]
+    fn the_first_failure_cancels_the_rest_and_is_kept() {
+        let board = Board::new([0, 1, 2]);
+        board.check().unwrap();
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| board.result(2));
+            board.finish(0, Err(anyhow!("first")));
+            let err = waiter.join().unwrap().unwrap_err();
+            assert!(err.is::<Cancelled>(), "{err:#}");
+        });
+        assert!(board.check().unwrap_err().is::<Cancelled>());
+        board.finish(1, Err(anyhow!("second")));
+        board.finish(2, Err(Cancelled.into()));
+        let state = board.lock();
+        assert_eq!(state.finished, 3);
+        assert_eq!(format!("{}", state.failure.as_ref().unwrap()), "first");
+    }
+}
