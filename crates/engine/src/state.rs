@@ -156,6 +156,14 @@ pub fn fill_history_times(config: &mut ImageConfig, fallback: &str) {
         .or(fill);
 }
 
+/// The empty tar as Go's `compress/gzip` writes it (what BuildKit stores): written as is, the
+/// empty layer's digest is BuildKit's `sha256:4f4fb700…`, so registries and image tools
+/// share the blob between images built by either. zlib-rs would give other bytes.
+const GO_GZIP_EMPTY_TAR: [u8; 32] = [
+    0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0x62, 0x18, 0x05, 0xa3, 0x60, 0x14,
+    0x8c, 0x58, 0x00, 0x08, 0x00, 0x00, 0xff, 0xff, 0x2e, 0xaf, 0xb5, 0xef, 0x00, 0x04, 0x00, 0x00,
+];
+
 /// Writes the layer BuildKit writes for a step that changed nothing (`WORKDIR` of an
 /// existing directory, a `RUN` that wrote nothing): an empty tar, two zero blocks, whose
 /// diff ID is `sha256:5f70bf18…`. Compressed like the build's other layers.
@@ -164,7 +172,6 @@ pub fn empty_layer(
     opts: &crate::rootfs::LayerOptions,
 ) -> Result<crate::rootfs::NewLayer> {
     use sha2::Digest as _;
-    use std::io::Write as _;
     let tar = [0u8; 1024];
     let (bytes, media) = if opts.zstd {
         (
@@ -172,11 +179,7 @@ pub fn empty_layer(
             MediaType::ImageLayerZstd,
         )
     } else {
-        let mut gz = flate2::GzBuilder::new()
-            .mtime(0)
-            .write(Vec::new(), flate2::Compression::default());
-        gz.write_all(&tar)?;
-        (gz.finish()?, MediaType::ImageLayerGzip)
+        (GO_GZIP_EMPTY_TAR.to_vec(), MediaType::ImageLayerGzip)
     };
     let (digest, size) = store.put_blob(&bytes)?;
     Ok(crate::rootfs::NewLayer {
@@ -209,6 +212,22 @@ mod tests {
             .iter()
             .map(|h| h.created.as_deref().unwrap_or("-"))
             .collect()
+    }
+
+    #[test]
+    fn the_empty_gzip_layer_is_buildkits() {
+        use sha2::Digest as _;
+        assert_eq!(
+            hex::encode(sha2::Sha256::digest(GO_GZIP_EMPTY_TAR)),
+            "4f4fb700ef54461cfa02571ae0db9a0dc1e0cdb5577484a6d75e68dc38e8acc1"
+        );
+        let mut tar = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(&GO_GZIP_EMPTY_TAR[..]),
+            &mut tar,
+        )
+        .unwrap();
+        assert_eq!(tar, [0u8; 1024]);
     }
 
     #[test]
