@@ -119,8 +119,9 @@ impl Project {
         cmd
     }
 
-    /// Runs `skiff build --progress=plain --build-context busybox=… ARGS CONTEXT`; the build may fail.
-    pub fn build(&self, args: &[&str]) -> BuildRun {
+    /// `skiff build --progress=plain --build-context busybox=… ARGS CONTEXT`, not started
+    /// (for tests that spawn, time or kill the build themselves).
+    pub fn build_command(&self, args: &[&str]) -> Command {
         let layout = busybox_layout().expect("the busybox fixture");
         let mut cmd = self.skiff();
         cmd.arg("build").arg("--progress=plain");
@@ -129,6 +130,19 @@ impl Project {
             layout.display()
         ));
         cmd.args(args).arg(self.context.path());
+        cmd
+    }
+
+    /// Runs [`Project::build_command`]; the build may fail.
+    pub fn build(&self, args: &[&str]) -> BuildRun {
+        self.build_env(args, &[])
+    }
+
+    /// [`Project::build`] with extra environment variables for skiff (`SOURCE_DATE_EPOCH`, …),
+    /// set on the child only so that they do not leak into other tests of the process.
+    pub fn build_env(&self, args: &[&str], envs: &[(&str, &str)]) -> BuildRun {
+        let mut cmd = self.build_command(args);
+        cmd.envs(envs.iter().copied());
         let output = cmd.output().expect("running skiff");
         BuildRun::new(format!("{cmd:?}"), output)
     }
@@ -142,26 +156,49 @@ impl Project {
 
     /// A successful build exported as an OCI archive, read back as a [`BuiltImage`].
     pub fn build_image(&self, args: &[&str]) -> (BuildRun, BuiltImage) {
-        let out = self.scratch.path().join(format!(
-            "image-{}.tar",
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        ));
+        self.build_image_env(args, &[])
+    }
+
+    /// [`Project::build_image`] with extra environment variables for skiff.
+    pub fn build_image_env(&self, args: &[&str], envs: &[(&str, &str)]) -> (BuildRun, BuiltImage) {
+        let (run, image) = self.try_build_image_env(args, envs);
+        match image {
+            Some(image) => (run, image),
+            None => panic!("{}", run.report()),
+        }
+    }
+
+    /// A build exported as an OCI archive; the image is `None` when the build failed.
+    pub fn try_build_image_env(
+        &self,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> (BuildRun, Option<BuiltImage>) {
+        let out = self.scratch_path("image.tar");
         let output = format!("type=oci,dest={}", out.display());
         let mut all = vec!["--output", output.as_str()];
         all.extend_from_slice(args);
-        let run = self.build_ok(&all);
-        let image = BuiltImage::open(&out).unwrap_or_else(|e| {
-            panic!(
-                "reading the exported image {}: {e:#}\n{}",
-                out.display(),
-                run.report()
-            )
+        let run = self.build_env(&all, envs);
+        let image = run.success().then(|| {
+            BuiltImage::open(&out).unwrap_or_else(|e| {
+                panic!(
+                    "reading the exported image {}: {e:#}\n{}",
+                    out.display(),
+                    run.report()
+                )
+            })
         });
         std::fs::remove_file(&out).ok();
         (run, image)
+    }
+
+    /// A fresh path (not created) in a scratch directory outside the context and the store,
+    /// removed with the project.
+    pub fn scratch_path(&self, name: &str) -> PathBuf {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        self.scratch.path().join(format!("{n}-{name}"))
     }
 }
 
@@ -208,6 +245,11 @@ impl BuildRun {
             steps,
             cached,
         }
+    }
+
+    /// The raw process output.
+    pub fn output(&self) -> &Output {
+        &self.output
     }
 
     /// Whether skiff exited 0.
