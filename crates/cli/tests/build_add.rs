@@ -6,6 +6,7 @@
 //! tag, a branch or HEAD, with `.git` only under `--keep-git-dir`, and by `git daemon` (the
 //! git protocol, shallow fetches) at a branch or a commit id.
 
+use skiff_testkit::command::run_ok;
 use skiff_testkit::project::{BuiltImage, Kind, Project};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -132,17 +133,9 @@ fn sha256_hex(data: &[u8]) -> String {
     String::from_utf8(out.stdout).unwrap()[..64].to_string()
 }
 
+/// Runs `cmd` (program and arguments) in `dir`; it must succeed.
 fn run(dir: &Path, cmd: &[&str]) {
-    let out = Command::new(cmd[0])
-        .args(&cmd[1..])
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(Command::new(cmd[0]).args(&cmd[1..]).current_dir(dir));
 }
 
 fn file_of(image: &BuiltImage, path: &str) -> (String, u32) {
@@ -286,8 +279,7 @@ fn urls_are_downloaded_as_buildkit_does() {
         server.url("/missing")
     ));
     let run = p.build(&[]);
-    assert!(!run.success());
-    assert!(run.stderr().contains("404"), "{}", run.report());
+    run.assert_failed_with("404");
 }
 
 #[test]
@@ -400,8 +392,7 @@ fn git_repositories_are_checked_out() {
 
     p.dockerfile(&format!("FROM busybox\nADD {repo}#nosuchref /x/\n"));
     let run = p.build(&[]);
-    assert!(!run.success());
-    assert!(run.stderr().contains("nosuchref"), "{}", run.report());
+    run.assert_failed_with("nosuchref");
 
     // --checksum pins the commit.
     p.dockerfile(&format!(

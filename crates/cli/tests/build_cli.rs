@@ -4,7 +4,8 @@
 //! and the failures: bad flag values, a missing context, and a failed build that must tag
 //! nothing and leave no half-written output.
 
-use skiff_testkit::project::{BuildRun, BuiltImage, Project};
+use skiff_testkit::command::{output_ok, run_ok};
+use skiff_testkit::project::{busybox_build_context, BuiltImage, Project};
 use skiff_testkit::Registry;
 use std::io::Write;
 use std::path::Path;
@@ -12,13 +13,7 @@ use std::process::Stdio;
 
 /// `skiff images` of the project's store.
 fn images(p: &Project) -> String {
-    let out = p.skiff().arg("images").output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    run_ok(p.skiff().arg("images"))
 }
 
 /// The names in `skiff images` with their short digest column.
@@ -39,15 +34,6 @@ fn image_rows(p: &Project) -> Vec<(String, String)> {
 fn simple(p: &Project) {
     p.write("hello.txt", "hello\n");
     p.dockerfile("FROM busybox\nCOPY hello.txt /hello.txt\n");
-}
-
-fn assert_failed_with(run: &BuildRun, needle: &str) {
-    assert!(!run.success(), "{}", run.report());
-    assert!(
-        run.stderr().contains(needle),
-        "expected {needle:?}\n{}",
-        run.report()
-    );
 }
 
 #[test]
@@ -104,15 +90,10 @@ fn a_dockerfile_elsewhere_and_on_stdin() {
     assert_eq!(image.fs.read_string("/custom.txt"), "hello\n");
 
     // `-f -`: the Dockerfile comes from stdin.
-    let layout = skiff_testkit::busybox::busybox_layout().unwrap();
-    let out = p.path("../stdin-image.tar");
-    let mut child = p
-        .skiff()
-        .args(["build", "--progress=plain", "-f", "-", "--build-context"])
-        .arg(format!("busybox=oci-layout://{}:latest", layout.display()))
-        .arg("--output")
-        .arg(format!("type=oci,dest={}", out.display()))
-        .arg(p.dir())
+    let out = p.scratch_path("stdin-image.tar");
+    let output = format!("type=oci,dest={}", out.display());
+    let mut build = p.build_command(&["-f", "-", "--output", &output]);
+    let mut child = build
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -127,11 +108,10 @@ fn a_dockerfile_elsewhere_and_on_stdin() {
     let output = child.wait_with_output().unwrap();
     assert!(
         output.status.success(),
-        "{}",
+        "{build:?}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
     let image = BuiltImage::open(&out).unwrap();
-    std::fs::remove_file(&out).ok();
     assert_eq!(image.fs.read_string("/from-stdin.txt"), "hello\n");
 }
 
@@ -143,7 +123,7 @@ fn the_default_dockerfile_is_the_contexts_and_a_missing_one_is_explained() {
     assert_eq!(image.fs.read_string("/hello.txt"), "hello\n");
     p.remove("Dockerfile");
     let run = p.build(&[]);
-    assert_failed_with(&run, "Dockerfile");
+    run.assert_failed_with("Dockerfile");
     assert!(
         run.stderr().contains("-f"),
         "the message should say how to name another file\n{}",
@@ -167,39 +147,26 @@ fn target_builds_up_to_that_stage() {
         run.steps()
     );
     let run = p.build(&["--target", "nosuch"]);
-    assert_failed_with(&run, "nosuch");
+    run.assert_failed_with("nosuch");
 }
 
 #[test]
 fn build_args_and_labels_reach_the_image() {
     let p = Project::new();
     p.dockerfile("FROM busybox\nARG VERSION=0\nARG FROM_ENV\nENV VERSION=$VERSION FROM_ENV=$FROM_ENV\nLABEL from.file=yes\n");
-    let layout = skiff_testkit::busybox::busybox_layout().unwrap();
-    let out = p.path("../args-image.tar");
-    let output = p
-        .skiff()
-        .env("FROM_ENV", "taken from the environment")
-        .args(["build", "--progress=plain", "--build-context"])
-        .arg(format!("busybox=oci-layout://{}:latest", layout.display()))
-        .args(["--build-arg", "VERSION=1.2.3", "--build-arg", "FROM_ENV"])
-        .args([
+    let (_, image) = p.build_image_env(
+        &[
+            "--build-arg",
+            "VERSION=1.2.3",
+            "--build-arg",
+            "FROM_ENV",
             "--label",
             "org.opencontainers.image.title=demo",
             "--label",
             "empty",
-        ])
-        .arg("--output")
-        .arg(format!("type=oci,dest={}", out.display()))
-        .arg(p.dir())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+        ],
+        &[("FROM_ENV", "taken from the environment")],
     );
-    let image = BuiltImage::open(&out).unwrap();
-    std::fs::remove_file(&out).ok();
     assert_eq!(image.env("VERSION").as_deref(), Some("1.2.3"));
     assert_eq!(
         image.env("FROM_ENV").as_deref(),
@@ -228,7 +195,7 @@ fn platform_of_the_host_works_and_a_foreign_one_is_explained() {
     }
     assert!(run.stderr().contains("arm64"), "{}", run.report());
     let run = p.build(&["--platform", "amd64"]);
-    assert_failed_with(&run, "os/arch");
+    run.assert_failed_with("os/arch");
 }
 
 fn tar_entries(path: &Path) -> Vec<String> {
@@ -308,21 +275,8 @@ fn every_output_type_writes_what_it_says() {
 fn tar_to_stdout_is_the_only_thing_on_stdout() {
     let p = Project::new();
     simple(&p);
-    let layout = skiff_testkit::busybox::busybox_layout().unwrap();
-    let out = p
-        .skiff()
-        .args(["build", "--progress=plain", "--output", "type=tar,dest=-"])
-        .arg("--build-context")
-        .arg(format!("busybox=oci-layout://{}:latest", layout.display()))
-        .arg(p.dir())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut archive = tar::Archive::new(&out.stdout[..]);
+    let run = p.build_ok(&["--output", "type=tar,dest=-"]);
+    let mut archive = tar::Archive::new(&run.output().stdout[..]);
     let names: Vec<String> = archive
         .entries()
         .unwrap()
@@ -334,7 +288,7 @@ fn tar_to_stdout_is_the_only_thing_on_stdout() {
             .any(|n| n.trim_start_matches("./") == "hello.txt"),
         "{names:?}"
     );
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = run.stderr();
     assert!(
         stderr.contains("=> exported to type=tar,dest=-"),
         "{stderr}"
@@ -375,19 +329,14 @@ fn push_sends_the_image_to_the_registry() {
     );
     // Pulled back into another store, the image has the same digest.
     let other = Project::new();
-    let out = other.skiff().args(["pull", &reference]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(other.skiff().args(["pull", &reference]));
     let rows = image_rows(&other);
     assert_eq!(rows.len(), 1, "{rows:?}");
     let inspect = other.skiff().args(["images", "-q"]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&inspect.stdout).trim(), digest);
     // --push without a name says what to add.
     let run = p.build(&["--push"]);
-    assert_failed_with(&run, "-t");
+    run.assert_failed_with("-t");
 }
 
 #[test]
@@ -405,13 +354,13 @@ fn bad_flag_values_are_refused_with_the_valid_ones() {
     assert_eq!(run.code(), Some(2), "{}", run.report());
     assert!(run.stderr().contains("zstd"), "{}", run.report());
     let run = p.build(&["--output", "type=bogus,dest=x"]);
-    assert_failed_with(&run, "unknown output type");
+    run.assert_failed_with("unknown output type");
     let run = p.build(&["--output", "type=oci"]);
-    assert_failed_with(&run, "dest=");
+    run.assert_failed_with("dest=");
     let run = p.build(&["-t", "UPPER:case"]);
-    assert_failed_with(&run, "-t");
+    run.assert_failed_with("-t");
     let run = p.build(&["--label", "=v"]);
-    assert_failed_with(&run, "--label");
+    run.assert_failed_with("--label");
     assert!(image_rows(&p).is_empty());
 }
 
@@ -448,7 +397,7 @@ fn a_failed_build_tags_nothing_and_leaves_no_output_file() {
         "--output",
         "type=image",
     ]);
-    assert_failed_with(&run, "does-not-exist");
+    run.assert_failed_with("does-not-exist");
     assert!(run.stderr().contains("Dockerfile:2"), "{}", run.report());
     assert!(image_rows(&p).is_empty(), "{}", images(&p));
     let left: Vec<_> = std::fs::read_dir(scratch.path()).unwrap().collect();
@@ -465,7 +414,7 @@ fn quiet_prints_only_the_digest() {
     // A failure still says what went wrong, and only that.
     p.dockerfile("FROM busybox\nCOPY missing.txt /m\n");
     let run = p.build(&["-q"]);
-    assert_failed_with(&run, "missing.txt");
+    run.assert_failed_with("missing.txt");
     assert!(run.stderr().starts_with("error: "), "{}", run.report());
     assert!(run.stderr().contains("Dockerfile:2"), "{}", run.report());
     assert!(run.stdout().is_empty());
@@ -510,26 +459,19 @@ fn a_named_build_context_directory_is_a_copy_source() {
     let (_, image) = p.build_image(&["--build-context", &spec]);
     assert_eq!(image.fs.read_string("/extra.txt"), "from elsewhere\n");
     let run = p.build(&["--build-context", "assets=/no/such/dir"]);
-    assert_failed_with(&run, "is not a directory");
+    run.assert_failed_with("is not a directory");
 }
 
 #[test]
 fn buildkit_progress_sets_the_default_mode() {
     let p = Project::new();
     simple(&p);
-    let layout = skiff_testkit::busybox::busybox_layout().unwrap();
-    let out = p
-        .skiff()
-        .env("BUILDKIT_PROGRESS", "json")
-        .args(["build", "--build-context"])
-        .arg(format!("busybox=oci-layout://{}:latest", layout.display()))
-        .arg(p.dir())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    // No --progress flag: the mode comes from the environment.
+    let out = output_ok(
+        p.skiff()
+            .env("BUILDKIT_PROGRESS", "json")
+            .args(["build", "--build-context", &busybox_build_context()])
+            .arg(p.dir()),
     );
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(

@@ -12,10 +12,20 @@
 //!   symlinks inside a copied directory stay symlinks;
 //! * `--chown=name` takes the user's primary group, `--chown=N` means `N:N`.
 
-use skiff_testkit::dockerd::Dockerd;
 use skiff_testkit::project::{BuiltImage, Kind, Project};
-use skiff_testkit::{busybox_image, require_tool, Registry};
+use skiff_testkit::reference_builder::ReferenceBuilder;
+use skiff_testkit::require_tool;
 use std::os::unix::fs::symlink;
+
+/// `passwd` and `group` files for `COPY passwd group /etc/`: root, and `app` (1000) whose
+/// primary group is 1001, with a `staff` group (50).
+fn write_users(p: &Project) -> &Project {
+    p.write(
+        "passwd",
+        "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n",
+    )
+    .write("group", "root:x:0:\napp:x:1001:\nstaff:x:50:\n")
+}
 
 fn file(image: &BuiltImage, path: &str) -> (String, u32, u64, u64) {
     let e = image.fs.entry(path);
@@ -48,11 +58,7 @@ fn files_directories_and_wildcards() {
         .write("ab.md", "a")
         .write("bb.md", "b")
         .write("db.md", "d");
-    std::fs::set_permissions(
-        p.path("dir"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .unwrap();
+    p.chmod("dir", 0o700);
     p.dockerfile(
         "FROM busybox\n\
          COPY *.go /wild/\n\
@@ -200,13 +206,7 @@ fn copy_from_a_stage_an_image_and_an_index() {
 #[test]
 fn chown_names_numbers_and_created_parents() {
     let p = Project::new();
-    p.write(
-        "passwd",
-        "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n",
-    )
-    .write("group", "root:x:0:\napp:x:1001:\nstaff:x:50:\n")
-    .write("f", "f")
-    .write("d/g", "g");
+    write_users(&p).write("f", "f").write("d/g", "g");
     p.dockerfile(
         "FROM busybox\n\
          COPY passwd group /etc/\n\
@@ -230,8 +230,7 @@ fn chown_names_numbers_and_created_parents() {
 
     p.dockerfile("FROM busybox\nCOPY --chown=nosuchuser f /a\n");
     let run = p.build(&[]);
-    assert!(!run.success());
-    assert!(run.stderr().contains("nosuchuser"), "{}", run.report());
+    run.assert_failed_with("nosuchuser");
 }
 
 #[test]
@@ -278,11 +277,7 @@ fn link_parents_and_exclude() {
         .write("home.txt", "h")
         .write("homer.md", "h")
         .write("hommage.rs", "h");
-    std::fs::set_permissions(
-        p.path("x/y"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o750),
-    )
-    .unwrap();
+    p.chmod("x/y", 0o750);
     p.dockerfile(
         "# syntax=docker/dockerfile:1.7-labs\n\
          FROM busybox\n\
@@ -465,8 +460,7 @@ fn stage_symlinks_never_escape_the_stage() {
          COPY --from=s /to-shadow /got-shadow\n",
     );
     let run = p.build(&[]);
-    assert!(!run.success(), "{}", run.report());
-    assert!(run.stderr().contains("not found"), "{}", run.report());
+    run.assert_failed_with("not found");
 }
 
 #[test]
@@ -606,39 +600,25 @@ fn stat_cache_still_sees_edits_that_keep_size_and_mtime() {
 /// skiff clamps them to its logical layer clock).
 #[test]
 fn copy_and_add_agree_with_buildkit() {
-    if !require_tool("runc") || !require_tool("tar") {
+    if !require_tool("tar") {
         return;
     }
-    let Some(registry) = Registry::start_or_skip() else {
+    let Some(reference) = ReferenceBuilder::start_or_skip() else {
         return;
     };
-    let Some(dockerd) = Dockerd::start_or_skip() else {
-        return;
-    };
-    let base = busybox_image(&registry)
-        .expect("the busybox fixture")
-        .reference;
     let p = Project::new();
-    p.write(
-        "passwd",
-        "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n",
-    )
-    .write("group", "root:x:0:\napp:x:1001:\nstaff:x:50:\n")
-    .write("f", "f")
-    .write("c.txt", "c")
-    .write_mode("dir/x", "x", 0o755)
-    .write("d/g", "g")
-    .write("target.txt", "t")
-    .write("sub/a.txt", "a")
-    .write("sub/b.txt", "b")
-    .write("docs/README.md", "r")
-    .write("docs/other", "o")
-    .write(".dockerignore", "docs\n!docs/README.md\n");
-    std::fs::set_permissions(
-        p.path("dir"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .unwrap();
+    write_users(&p)
+        .write("f", "f")
+        .write("c.txt", "c")
+        .write_mode("dir/x", "x", 0o755)
+        .write("d/g", "g")
+        .write("target.txt", "t")
+        .write("sub/a.txt", "a")
+        .write("sub/b.txt", "b")
+        .write("docs/README.md", "r")
+        .write("docs/other", "o")
+        .write(".dockerignore", "docs\n!docs/README.md\n");
+    p.chmod("dir", 0o700);
     symlink("target.txt", p.path("link")).unwrap();
     symlink("/etc/passwd", p.path("d/abs")).unwrap();
     let tar = std::process::Command::new("tar")
@@ -666,14 +646,11 @@ fn copy_and_add_agree_with_buildkit() {
          ADD --chown=7:7 s.tgz /un/\n\
          COPY . /ctx/\n",
     );
-    let args = ["--build-arg".to_string(), format!("BASE={base}")];
+    let args = reference.base_args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    dockerd
+    let buildkit = reference
         .build(p.dir(), &args, "skiff-copy/differential")
         .expect("docker build");
-    let buildkit = dockerd
-        .built_image("skiff-copy/differential")
-        .expect("docker save");
     let (_, skiff) = p.build_image(&args);
     let paths = [
         "/contents",

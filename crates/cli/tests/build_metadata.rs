@@ -3,7 +3,6 @@
 //! wrote for the same Dockerfiles on the same busybox base. The expected texts below were
 //! captured from BuildKit's config blobs (`docker save`), see docs/reference-builders.md.
 
-use skiff_testkit::busybox::{busybox_layout, LAYOUT_TAG};
 use skiff_testkit::layout::{host_architecture, sha256_digest};
 use skiff_testkit::project::{BuiltImage, Kind, Project};
 use std::io::Write as _;
@@ -14,37 +13,6 @@ const BASE_ENTRY: (&str, bool) = ("skiff-testkit", false);
 /// The diff ID of an empty tar: the layer BuildKit writes for a step that changed nothing.
 const EMPTY_LAYER: &str = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef";
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// Like `Project::build_image`, with extra environment variables for skiff (a `--build-arg K`
-/// taken from the environment, `SOURCE_DATE_EPOCH`).
-fn build_with_env(p: &Project, env: &[(&str, &str)], args: &[&str]) -> BuiltImage {
-    let layout = busybox_layout().expect("the busybox fixture");
-    let out = p
-        .dir()
-        .with_extension(format!("{}.oci.tar", std::process::id()));
-    let mut cmd = p.skiff();
-    cmd.arg("build")
-        .arg("--progress=plain")
-        .arg("--build-context")
-        .arg(format!(
-            "busybox=oci-layout://{}:{LAYOUT_TAG}",
-            layout.display()
-        ))
-        .arg("--output")
-        .arg(format!("type=oci,dest={}", out.display()))
-        .args(args)
-        .arg(p.dir())
-        .envs(env.iter().copied());
-    let output = cmd.output().expect("running skiff");
-    assert!(
-        output.status.success(),
-        "{cmd:?} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let image = BuiltImage::open(&out).expect("reading the exported image");
-    std::fs::remove_file(&out).ok();
-    image
-}
 
 /// The config blob exactly as skiff stored it.
 fn raw_config(image: &BuiltImage) -> String {
@@ -117,14 +85,10 @@ ONBUILD LABEL again=1
 
 #[test]
 fn every_metadata_instruction_writes_what_buildkit_writes() {
-    if !skiff_testkit::require_tool("runc") {
+    let Some(p) = Project::needing_runc(ALL_METADATA) else {
         return;
-    }
-    let p = Project::new();
-    p.dockerfile(ALL_METADATA);
-    let image = build_with_env(
-        &p,
-        &[("FROMENV", "fromenv")],
+    };
+    let (_, image) = p.build_image_env(
         &[
             "--build-arg",
             "GLOBAL=cli",
@@ -133,6 +97,7 @@ fn every_metadata_instruction_writes_what_buildkit_writes() {
             "--label",
             "a=cli",
         ],
+        &[("FROMENV", "fromenv")],
     );
     let arch = host_architecture();
     let run_args = format!(
@@ -221,15 +186,14 @@ fn build_arg_from_the_environment_and_global_args() {
          ARG TARGETOS TARGETVARIANT BUILDOS BUILDARCH\n\
          ENV TOS=$TARGETOS TV=${TARGETVARIANT:-none} BOS=$BUILDOS BA=$BUILDARCH\n",
     );
-    let image = build_with_env(
-        &p,
-        &[("SKIFF_META_ENV_ARG", "from-env")],
+    let (_, image) = p.build_image_env(
         &[
             "--build-arg",
             "SKIFF_META_ENV_ARG",
             "--build-arg",
             "CLI=given",
         ],
+        &[("SKIFF_META_ENV_ARG", "from-env")],
     );
     let env = image.runtime_config()["Env"].to_string();
     let arch = host_architecture();
@@ -247,11 +211,7 @@ fn build_arg_from_the_environment_and_global_args() {
 
 #[test]
 fn arg_and_env_precedence_quoting_and_go_escaping() {
-    if !skiff_testkit::require_tool("runc") {
-        return;
-    }
-    let p = Project::new();
-    p.dockerfile(
+    let Some(p) = Project::needing_runc(
         r#"ARG GLOBAL=g1
 ARG NODEF
 FROM busybox
@@ -274,7 +234,9 @@ HEALTHCHECK NONE
 STOPSIGNAL 9
 CMD ["echo", "a\"b", "ü", "<tag>"]
 "#,
-    );
+    ) else {
+        return;
+    };
     let (_, image) = p.build_image(&[]);
     let expected = history(&[
         BASE_ENTRY,
@@ -431,15 +393,13 @@ fn scratch_gets_the_default_path_and_root_as_workdir() {
 
 #[test]
 fn onbuild_triggers_run_once_from_a_stage_and_from_an_image() {
-    if !skiff_testkit::require_tool("runc") {
-        return;
-    }
-    let base = Project::new();
-    base.dockerfile(
+    let Some(base) = Project::needing_runc(
         "FROM busybox AS parent\nONBUILD RUN echo \"$(cat /count 2>/dev/null)x\" > /count\n\
          FROM parent AS child\nRUN cp /count /child-count\n\
          FROM child AS grandchild\nRUN cp /count /grandchild-count\n",
-    );
+    ) else {
+        return;
+    };
     let (_, image) = base.build_image(&[]);
     // The trigger ran when `child` was built on `parent`, not again for `grandchild`.
     assert_eq!(image.fs.read_string("/child-count"), "x\n");
@@ -487,14 +447,14 @@ fn source_date_epoch_stamps_every_new_entry_and_the_image() {
     p.write("a.txt", "a\n");
     p.dockerfile("FROM busybox\nENV A=1\nCOPY a.txt /\nLABEL z=1 a=2\nENV B=2 C=3\n");
     let env = [("SOURCE_DATE_EPOCH", "1700000000")];
-    let first = build_with_env(&p, &env, &[]);
+    let (_, first) = p.build_image_env(&[], &env);
     let stamp = "2023-11-14T22:13:20Z";
     assert_eq!(first.config["created"], stamp);
     let times = created_times(&first);
     assert_eq!(times[0], "2024-01-01T00:00:00Z", "the base entry is kept");
     assert!(times[1..].iter().all(|t| t == stamp), "{times:?}");
     // Same inputs, same config bytes: label and env order are deterministic.
-    let second = build_with_env(&p, &env, &["--no-cache"]);
+    let (_, second) = p.build_image_env(&["--no-cache"], &env);
     assert_eq!(raw_config(&first), raw_config(&second));
     assert_eq!(
         first.runtime_config()["Labels"].to_string(),
@@ -504,11 +464,11 @@ fn source_date_epoch_stamps_every_new_entry_and_the_image() {
 
 #[test]
 fn history_times_follow_buildkits_rules_without_an_epoch() {
-    if !skiff_testkit::require_tool("runc") {
+    let Some(p) =
+        Project::needing_runc("FROM busybox\nENV A=1\nRUN sleep 1\nLABEL x=1\nRUN sleep 1\n")
+    else {
         return;
-    }
-    let p = Project::new();
-    p.dockerfile("FROM busybox\nENV A=1\nRUN sleep 1\nLABEL x=1\nRUN sleep 1\n");
+    };
     let (_, image) = p.build_image(&[]);
     let times = created_times(&image);
     // A metadata entry takes the time of the layer step before it; leading ones, the first

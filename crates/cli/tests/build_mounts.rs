@@ -1,82 +1,21 @@
 //! `RUN --mount` through `skiff build`: cache, bind, tmpfs and secret mounts, checked inside
 //! the built image, in its layers, and (for secrets) in every byte skiff wrote.
 
-use skiff_testkit::busybox::{busybox_layout, LAYOUT_TAG};
 use skiff_testkit::project::{BuiltImage, Project};
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use skiff_testkit::store_check::files_under;
+use std::path::Path;
 
-/// A project with `dockerfile`, or `None` (test skipped) when runc is missing.
-fn project(dockerfile: &str) -> Option<Project> {
-    if !skiff_testkit::require_tool("runc") {
-        return None;
-    }
-    let p = Project::new();
-    p.dockerfile(dockerfile);
-    Some(p)
-}
-
-/// Like `Project::build`/`build_image`, with extra environment variables for skiff; the
-/// image is `None` when the build failed.
-fn build_env(p: &Project, args: &[&str], envs: &[(&str, &str)]) -> (Output, Option<BuiltImage>) {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let out = std::env::temp_dir().join(format!("skiff-mounts-test-{nanos}.tar"));
-    let layout = busybox_layout().expect("the busybox fixture");
-    let mut cmd = p.skiff();
-    cmd.arg("build").arg("--progress=plain");
-    cmd.arg("--build-context").arg(format!(
-        "busybox=oci-layout://{}:{LAYOUT_TAG}",
-        layout.display()
-    ));
-    cmd.arg("--output")
-        .arg(format!("type=oci,dest={}", out.display()));
-    cmd.args(args).arg(p.dir());
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let output = cmd.output().expect("running skiff");
-    let image = output
-        .status
-        .success()
-        .then(|| BuiltImage::open(&out).expect("reading the exported image"));
-    std::fs::remove_file(&out).ok();
-    (output, image)
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Every path of every layer (whiteouts included).
-fn all_layer_paths(image: &BuiltImage) -> Vec<String> {
-    image
-        .layers
-        .iter()
-        .flat_map(|l| l.order.iter().cloned())
-        .collect()
-}
-
-/// Every regular file under `dir`, recursively (symlinks not followed).
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let Ok(meta) = std::fs::symlink_metadata(&path) else {
-            continue;
-        };
-        if meta.is_dir() {
-            out.extend(files_under(&path));
-        } else if meta.is_file() {
-            out.push(path);
+/// Asserts that no layer of `image` (whiteouts included) holds a mount point or anything
+/// under it.
+fn assert_no_layer_holds(image: &BuiltImage, mounts: &[&str]) {
+    for path in image.layers.iter().flat_map(|l| &l.order) {
+        for &mount in mounts {
+            assert!(
+                path != mount && !path.starts_with(&format!("{mount}/")),
+                "{path} is in a layer"
+            );
         }
     }
-    out
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -85,7 +24,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 
 #[test]
 fn cache_mount_persists_across_builds_and_stays_out_of_layers() {
-    let Some(p) = project(concat!(
+    let Some(p) = Project::needing_runc(concat!(
         "FROM busybox\n",
         "RUN --mount=type=cache,target=/cache \\\n",
         "    n=$(cat /cache/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /cache/n; echo $n > /count\n",
@@ -103,14 +42,7 @@ fn cache_mount_persists_across_builds_and_stays_out_of_layers() {
     let (_, second) = p.build_image(&["--no-cache"]);
     assert_eq!(second.fs.read_string("/count"), "2\n");
     for image in [&first, &second] {
-        for path in all_layer_paths(image) {
-            for mount in ["/cache", "/c1", "/c2", "/o"] {
-                assert!(
-                    path != mount && !path.starts_with(&format!("{mount}/")),
-                    "{path} is in a layer"
-                );
-            }
-        }
+        assert_no_layer_holds(image, &["/cache", "/c1", "/c2", "/o"]);
     }
 }
 
@@ -135,7 +67,7 @@ fn counter_dockerfile(sharing: &str) -> String {
 
 #[test]
 fn locked_cache_mounts_are_used_by_one_step_at_a_time() {
-    let Some(p) = project(&counter_dockerfile("locked")) else {
+    let Some(p) = Project::needing_runc(&counter_dockerfile("locked")) else {
         return;
     };
     let (_, image) = p.build_image(&[]);
@@ -144,7 +76,7 @@ fn locked_cache_mounts_are_used_by_one_step_at_a_time() {
 
 #[test]
 fn cache_mount_contents_are_not_in_the_cache_key() {
-    let Some(p) = project(concat!(
+    let Some(p) = Project::needing_runc(concat!(
         "FROM busybox\n",
         "RUN --mount=type=cache,target=/cache date +%s%N > /cache/stamp && echo done > /done\n",
     )) else {
@@ -157,7 +89,7 @@ fn cache_mount_contents_are_not_in_the_cache_key() {
 
 #[test]
 fn cache_mount_from_a_stage_starts_with_its_files() {
-    let Some(p) = project(concat!(
+    let Some(p) = Project::needing_runc(concat!(
         "FROM busybox AS seed\n",
         "RUN mkdir /seeddir && echo seeded > /seeddir/file\n",
         "FROM busybox\n",
@@ -172,7 +104,7 @@ fn cache_mount_from_a_stage_starts_with_its_files() {
 
 #[test]
 fn bind_mounts_from_context_stage_and_image_are_read_only_unless_rw() {
-    let Some(p) = project(concat!(
+    let Some(p) = Project::needing_runc(concat!(
         "FROM busybox AS builder\n",
         "RUN mkdir /out && echo built > /out/artifact\n",
         "FROM busybox\n",
@@ -198,14 +130,7 @@ fn bind_mounts_from_context_stage_and_image_are_read_only_unless_rw() {
     );
     assert_eq!(image.fs.read_string("/got-stage"), "built\n");
     assert!(image.fs.read_string("/got-image").starts_with("root:"));
-    for path in all_layer_paths(&image) {
-        for mount in ["/ctx", "/s", "/b", "/p"] {
-            assert!(
-                path != mount && !path.starts_with(&format!("{mount}/")),
-                "{path} is in a layer"
-            );
-        }
-    }
+    assert_no_layer_holds(&image, &["/ctx", "/s", "/b", "/p"]);
 
     // The mounted context is part of the key: a changed file reruns the step.
     p.write("file.txt", "changed\n");
@@ -215,7 +140,7 @@ fn bind_mounts_from_context_stage_and_image_are_read_only_unless_rw() {
 
 #[test]
 fn tmpfs_mount_is_a_sized_tmpfs_and_leaves_nothing() {
-    let Some(p) = project(concat!(
+    let Some(p) = Project::needing_runc(concat!(
         "FROM busybox\n",
         "RUN --mount=type=tmpfs,target=/t,size=1m \\\n",
         "    grep ' /t ' /proc/mounts > /t-mount && echo x > /t/file\n",
@@ -231,7 +156,7 @@ fn tmpfs_mount_is_a_sized_tmpfs_and_leaves_nothing() {
 
 #[test]
 fn secrets_reach_the_step_but_never_the_image_store_or_history() {
-    let Some(p) = project(concat!(
+    let Some(p) = Project::needing_runc(concat!(
         "FROM busybox\n",
         "RUN --mount=type=secret,id=tok sha256sum /run/secrets/tok | cut -d' ' -f1 > /file-hash\n",
         "RUN --mount=type=secret,id=tok,target=/custom/place,mode=0440,uid=123,gid=456 \\\n",
@@ -249,8 +174,7 @@ fn secrets_reach_the_step_but_never_the_image_store_or_history() {
     let secret_file = p.store().join("secret.txt");
     std::fs::write(&secret_file, secret).unwrap();
     let file_arg = format!("id=tok,src={}", secret_file.display());
-    let (output, image) = build_env(
-        &p,
+    let (run, image) = p.build_image_env(
         &[
             "--secret",
             &file_arg,
@@ -259,7 +183,6 @@ fn secrets_reach_the_step_but_never_the_image_store_or_history() {
         ],
         &[("SKIFF_TEST_SECRET", env_secret)],
     );
-    let image = image.unwrap_or_else(|| panic!("build failed: {}", stderr(&output)));
     std::fs::remove_file(&secret_file).unwrap();
     let sha = |s: &str| {
         skiff_testkit::layout::sha256_digest(s.as_bytes())["sha256:".len()..].to_string() + "\n"
@@ -289,7 +212,7 @@ fn secrets_reach_the_step_but_never_the_image_store_or_history() {
                 file.display()
             );
         }
-        assert!(!stderr(&output).contains(value), "{value} in the output");
+        assert!(!run.stderr().contains(value), "{value} in the output");
         for file in files_under(Path::new("/dev/shm")) {
             let data = std::fs::read(&file).unwrap_or_default();
             assert!(
@@ -303,25 +226,21 @@ fn secrets_reach_the_step_but_never_the_image_store_or_history() {
 
 #[test]
 fn a_required_secret_that_is_missing_fails_the_build() {
-    let Some(p) = project("FROM busybox\nRUN --mount=type=secret,id=needed,required true\n") else {
+    let Some(p) =
+        Project::needing_runc("FROM busybox\nRUN --mount=type=secret,id=needed,required true\n")
+    else {
         return;
     };
     let run = p.build(&[]);
-    assert!(!run.success(), "{}", run.report());
-    assert!(run.stderr().contains("needed"), "{}", run.report());
+    run.assert_failed_with("needed");
     assert!(run.stderr().contains("--secret"), "{}", run.report());
 }
 
 #[test]
 fn ssh_mounts_are_refused_clearly() {
-    let Some(p) = project("FROM busybox\nRUN --mount=type=ssh true\n") else {
+    let Some(p) = Project::needing_runc("FROM busybox\nRUN --mount=type=ssh true\n") else {
         return;
     };
     let run = p.build(&[]);
-    assert!(!run.success(), "{}", run.report());
-    assert!(
-        run.stderr().contains("type=ssh is not supported"),
-        "{}",
-        run.report()
-    );
+    run.assert_failed_with("type=ssh is not supported");
 }

@@ -12,6 +12,14 @@ const TWO_STAGES: &str =
     "FROM busybox AS builder\nWORKDIR /src\nRUN echo building && echo made > /src/out\n\
 FROM busybox\nCOPY --from=builder /src/out /out\nENV A=1\nRUN cat /out\n";
 
+/// A project whose one step after `FROM` is `COPY a.txt /a.txt`.
+fn one_copy_project() -> Project {
+    let p = Project::new();
+    p.write("a.txt", "a");
+    p.dockerfile("FROM busybox\nCOPY a.txt /a.txt\n");
+    p
+}
+
 fn lines(run: &BuildRun) -> Vec<String> {
     run.stderr().lines().map(str::to_string).collect()
 }
@@ -26,11 +34,9 @@ fn done_seconds(run: &BuildRun, n: usize) -> Option<f64> {
 
 #[test]
 fn plain_numbers_steps_like_buildkit_and_marks_cached_on_rebuild() {
-    if !skiff_testkit::require_tool("runc") {
+    let Some(p) = Project::needing_runc(TWO_STAGES) else {
         return;
-    }
-    let p = Project::new();
-    p.dockerfile(TWO_STAGES);
+    };
     let run = p.build_ok(&[]);
     let from = "FROM docker.io/library/busybox:latest";
     // The two stages start at the same time, so which one's steps get the lower numbers
@@ -132,13 +138,11 @@ fn auto_is_plain_when_stderr_is_not_a_terminal() {
     );
 }
 
-fn json_events(run: &BuildRun) -> Vec<Value> {
-    run.stderr()
-        .lines()
-        .map(|l| {
-            serde_json::from_str(l)
-                .unwrap_or_else(|e| panic!("a line that is not JSON ({e}): {l}\n{}", run.report()))
-        })
+/// The `event` field of each event, in order.
+fn event_kinds(events: &[Value]) -> Vec<&str> {
+    events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
         .collect()
 }
 
@@ -165,9 +169,7 @@ fn check_order(events: &[Value]) {
 
 #[test]
 fn json_lines_all_parse_in_order_and_end_with_the_summary() {
-    let p = Project::new();
-    p.write("a.txt", "a");
-    p.dockerfile("FROM busybox\nCOPY a.txt /a.txt\n");
+    let p = one_copy_project();
     let scratch = skiff_testkit::tempfile::tempdir().unwrap();
     let oci = format!(
         "type=oci,dest={}",
@@ -182,12 +184,9 @@ fn json_lines_all_parse_in_order_and_end_with_the_summary() {
         "--output",
         "type=image",
     ]);
-    let events = json_events(&run);
+    let events = run.json_events();
     check_order(&events);
-    let kinds: Vec<&str> = events
-        .iter()
-        .map(|e| e["event"].as_str().unwrap())
-        .collect();
+    let kinds = event_kinds(&events);
     assert_eq!(
         kinds,
         [
@@ -218,7 +217,7 @@ fn json_lines_all_parse_in_order_and_end_with_the_summary() {
         .starts_with("exported to type=oci,dest=")));
 
     let again = p.build_ok(&["--progress=json"]);
-    let events = json_events(&again);
+    let events = again.json_events();
     assert!(
         events
             .iter()
@@ -234,7 +233,7 @@ fn json_reports_a_failure_as_an_error_event() {
     p.dockerfile("FROM busybox\nCOPY missing.txt /m\n");
     let run = p.build(&["--progress=json"]);
     assert_eq!(run.code(), Some(1), "{}", run.report());
-    let events = json_events(&run);
+    let events = run.json_events();
     check_order(&events);
     let last = events.last().unwrap();
     assert_eq!(last["event"], "error", "{}", run.report());
@@ -246,11 +245,9 @@ fn json_reports_a_failure_as_an_error_event() {
 
 #[test]
 fn a_failing_run_is_reported_once_with_its_place_and_output() {
-    if !skiff_testkit::require_tool("runc") {
+    let Some(p) = Project::needing_runc("FROM busybox\nRUN echo about to fail; exit 3\n") else {
         return;
-    }
-    let p = Project::new();
-    p.dockerfile("FROM busybox\nRUN echo about to fail; exit 3\n");
+    };
     let run = p.build(&[]);
     assert_eq!(run.code(), Some(1), "{}", run.report());
     let err = run.stderr();
@@ -270,11 +267,8 @@ fn a_failing_run_is_reported_once_with_its_place_and_output() {
     assert!(err.contains("about to fail"), "{err}");
     // In JSON the step fails with a step_error, then the build with an error event.
     let run = p.build(&["--progress=json"]);
-    let events = json_events(&run);
-    let kinds: Vec<&str> = events
-        .iter()
-        .map(|e| e["event"].as_str().unwrap())
-        .collect();
+    let events = run.json_events();
+    let kinds = event_kinds(&events);
     assert_eq!(kinds.last(), Some(&"error"), "{}", run.report());
     assert!(
         kinds.contains(&"step_error") && kinds.contains(&"step_output"),
@@ -284,9 +278,7 @@ fn a_failing_run_is_reported_once_with_its_place_and_output() {
 
 #[test]
 fn tty_piped_does_not_draw_and_ends_with_the_summary() {
-    let p = Project::new();
-    p.write("a.txt", "a");
-    p.dockerfile("FROM busybox\nCOPY a.txt /a.txt\n");
+    let p = one_copy_project();
     let run = p.build_ok(&["--progress=tty"]);
     let err = run.stderr();
     assert!(!err.contains('\x1b'), "escape codes on a pipe: {err:?}");
@@ -306,21 +298,12 @@ fn tty_piped_does_not_draw_and_ends_with_the_summary() {
 
 /// Runs `skiff build --progress=tty` inside a pseudo-terminal (`script` from bsdutils).
 fn build_in_pty(p: &Project, dockerfile_extra_args: &[&str]) -> (bool, String) {
-    let layout = skiff_testkit::busybox::busybox_layout().unwrap();
-    let mut words = vec![
-        skiff_testkit::skiff_bin().display().to_string(),
-        "--root".into(),
-        p.store().display().to_string(),
-        "build".into(),
-        "--progress=tty".into(),
-        "--build-context".into(),
-        format!("busybox=oci-layout://{}:latest", layout.display()),
-    ];
-    words.extend(dockerfile_extra_args.iter().map(|s| s.to_string()));
-    words.push(p.dir().display().to_string());
-    let command = words
-        .iter()
-        .map(|w| format!("'{}'", w.replace('\'', "'\\''")))
+    let mut args = vec!["--progress=tty"];
+    args.extend_from_slice(dockerfile_extra_args);
+    let build = p.build_command(&args);
+    let command = std::iter::once(build.get_program())
+        .chain(build.get_args())
+        .map(|w| format!("'{}'", w.to_string_lossy().replace('\'', "'\\''")))
         .collect::<Vec<_>>()
         .join(" ");
     let out = Command::new("script")
@@ -367,12 +350,9 @@ fn json_reports_a_pull_with_per_blob_progress() {
     let p = Project::new();
     p.dockerfile(&format!("FROM {}\nENV X=1\n", busybox.reference));
     let run = p.build_ok(&["--progress=json"]);
-    let events = json_events(&run);
+    let events = run.json_events();
     check_order(&events);
-    let kinds: Vec<&str> = events
-        .iter()
-        .map(|e| e["event"].as_str().unwrap())
-        .collect();
+    let kinds = event_kinds(&events);
     let start = kinds
         .iter()
         .position(|k| *k == "pull_start")

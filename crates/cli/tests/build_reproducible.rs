@@ -2,7 +2,6 @@
 //! from scratch in two stores gives the same manifest digest with `SOURCE_DATE_EPOCH` set
 //! (gzip and zstd), and the same layers without it (only `created` times differ).
 
-use skiff_testkit::busybox::{busybox_layout, LAYOUT_TAG};
 use skiff_testkit::project::{BuiltImage, Project};
 use skiff_testkit::serde_json::Value;
 
@@ -24,31 +23,15 @@ fn project() -> Project {
 }
 
 /// A `--no-cache` build of `p` exported as an OCI archive, with `SOURCE_DATE_EPOCH` set or
-/// removed in skiff's environment.
+/// absent from skiff's environment (a `Project` build never inherits it).
 fn build(p: &Project, epoch: Option<&str>, extra: &[&str]) -> BuiltImage {
-    let layout = busybox_layout().expect("the busybox fixture");
-    let scratch = skiff_testkit::tempfile::tempdir().unwrap();
-    let dest = scratch.path().join("image.tar");
-    let mut cmd = p.skiff();
-    cmd.arg("build").arg("--progress=plain").arg("--no-cache");
-    cmd.arg("--build-context").arg(format!(
-        "busybox=oci-layout://{}:{LAYOUT_TAG}",
-        layout.display()
-    ));
-    cmd.arg("--output")
-        .arg(format!("type=oci,dest={}", dest.display()));
-    cmd.args(extra).arg(p.dir());
-    match epoch {
-        Some(e) => cmd.env("SOURCE_DATE_EPOCH", e),
-        None => cmd.env_remove("SOURCE_DATE_EPOCH"),
-    };
-    let out = cmd.output().expect("running skiff");
-    assert!(
-        out.status.success(),
-        "{cmd:?}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    BuiltImage::open(&dest).expect("reading the exported image")
+    let mut args = vec!["--no-cache"];
+    args.extend_from_slice(extra);
+    let envs: Vec<(&str, &str)> = epoch
+        .map(|e| ("SOURCE_DATE_EPOCH", e))
+        .into_iter()
+        .collect();
+    p.build_image_env(&args, &envs).1
 }
 
 fn layer_digests(image: &BuiltImage) -> Vec<String> {

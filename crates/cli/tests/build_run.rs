@@ -3,56 +3,7 @@
 //! resolv.conf, hosts, hostname, network), failures, heredocs, and the layers a RUN makes
 //! (no layer for no change, whiteouts, opaque dirs, links, modes, owners, determinism).
 
-use skiff_testkit::busybox::{busybox_layout, LAYOUT_TAG};
 use skiff_testkit::project::{BuiltImage, Kind, Project};
-use std::process::Output;
-
-/// A project with `dockerfile`, or `None` (test skipped) when runc is missing.
-fn project(dockerfile: &str) -> Option<Project> {
-    if !skiff_testkit::require_tool("runc") {
-        return None;
-    }
-    let p = Project::new();
-    p.dockerfile(dockerfile);
-    Some(p)
-}
-
-/// Like `Project::build_image`, with extra environment variables for skiff
-/// (`SOURCE_DATE_EPOCH`, …) that must not leak into the other tests of this process.
-fn build_image_env(p: &Project, args: &[&str], envs: &[(&str, &str)]) -> (Output, BuiltImage) {
-    let out = tempfile_path(p, "image.tar");
-    let layout = busybox_layout().expect("the busybox fixture");
-    let mut cmd = p.skiff();
-    cmd.arg("build").arg("--progress=plain");
-    cmd.arg("--build-context").arg(format!(
-        "busybox=oci-layout://{}:{LAYOUT_TAG}",
-        layout.display()
-    ));
-    cmd.arg("--output")
-        .arg(format!("type=oci,dest={}", out.display()));
-    cmd.args(args).arg(p.dir());
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let output = cmd.output().expect("running skiff");
-    assert!(
-        output.status.success(),
-        "{cmd:?} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let image = BuiltImage::open(&out).expect("reading the exported image");
-    std::fs::remove_file(&out).ok();
-    (output, image)
-}
-
-/// A fresh path next to the store (outside the context).
-fn tempfile_path(p: &Project, name: &str) -> std::path::PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    p.store().join(format!("test-{nanos}-{name}"))
-}
 
 /// The entries (paths) of the image's last layer, in tar order.
 fn last_layer_paths(image: &BuiltImage) -> Vec<String> {
@@ -61,7 +12,7 @@ fn last_layer_paths(image: &BuiltImage) -> Vec<String> {
 
 #[test]
 fn shell_form_uses_the_stage_shell_and_exec_form_runs_as_is() {
-    let Some(p) = project(concat!(
+    let Some(p) = Project::needing_runc(concat!(
         "FROM busybox\n",
         "ENV X=from-env\n",
         "RUN echo \"$0\" > /default-shell\n",
@@ -82,7 +33,7 @@ fn shell_form_uses_the_stage_shell_and_exec_form_runs_as_is() {
 
 #[test]
 fn run_sees_env_and_args_in_scope_and_proxy_args_stay_out_of_key_and_history() {
-    let Some(p) = project(concat!(
+    let Some(p) = Project::needing_runc(concat!(
         "FROM busybox\n",
         "ARG E1=from-arg\n",
         "ENV E1=env1\n",
@@ -126,7 +77,7 @@ fn run_sees_env_and_args_in_scope_and_proxy_args_stay_out_of_key_and_history() {
 
 #[test]
 fn user_is_resolved_from_the_stage_passwd_and_group_files() {
-    let Some(p) = project(concat!(
+    let Some(p) = Project::needing_runc(concat!(
         "FROM busybox\n",
         "RUN echo 'app:x:1000:1000::/home/app:/bin/sh' >> /etc/passwd \\\n",
         " && echo 'app:x:1000:' >> /etc/group \\\n",
@@ -167,21 +118,16 @@ fn user_is_resolved_from_the_stage_passwd_and_group_files() {
 
 #[test]
 fn unknown_user_fails_with_a_clear_message() {
-    let Some(p) = project("FROM busybox\nUSER nosuchuser\nRUN true\n") else {
+    let Some(p) = Project::needing_runc("FROM busybox\nUSER nosuchuser\nRUN true\n") else {
         return;
     };
     let run = p.build(&[]);
-    assert!(!run.success(), "{}", run.report());
-    assert!(
-        run.stderr().contains("unable to find user nosuchuser"),
-        "{}",
-        run.report()
-    );
+    run.assert_failed_with("unable to find user nosuchuser");
 }
 
 #[test]
 fn a_missing_working_directory_is_created() {
-    let Some(p) = project(concat!(
+    let Some(p) = Project::needing_runc(concat!(
         "FROM busybox\n",
         "WORKDIR /w/deep\n",
         "RUN rm -r /w\n",
@@ -196,7 +142,7 @@ fn a_missing_working_directory_is_created() {
 
 #[test]
 fn the_sandbox_has_proc_dev_resolv_conf_hosts_and_hostname() {
-    let Some(p) = project(concat!(
+    let Some(p) = Project::needing_runc(concat!(
         "FROM busybox\n",
         "RUN head -1 /proc/self/status > /proc-status \\\n",
         " && echo discarded > /dev/null \\\n",
@@ -232,7 +178,7 @@ fn the_sandbox_has_proc_dev_resolv_conf_hosts_and_hostname() {
 
 #[test]
 fn network_none_has_only_loopback_and_default_is_the_host_network() {
-    let Some(p) = project(concat!(
+    let Some(p) = Project::needing_runc(concat!(
         "FROM busybox\n",
         "RUN --network=none tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' > /net-none\n",
         "RUN tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' > /net-default\n",
@@ -259,7 +205,7 @@ fn network_none_has_only_loopback_and_default_is_the_host_network() {
 
 #[test]
 fn a_failing_run_fails_the_build_with_line_command_code_and_output() {
-    let Some(p) = project(concat!(
+    let Some(p) = Project::needing_runc(concat!(
         "FROM busybox\n",
         "RUN echo fine > /ok\n",
         "RUN echo first line; echo last words >&2; exit 3\n",
@@ -289,7 +235,7 @@ fn a_failing_run_fails_the_build_with_line_command_code_and_output() {
 
 #[test]
 fn heredocs_run_like_buildkit() {
-    let Some(p) = project(concat!(
+    let Some(p) = Project::needing_runc(concat!(
         "FROM busybox\n",
         "RUN <<EOF\n",
         "echo one > /heredoc-plain\n",
@@ -337,7 +283,7 @@ const EMPTY_TAR_DIFF_ID: &str =
 
 #[test]
 fn a_run_that_changes_nothing_makes_an_empty_layer_like_buildkit() {
-    let Some(p) = project(concat!(
+    let Some(p) = Project::needing_runc(concat!(
         "FROM busybox\n",
         "RUN true\n",
         "RUN cat /etc/passwd > /dev/null && ls /etc /tmp\n",
@@ -368,7 +314,7 @@ fn a_run_that_changes_nothing_makes_an_empty_layer_like_buildkit() {
 
 #[test]
 fn a_run_layer_holds_only_what_changed_and_its_parent_dirs() {
-    let Some(p) = project(concat!(
+    let Some(p) = Project::needing_runc(concat!(
         "FROM busybox\n",
         "RUN touch /tmp/x\n",
         "RUN mkdir -p /a/b/c && touch /a/b/c/f\n",
@@ -389,7 +335,7 @@ fn a_run_layer_holds_only_what_changed_and_its_parent_dirs() {
 
 #[test]
 fn deleting_gives_a_whiteout_and_replacing_a_dir_an_opaque_one() {
-    let Some(p) = project(concat!(
+    let Some(p) = Project::needing_runc(concat!(
         "FROM busybox\n",
         "RUN mkdir /dir && touch /dir/old1 /dir/old2 && echo keep > /keep\n",
         "RUN rm /etc/group\n",
@@ -414,7 +360,7 @@ fn deleting_gives_a_whiteout_and_replacing_a_dir_an_opaque_one() {
 
 #[test]
 fn links_modes_and_owners_are_kept() {
-    let Some(p) = project(concat!(
+    let Some(p) = Project::needing_runc(concat!(
         "FROM busybox\n",
         "RUN echo data > /f && ln /f /f-hard && ln -s /f /f-sym \\\n",
         " && chmod 4755 /f && mkdir /sticky && chmod 1777 /sticky \\\n",
@@ -438,16 +384,16 @@ fn links_modes_and_owners_are_kept() {
 
 #[test]
 fn layers_are_reproducible_with_source_date_epoch() {
-    let Some(p) = project(concat!(
+    let Some(p) = Project::needing_runc(concat!(
         "FROM busybox\n",
         "RUN echo hi > /a && mkdir -p /d/e && touch /d/e/f && ln -s a /l\n",
     )) else {
         return;
     };
     let env = [("SOURCE_DATE_EPOCH", "1700000000")];
-    let (_, first) = build_image_env(&p, &["--no-cache"], &env);
+    let (_, first) = p.build_image_env(&["--no-cache"], &env);
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    let (_, second) = build_image_env(&p, &["--no-cache"], &env);
+    let (_, second) = p.build_image_env(&["--no-cache"], &env);
     let digest = |i: &BuiltImage| i.layers.last().unwrap().descriptor["digest"].clone();
     assert_eq!(digest(&first), digest(&second));
     for entry in first.layers.last().unwrap().tree.entries.values() {
@@ -457,7 +403,7 @@ fn layers_are_reproducible_with_source_date_epoch() {
 
 #[test]
 fn the_copy_based_rootfs_gives_the_same_layers_as_overlayfs() {
-    let Some(p) = project(concat!(
+    let Some(p) = Project::needing_runc(concat!(
         "FROM busybox\n",
         "RUN touch /tmp/x && mkdir -p /a/b && echo hi > /a/b/f && ln /a/b/f /a/hard \\\n",
         " && ln -s f /a/b/sym && chmod 4755 /a/b/f && mkfifo /fifo\n",
@@ -474,9 +420,8 @@ fn the_copy_based_rootfs_gives_the_same_layers_as_overlayfs() {
     p.write("file.txt", "copied\n");
     let layers = |mode: &str| {
         let env = [("SOURCE_DATE_EPOCH", "1700000000"), ("SKIFF_ROOTFS", mode)];
-        let (output, image) = build_image_env(&p, &["--no-cache"], &env);
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        assert_eq!(image.fs.children("/a"), vec!["new"], "{stderr}");
+        let (run, image) = p.build_image_env(&["--no-cache"], &env);
+        assert_eq!(image.fs.children("/a"), vec!["new"], "{}", run.stderr());
         assert!(!image.fs.exists("/etc/group"));
         // What the later steps saw: the whiteout and the opaque dir applied.
         let listing = image.fs.read_string("/listing");
@@ -503,6 +448,6 @@ fn the_copy_based_rootfs_gives_the_same_layers_as_overlayfs() {
     // And the copy really was used: the step's root is then no overlayfs mount.
     let q = Project::new();
     q.dockerfile("FROM busybox\nRUN grep ' / ' /proc/mounts | cut -d' ' -f3 > /root-fs-type\n");
-    let (_, image) = build_image_env(&q, &[], &[("SKIFF_ROOTFS", "copy")]);
+    let (_, image) = q.build_image_env(&[], &[("SKIFF_ROOTFS", "copy")]);
     assert_ne!(image.fs.read_string("/root-fs-type"), "overlay\n");
 }

@@ -2,10 +2,8 @@
 //! time, only the stages the target needs are built, and a failing stage cancels the others
 //! without leaving mounts or containers behind.
 
-use skiff_testkit::busybox::{busybox_layout, LAYOUT_TAG};
-use skiff_testkit::project::Project;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use skiff_testkit::leftovers::{mounts_under, runc_containers_of};
+use skiff_testkit::project::{BuildRun, Project};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -16,72 +14,33 @@ fn one_at_a_time() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Runs `skiff build` on `p` (same arguments as `Project::build`) and returns its output, its
-/// pid and how long it took.
-fn timed_build(p: &Project, args: &[&str]) -> (Output, u32, Duration) {
-    let layout = busybox_layout().expect("the busybox fixture");
-    let mut cmd = p.skiff();
-    cmd.arg("build").arg("--progress=plain");
-    cmd.arg("--build-context").arg(format!(
-        "busybox=oci-layout://{}:{LAYOUT_TAG}",
-        layout.display()
-    ));
-    cmd.args(args).arg(p.dir());
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+/// Runs `skiff build` on `p` (same arguments as `Project::build`) and returns what it
+/// reported, its pid and how long it ran.
+fn timed_build(p: &Project, args: &[&str]) -> (BuildRun, u32, Duration) {
+    let build = p.spawn_build(args);
     let started = Instant::now();
-    let child = cmd.spawn().expect("starting skiff build");
-    let pid = child.id();
-    let output = child.wait_with_output().expect("waiting for skiff build");
-    (output, pid, started.elapsed())
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Mount points (host view) under `dir`.
-fn mounts_under(dir: &Path) -> Vec<String> {
-    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
-        .filter(|m| Path::new(m).starts_with(&dir))
-        .collect()
-}
-
-fn runc_containers_of(pid: u32) -> Vec<String> {
-    let out = Command::new("runc")
-        .args(["list", "-q"])
-        .output()
-        .expect("runc list");
-    let prefix = format!("skiff-{pid}-");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.starts_with(&prefix))
-        .map(str::to_string)
-        .collect()
+    let pid = build.child.id();
+    let run = build.wait();
+    (run, pid, started.elapsed())
 }
 
 #[test]
 fn independent_stages_run_at_the_same_time() {
-    if !skiff_testkit::require_tool("runc") {
-        return;
-    }
-    let _serial = one_at_a_time();
-    let p = Project::new();
-    p.dockerfile(
+    let Some(p) = Project::needing_runc(
         "FROM busybox AS a\nRUN sleep 2 && echo a > /a\n\
          FROM busybox AS b\nRUN sleep 2 && echo b > /b\n\
          FROM busybox\nCOPY --from=a /a /a\nCOPY --from=b /b /b\n",
-    );
-    let (out, _, took) = timed_build(&p, &[]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    ) else {
+        return;
+    };
+    let _serial = one_at_a_time();
+    let (first, _, took) = timed_build(&p, &[]);
+    assert!(first.success(), "{}", first.report());
     eprintln!("two parallel `RUN sleep 2` stages, cold store: {took:?}");
     assert!(
         took < Duration::from_millis(3500),
         "two `RUN sleep 2` stages and a final stage took {took:?}: they did not run at the same time\n{}",
-        stderr(&out)
+        first.report()
     );
     let (run, image) = p.build_image(&[]);
     assert!(run.executed_steps().is_empty(), "{}", run.report());
@@ -91,15 +50,13 @@ fn independent_stages_run_at_the_same_time() {
 
 #[test]
 fn a_stage_runs_its_steps_while_a_stage_it_copies_from_is_still_building() {
-    if !skiff_testkit::require_tool("runc") {
-        return;
-    }
-    let _serial = one_at_a_time();
-    let p = Project::new();
-    p.dockerfile(
+    let Some(p) = Project::needing_runc(
         "FROM busybox AS slow\nRUN sleep 2 && cut -d\" \" -f1 /proc/uptime > /slow-end\n\
          FROM busybox\nRUN cut -d\" \" -f1 /proc/uptime > /final-start\nCOPY --from=slow /slow-end /slow-end\n",
-    );
+    ) else {
+        return;
+    };
+    let _serial = one_at_a_time();
     let (run, image) = p.build_image(&[]);
     // The host's uptime (seconds, 1/100 s precision): /proc is not time-namespaced.
     let time = |path: &str| -> f64 {
@@ -117,17 +74,15 @@ fn a_stage_runs_its_steps_while_a_stage_it_copies_from_is_still_building() {
 
 #[test]
 fn only_the_stages_the_target_needs_are_built() {
-    if !skiff_testkit::require_tool("runc") {
-        return;
-    }
-    let _serial = one_at_a_time();
-    let p = Project::new();
-    p.dockerfile(
+    let Some(p) = Project::needing_runc(
         "FROM busybox AS unused\nRUN false\n\
          FROM busybox AS used\nRUN echo used > /used\n\
          FROM busybox AS other\nRUN false\n\
          FROM busybox\nCOPY --from=used /used /used\n",
-    );
+    ) else {
+        return;
+    };
+    let _serial = one_at_a_time();
     let (run, image) = p.build_image(&[]);
     assert_eq!(image.fs.read_string("/used"), "used\n");
     assert!(
@@ -147,20 +102,18 @@ fn only_the_stages_the_target_needs_are_built() {
 
 #[test]
 fn a_failing_stage_cancels_the_others_cleanly() {
-    if !skiff_testkit::require_tool("runc") {
-        return;
-    }
-    let _serial = one_at_a_time();
-    let p = Project::new();
-    p.dockerfile(
+    let Some(p) = Project::needing_runc(
         "FROM busybox AS slow\nRUN sleep 30 && echo slow > /slow\nRUN echo never > /never\n\
          FROM busybox AS failing\nRUN sleep 1 && exit 3\n\
          FROM busybox AS waiting\nCOPY --from=slow /slow /slow\nRUN echo never > /x\n\
          FROM busybox\nCOPY --from=failing / /f\nCOPY --from=waiting /x /x\n",
-    );
-    let (out, pid, took) = timed_build(&p, &[]);
-    let err = stderr(&out);
-    assert!(!out.status.success(), "{err}");
+    ) else {
+        return;
+    };
+    let _serial = one_at_a_time();
+    let (run, pid, took) = timed_build(&p, &[]);
+    let err = run.stderr();
+    assert!(!run.success(), "{err}");
     assert!(
         err.contains("exit code: 3") && err.contains("sleep 1 && exit 3"),
         "the failure is not reported:\n{err}"

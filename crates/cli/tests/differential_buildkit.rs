@@ -1,7 +1,7 @@
 //! Differential test: skiff against BuildKit (Debian's `docker.io` 20.10, `DOCKER_BUILDKIT=1`).
 //!
 //! Each case is a multi-stage Dockerfile built twice from the same context directory, once by
-//! `skiff build` and once by a private dockerd ([`Dockerd`]), both from the busybox fixture
+//! `skiff build` and once by a private dockerd ([`ReferenceBuilder`]), both from the busybox fixture
 //! pushed to a local registry (`FROM ${BASE}`, `--build-arg BASE=127.0.0.1:PORT/…`). The two
 //! results are compared:
 //!
@@ -22,9 +22,8 @@
 //!
 //! The dockerd starts once (slow) and serves every case, so everything is one `#[test]`.
 
-use skiff_testkit::dockerd::Dockerd;
 use skiff_testkit::project::{BuiltImage, FileTree, Kind, Project};
-use skiff_testkit::{busybox_image, require_tool, Registry};
+use skiff_testkit::reference_builder::ReferenceBuilder;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::time::Instant;
@@ -390,18 +389,9 @@ struct Difference {
 
 #[test]
 fn skiff_builds_the_same_images_as_buildkit() {
-    if !require_tool("runc") {
-        return;
-    }
-    let Some(registry) = Registry::start_or_skip() else {
+    let Some(reference) = ReferenceBuilder::start_or_skip() else {
         return;
     };
-    let Some(dockerd) = Dockerd::start_or_skip() else {
-        return;
-    };
-    let base = busybox_image(&registry)
-        .expect("pushing the busybox fixture")
-        .reference;
     let started = Instant::now();
     let mut differences = Vec::new();
     let mut failures = Vec::new();
@@ -419,17 +409,13 @@ fn skiff_builds_the_same_images_as_buildkit() {
             pack_tree(&project);
         }
         project.dockerfile(case.dockerfile);
-        let mut args = vec!["--build-arg".to_string(), format!("BASE={base}")];
+        let mut args = reference.base_args();
         args.extend(case.args.iter().map(|a| a.to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let tag = format!("skiff-differential/{}", case.name);
         // Both builders at once: each mostly waits on its own runc and disk.
         let (buildkit, skiff) = std::thread::scope(|scope| {
-            let docker = scope.spawn(|| {
-                dockerd
-                    .build(project.dir(), &args, &tag)
-                    .and_then(|_| dockerd.built_image(&tag))
-            });
+            let docker = scope.spawn(|| reference.build(project.dir(), &args, &tag));
             let skiff = skiff_build(&project, &args);
             (docker.join().expect("the docker build thread"), skiff)
         });

@@ -2,9 +2,12 @@
 //! registry: round trips that skopeo agrees with, corrupt blobs refused, and a pull killed
 //! with SIGKILL half way that leaves a store the next pull and `prune` handle.
 
-use skiff_testkit::layout::{sha256_digest, Layer};
+use skiff_testkit::command::run_ok;
+use skiff_testkit::layout::Layer;
+use skiff_testkit::payload::random_bytes;
+use skiff_testkit::store_check::{assert_blobs_verify, files_under};
 use skiff_testkit::{busybox_image, push_image, require_tool, skiff_bin_at, FaultProxy, Registry};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -12,17 +15,6 @@ fn skiff(root: &Path) -> Command {
     let mut cmd = Command::new(skiff_bin_at(env!("CARGO_BIN_EXE_skiff")));
     cmd.arg("--root").arg(root);
     cmd
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let output = cmd.output().unwrap();
-    assert!(
-        output.status.success(),
-        "{cmd:?} failed:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
 }
 
 fn run_failing(cmd: &mut Command) -> Output {
@@ -37,45 +29,13 @@ fn fixtures() -> Option<Registry> {
 }
 
 fn skopeo_digest(reference: &str) -> String {
-    let output = Command::new("skopeo")
-        .args(["inspect", "--tls-verify=false", "--format", "{{.Digest}}"])
-        .arg(format!("docker://{reference}"))
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_string()
-}
-
-/// Every file in the store under `dir` (recursively).
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() && !path.is_symlink() {
-            out.extend(files(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
-
-/// Every blob's bytes hash to its name.
-fn assert_blobs_verify(root: &Path) {
-    for path in files(&root.join("blobs/sha256")) {
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let bytes = std::fs::read(&path).unwrap();
-        assert_eq!(
-            sha256_digest(&bytes),
-            format!("sha256:{name}"),
-            "{}",
-            path.display()
-        );
-    }
+    run_ok(
+        Command::new("skopeo")
+            .args(["inspect", "--tls-verify=false", "--format", "{{.Digest}}"])
+            .arg(format!("docker://{reference}")),
+    )
+    .trim()
+    .to_string()
 }
 
 #[test]
@@ -123,7 +83,7 @@ fn pull_push_images_inspect_rmi_prune_round_trip() {
     assert!(!out.contains(&busybox.reference), "{out}");
     run_ok(skiff(root.path()).arg("prune"));
     assert!(
-        files(&root.path().join("blobs/sha256")).is_empty(),
+        files_under(&root.path().join("blobs/sha256")).is_empty(),
         "prune left blobs of an untagged image"
     );
     let failed = run_failing(skiff(root.path()).args(["inspect", &busybox.reference]));
@@ -157,7 +117,7 @@ fn pulling_a_corrupt_blob_fails_clearly_and_stores_nothing_of_it() {
     assert!(stderr.contains(registry.addr()), "{stderr}");
     let hex = &layer["sha256:".len()..];
     assert!(!root.path().join("blobs/sha256").join(hex).exists());
-    for path in files(root.path()) {
+    for path in files_under(root.path()) {
         let size = std::fs::metadata(&path).unwrap().len();
         assert!(
             size < 100_000,
@@ -167,20 +127,6 @@ fn pulling_a_corrupt_blob_fails_clearly_and_stores_nothing_of_it() {
     }
     let out = run_ok(skiff(root.path()).arg("images"));
     assert!(!out.contains("corrupt/app"), "{out}");
-}
-
-/// Incompressible bytes (xorshift), so the layer takes seconds through the throttle.
-fn random_bytes(len: usize) -> Vec<u8> {
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        out.extend_from_slice(&state.to_le_bytes());
-    }
-    out.truncate(len);
-    out
 }
 
 #[test]
@@ -210,7 +156,7 @@ fn a_pull_killed_half_way_leaves_a_store_the_next_pull_and_prune_handle() {
     // Wait until a few MiB of the layer are on disk somewhere in the store, then SIGKILL.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let partial = files(root.path())
+        let partial = files_under(root.path())
             .iter()
             .any(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 2 << 20));
         if partial {
@@ -239,7 +185,7 @@ fn a_pull_killed_half_way_leaves_a_store_the_next_pull_and_prune_handle() {
     // Consistent: the image is whole, every blob verifies, and no partial download is left.
     assert_blobs_verify(root.path());
     let blobs = root.path().join("blobs/sha256");
-    for path in files(root.path()) {
+    for path in files_under(root.path()) {
         let size = std::fs::metadata(&path).unwrap().len();
         assert!(
             size < 1 << 20 || path.starts_with(&blobs),

@@ -69,6 +69,16 @@ impl Story {
         format!("REGISTRY={}", self.registry.addr())
     }
 
+    /// `-f Dockerfile.cache --build-arg REGISTRY=…`: a build of `app`'s cache-mount Dockerfile.
+    fn cache_dockerfile_args(&self, app: &Project) -> [String; 4] {
+        [
+            "-f".to_string(),
+            app.path("Dockerfile.cache").display().to_string(),
+            "--build-arg".to_string(),
+            self.registry_arg(),
+        ]
+    }
+
     /// A fresh directory for a `-o type=local` export.
     fn rootfs_dir(&self, name: &str) -> PathBuf {
         let dir = self.scratch.path().join(name);
@@ -251,14 +261,10 @@ impl Story {
     /// the rebuild took. A cold `Dockerfile.cache` build comes first, so that the next phase
     /// compares the two Dockerfiles on the same edit with warm caches.
     fn edit_reruns_only_the_steps_after_copy(&self, app: &Project) -> Duration {
-        let cache_file = app.path("Dockerfile.cache");
-        let cache_args = [
-            "-f",
-            cache_file.to_str().unwrap(),
-            "--build-arg",
-            &self.registry_arg(),
-        ];
-        timed("Dockerfile.cache, cold", || app.build_ok(&cache_args));
+        let cache_args = self.cache_dockerfile_args(app);
+        timed("Dockerfile.cache, cold", || {
+            app.build_ok(&cache_args.each_ref().map(String::as_str))
+        });
 
         append_to_main_go(app, "first edit");
         let started = Instant::now();
@@ -312,13 +318,8 @@ impl Story {
         plain_edit: Duration,
     ) {
         append_to_main_go(app, "second edit");
-        let cache_file = app.path("Dockerfile.cache");
-        let args = [
-            "-f",
-            cache_file.to_str().unwrap(),
-            "--build-arg",
-            &self.registry_arg(),
-        ];
+        let args = self.cache_dockerfile_args(app);
+        let args = args.each_ref().map(String::as_str);
         let started = Instant::now();
         let (run, image) = app.build_image(&args);
         let cache_edit = started.elapsed();

@@ -273,6 +273,11 @@ pub fn build(store: &Store, options: BuildOptions, progress: Progress) -> Result
     };
     let plan = skiff_frontend::plan(&dockerfile, &plan_opts).map_err(DockerfileError)?;
     let ignore_text = load_dockerignore(&options.context, &options.dockerfile_path)?;
+    // A `--runtime` that is not there fails now, before any step; whether it works is probed
+    // when the first RUN needs it.
+    if let Some(name) = &options.runtime {
+        Runtime::locate(name)?;
+    }
     let _guard = store.lock_shared()?;
     private_mount_namespace();
     let board = Board::new(plan.stages.iter().map(|s| s.index));

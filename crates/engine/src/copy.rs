@@ -3,13 +3,19 @@
 //!
 //! Sources come from the build context (filtered by `.dockerignore`), a named local context,
 //! another stage or an image (`--from`), a URL or a git repository (ADD), or a heredoc.
-//! Context sources are selected and checksummed up front (through the store's stat cache),
-//! because their content is part of the key; remote sources are fetched up front for the
-//! same reason; stage and image sources are keyed by the stage's own key and only mounted
-//! when the step actually runs.
+//! Every source is keyed by its content, as in BuildKit: context sources are selected and
+//! checksummed up front (through the store's stat cache), remote sources are fetched up front,
+//! and what a `--from` selects in a stage or an image is checksummed in its mounted layers
+//! (once per layer chain and selection: see [`layer_source`]). So a `COPY --from` of a stage
+//! that ran again but produced the same files is a cache hit.
 //!
-//! `--link` is accepted and copies exactly as a plain COPY does; its layer is not yet cached
-//! apart from the parent (BuildKit can rebase such a layer onto a changed base).
+//! `--link` makes the copy a layer of its own, independent of the stage it lands on (see
+//! [`link`]).
+
+mod layer_source;
+mod link;
+
+pub use link::cached_link_layer;
 
 use crate::build::Shared;
 use crate::destination::{Chmod, CopyOptions, Writer};
@@ -18,9 +24,8 @@ use crate::remote::{self, Fetched};
 use crate::sources::{components, Selected, SourceTree};
 use crate::statcache::StatCache;
 use crate::state::ImageState;
-use crate::view::View;
 use anyhow::{anyhow, bail, Context as _, Result};
-use oci_spec::image::Descriptor;
+use layer_source::LayerSource;
 use skiff_frontend::graph::Source;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -55,18 +60,16 @@ pub struct CopyRequest {
     pub checksum: Option<String>,
     /// ADD `--keep-git-dir`.
     pub keep_git_dir: bool,
+    /// `--link`.
+    pub link: bool,
 }
 
 /// Where the path sources of a COPY are read from.
 enum Origin {
     /// The build context or a named local context: selected and checksummed already.
     Local(SourceTree),
-    /// Another stage or an image: mounted when the step runs.
-    Layers {
-        store: skiff_image::Store,
-        layers: Vec<Descriptor>,
-        label: String,
-    },
+    /// Another stage or an image: its layers, mounted when something must be read.
+    Layers(Box<LayerSource>),
 }
 
 /// One source of a COPY/ADD.
@@ -93,6 +96,9 @@ pub struct CopyPlan {
     excludes: Option<Matcher>,
     parents: bool,
     unpack_local: bool,
+    /// Whether the copy is a layer of its own (`--link`, as BuildKit applies it: not with
+    /// `--chmod`). Its key then leaves out the parent: see [`CopyPlan::link_layer_key`].
+    pub link: bool,
     /// What the cache key is made of (besides the parent key).
     pub key_parts: Vec<String>,
 }
@@ -129,9 +135,16 @@ pub fn plan(
     } else {
         Some(Matcher::from_patterns(&req.excludes).map_err(|e| anyhow!("invalid --exclude: {e}"))?)
     };
+    // BuildKit's frontend makes a --link copy a layer of its own only without --chmod
+    // (`cfg.link && cfg.chmod == ""`); with it, the copy is a plain one.
+    let link = req.link && req.chmod.is_none();
+    let chown = match &req.chown {
+        Some(spec) if link => Some(link::numeric_chown(spec)?),
+        other => other.clone(),
+    };
     let mut key_parts = vec![
         format!("dest={dest}"),
-        format!("chown={}", req.chown.clone().unwrap_or_default()),
+        format!("chown={}", chown.clone().unwrap_or_default()),
         format!("chmod={}", req.chmod.clone().unwrap_or_default()),
         format!(
             "parents={} unpack={:?} add={}",
@@ -140,7 +153,7 @@ pub fn plan(
     ];
     key_parts.extend(req.excludes.iter().map(|e| format!("exclude={e}")));
 
-    let origin = match &req.from {
+    let mut origin = match &req.from {
         None => Origin::Local(shared.context_tree(&[])?),
         Some(from) => match shared.named_context_dir(from) {
             Some(dir) => Origin::Local(SourceTree {
@@ -167,12 +180,11 @@ pub fn plan(
                         bail!("invalid stage index {n} in --from: it must name an earlier stage")
                     }
                 };
-                key_parts.push(format!("from {}", state.key));
-                Origin::Layers {
-                    store: shared.store.clone(),
-                    layers: state.layers,
+                Origin::Layers(Box::new(LayerSource::new(
+                    &shared.store,
+                    state.layers,
                     label,
-                }
+                )))
             }
         },
     };
@@ -180,7 +192,7 @@ pub fn plan(
     let tmp = shared.store.root().join("tmp");
     let mut stat_cache = match &origin {
         Origin::Local(tree) => Some(StatCache::open(shared.store.root(), &tree.root)),
-        Origin::Layers { .. } => None,
+        Origin::Layers(_) => None,
     };
     let mut parts = Vec::new();
     for s in &req.sources {
@@ -199,7 +211,7 @@ pub fn plan(
                 unpack: req.unpack == Some(true),
             });
         } else {
-            let selected = match &origin {
+            let selected = match &mut origin {
                 Origin::Local(tree) => {
                     let sel = tree.select(s)?;
                     if sel.is_empty() {
@@ -213,8 +225,17 @@ pub fn plan(
                     key_parts.push(format!("src={s} sum={sum}"));
                     Some(sel)
                 }
-                Origin::Layers { .. } => {
-                    key_parts.push(format!("src={s}"));
+                Origin::Layers(source) => {
+                    let (sum, selects_nothing) =
+                        source.checksum(s, &req.excludes, excludes.as_ref())?;
+                    if selects_nothing {
+                        shared.progress.info(format!(
+                            "warning: {name} {s}: the wildcard matches nothing in the {}, so \
+                             nothing is copied from it (as BuildKit does)",
+                            source.label
+                        ));
+                    }
+                    key_parts.push(format!("src={s} sum={sum}"));
                     None
                 }
             };
@@ -224,7 +245,7 @@ pub fn plan(
             });
         }
     }
-    if let Some(cache) = &stat_cache {
+    if let Some(cache) = &mut stat_cache {
         // A cache that cannot be written only costs a re-read next time.
         let _ = cache.save();
     }
@@ -240,11 +261,12 @@ pub fn plan(
         parts,
         dest_is_dir: dest.ends_with('/'),
         dest,
-        chown: req.chown,
+        chown,
         chmod,
         excludes,
         parents: req.parents,
         unpack_local: req.is_add && req.unpack != Some(false),
+        link,
         key_parts,
     })
 }
@@ -290,20 +312,7 @@ impl CopyPlan {
         let mut writer = Writer::new(root, &opts);
         let (_view, tree) = match &self.origin {
             Origin::Local(tree) => (None, tree.clone()),
-            Origin::Layers {
-                store,
-                layers,
-                label,
-            } => {
-                let view = View::mount(store, layers)?;
-                let tree = SourceTree {
-                    root: view.root().to_path_buf(),
-                    ignore: None,
-                    keep_owner: true,
-                    label: label.clone(),
-                };
-                (Some(view), tree)
-            }
+            Origin::Layers(source) => source.tree()?,
         };
         for part in &self.parts {
             match part {

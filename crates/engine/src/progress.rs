@@ -4,6 +4,10 @@
 //!
 //! The engine emits step events; the CLI adds the exports, the summary and the final error
 //! through the same [`Progress`], so every mode ends with the same facts.
+//!
+//! A failed step fails the build: from then on the steps still running end as
+//! [`Event::StepCanceled`] whatever they report (BuildKit's `#N CANCELED`), steps that start
+//! anyway are not shown, and only the first failure is an `ERROR`.
 
 mod json;
 mod names;
@@ -13,6 +17,7 @@ mod tty;
 pub use names::{stage_label, step_name};
 
 use serde::Serialize;
+use std::collections::HashSet;
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -110,6 +115,12 @@ pub enum Event {
         /// Why.
         message: String,
     },
+    /// The step was stopped, or its result thrown away, because the build failed elsewhere
+    /// (BuildKit's `#N CANCELED`).
+    StepCanceled {
+        /// Step number.
+        step: usize,
+    },
     /// A base image is being pulled from its registry.
     PullStart {
         /// The normalised reference.
@@ -153,6 +164,27 @@ pub enum Event {
         /// The text.
         message: String,
     },
+    /// Something the registry client wants a person to know that is not an error: a request
+    /// being retried, a credential it cannot use.
+    Notice {
+        /// The text (one line).
+        message: String,
+    },
+}
+
+impl Event {
+    /// The step the event is about, if any.
+    fn step(&self) -> Option<usize> {
+        match self {
+            Event::StepStart { step, .. }
+            | Event::StepCached { step }
+            | Event::StepOutput { step, .. }
+            | Event::StepDone { step, .. }
+            | Event::StepError { step, .. }
+            | Event::StepCanceled { step } => Some(*step),
+            _ => None,
+        }
+    }
 }
 
 /// Turns events into output; one per [`Mode`].
@@ -174,18 +206,64 @@ impl Renderer for Quiet {
     }
 }
 
+/// The renderer and what it was shown, under one lock: the failure state and the order of
+/// what is shown always agree.
+struct Shown {
+    renderer: Box<dyn Renderer>,
+    /// Steps started and not ended yet.
+    running: HashSet<usize>,
+    /// Steps that started after the build failed: none of their events is shown.
+    hidden: HashSet<usize>,
+    /// Whether a step failed (the build is failing).
+    failed: bool,
+}
+
+impl Shown {
+    /// What `event` is shown as, given the build's state: `None` when it is not shown.
+    fn admit(&mut self, event: Event) -> Option<Event> {
+        let Some(step) = event.step() else {
+            return Some(event);
+        };
+        if self.hidden.contains(&step) {
+            return None;
+        }
+        match event {
+            Event::StepStart { .. } if self.failed => {
+                self.hidden.insert(step);
+                None
+            }
+            Event::StepStart { .. } => {
+                self.running.insert(step);
+                Some(event)
+            }
+            Event::StepOutput { .. } => Some(event),
+            // How a step ended: only the first failure is an error; what ends after it was
+            // cancelled by it.
+            ended => {
+                self.running.remove(&step);
+                if self.failed {
+                    return Some(Event::StepCanceled { step });
+                }
+                self.failed = matches!(ended, Event::StepError { .. });
+                Some(ended)
+            }
+        }
+    }
+}
+
 struct Inner {
     start: Instant,
-    renderer: Mutex<Box<dyn Renderer>>,
+    shown: Mutex<Shown>,
     steps: AtomicUsize,
     cached: AtomicUsize,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.renderer
+        self.shown
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
+            .renderer
             .finish();
     }
 }
@@ -224,7 +302,12 @@ impl Progress {
         Progress {
             inner: Arc::new(Inner {
                 start: Instant::now(),
-                renderer: Mutex::new(renderer),
+                shown: Mutex::new(Shown {
+                    renderer,
+                    running: HashSet::new(),
+                    hidden: HashSet::new(),
+                    failed: false,
+                }),
                 steps: AtomicUsize::new(0),
                 cached: AtomicUsize::new(0),
             }),
@@ -244,8 +327,44 @@ impl Progress {
         )
     }
 
-    /// Reports one event.
+    /// Reports one event (after a step failed, a step that ends is reported canceled).
     pub fn emit(&self, event: Event) {
+        self.show(event);
+    }
+
+    /// Reports that `step` failed. Returns whether this is the build's failure: false when
+    /// another step failed first, and this one is then reported canceled.
+    pub fn step_failed(&self, step: usize, message: String) -> bool {
+        matches!(
+            self.show(Event::StepError { step, message }),
+            Some(Event::StepError { .. })
+        )
+    }
+
+    /// Whether a step failed, so that the build is failing: nothing new should start.
+    pub fn failed(&self) -> bool {
+        self.lock().failed
+    }
+
+    /// A notice sink for the registry client: its notices (retries, unusable credentials)
+    /// become [`Event::Notice`]s instead of lines written over this progress's output.
+    pub fn registry_notices(&self) -> skiff_image::registry::NoticeSink {
+        let progress = self.clone();
+        skiff_image::registry::NoticeSink(Arc::new(move |message: &str| {
+            progress.emit(Event::Notice {
+                message: message.to_string(),
+            })
+        }))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Shown> {
+        self.inner.shown.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Renders `event` as [`Shown::admit`] lets it through; returns what was shown.
+    fn show(&self, event: Event) -> Option<Event> {
+        let mut shown = self.lock();
+        let event = shown.admit(event)?;
         match &event {
             Event::StepStart { .. } => {
                 self.inner.steps.fetch_add(1, Ordering::SeqCst);
@@ -255,17 +374,13 @@ impl Progress {
             }
             _ => {}
         }
-        let mut renderer = self
-            .inner
-            .renderer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
         // Taken under the lock, so that times never go back from one event to the next.
         let at = self.inner.start.elapsed();
-        renderer.render(at, &event);
+        shown.renderer.render(at, &event);
         if matches!(event, Event::Summary(_) | Event::Error { .. }) {
-            renderer.finish();
+            shown.renderer.finish();
         }
+        Some(event)
     }
 
     /// Reports a free-form message.

@@ -30,6 +30,7 @@ pub fn pull(
     let client = Client::new(ClientOptions {
         insecure_registries: insecure.to_vec(),
         on_blob_progress: Some(reporter(progress.clone(), name.clone())),
+        on_notice: Some(progress.registry_notices()),
         ..ClientOptions::default()
     });
     let pulled = client.pull_blocking(store, reference, Some(platform))?;

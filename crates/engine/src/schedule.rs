@@ -25,6 +25,11 @@ impl std::fmt::Display for Cancelled {
 
 impl std::error::Error for Cancelled {}
 
+/// Whether `err` is a [`Cancelled`], however much context was added to it.
+fn is_cancelled(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| cause.is::<Cancelled>())
+}
+
 /// The stages' results and the build's failure state, shared by the stage threads.
 pub struct Board {
     planned: HashSet<usize>,
@@ -36,7 +41,18 @@ pub struct Board {
 struct BoardState {
     results: HashMap<usize, ImageState>,
     finished: usize,
+    /// The build's failure: the first error that is not a [`Cancelled`].
     failure: Option<anyhow::Error>,
+    /// A stage that ended [`Cancelled`] before any failure was recorded here (its step lost the
+    /// race to report the first failure, whose stage has not finished yet).
+    cancelled: Option<anyhow::Error>,
+}
+
+impl BoardState {
+    /// Whether the build is failing: the other stages are to stop.
+    fn failing(&self) -> bool {
+        self.failure.is_some() || self.cancelled.is_some()
+    }
 }
 
 impl Board {
@@ -66,7 +82,7 @@ impl Board {
             if let Some(result) = state.results.get(&index) {
                 return Ok(result.clone());
             }
-            if state.failure.is_some() {
+            if state.failing() {
                 return Err(Cancelled.into());
             }
             state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
@@ -75,7 +91,7 @@ impl Board {
 
     /// `Err(Cancelled)` once any stage has failed: stages call this before each step.
     pub fn check(&self) -> Result<()> {
-        if self.lock().failure.is_some() {
+        if self.lock().failing() {
             return Err(Cancelled.into());
         }
         Ok(())
@@ -89,10 +105,11 @@ impl Board {
                 state.results.insert(index, image);
             }
             // The first failure is the build's; what it cancelled only follows from it.
-            Err(err) if state.failure.is_none() && !err.is::<Cancelled>() => {
+            Err(err) if state.failure.is_none() && !is_cancelled(&err) => {
                 state.failure = Some(err);
             }
-            Err(_) => {}
+            Err(_) if state.failing() => {}
+            Err(cancelled) => state.cancelled = Some(cancelled),
         }
         self.changed.notify_all();
     }
@@ -130,7 +147,7 @@ pub fn run<'a>(
         }
         let mut state = board.lock();
         while state.finished < stages.len() {
-            if state.failure.is_some() {
+            if state.failing() {
                 drop(state);
                 on_cancel();
                 state = board.lock();
@@ -144,7 +161,8 @@ pub fn run<'a>(
             }
         }
     });
-    match board.lock().failure.take() {
+    let mut state = board.lock();
+    match state.failure.take().or_else(|| state.cancelled.take()) {
         Some(err) => Err(err),
         None => Ok(()),
     }
@@ -187,9 +205,27 @@ mod tests {
         });
         assert!(board.check().unwrap_err().is::<Cancelled>());
         board.finish(1, Err(anyhow!("second")));
-        board.finish(2, Err(Cancelled.into()));
+        board.finish(
+            2,
+            Err(anyhow::Error::from(Cancelled).context("copying from stage 1")),
+        );
         let state = board.lock();
         assert_eq!(state.finished, 3);
+        assert_eq!(format!("{}", state.failure.as_ref().unwrap()), "first");
+    }
+
+    #[test]
+    fn a_stage_cancelled_before_the_failure_is_recorded_does_not_become_the_failure() {
+        // A step that lost the race to report the first failure ends its stage with
+        // `Cancelled` (wrapped in context) while the board has no failure yet.
+        let board = Board::new([0, 1]);
+        board.finish(
+            1,
+            Err(anyhow::Error::from(Cancelled).context("RUN sleep 9")),
+        );
+        assert!(board.check().unwrap_err().is::<Cancelled>());
+        board.finish(0, Err(anyhow!("first")));
+        let state = board.lock();
         assert_eq!(format!("{}", state.failure.as_ref().unwrap()), "first");
     }
 }

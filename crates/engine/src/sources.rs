@@ -13,6 +13,7 @@ use crate::rootpath;
 use crate::statcache::StatCache;
 use anyhow::{bail, Context as _, Result};
 use sha2::{Digest as _, Sha256};
+use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -279,7 +280,10 @@ impl SourceTree {
     }
 
     /// The content checksum of the selected sources: path, type, mode, owner (when kept),
-    /// symlink target and file contents — never timestamps, so a `touch` does not change it.
+    /// symlink target, file contents and which files are hard links of an earlier one (the
+    /// copy keeps them linked) — never timestamps, so a `touch` does not change it. This is
+    /// the cache key of a COPY from the context and of a `COPY --from` (what it selects in
+    /// the stage or image), so only a change of what is copied invalidates it.
     pub fn checksum(&self, selected: &[Selected]) -> Result<String> {
         self.checksum_with(selected, None, None)
     }
@@ -293,6 +297,7 @@ impl SourceTree {
         mut cache: Option<&mut StatCache>,
     ) -> Result<String> {
         let mut h = Sha256::new();
+        let mut linked: HashMap<(u64, u64), String> = HashMap::new();
         for sel in selected {
             if Self::excludes_source(sel, excludes) {
                 continue;
@@ -309,9 +314,21 @@ impl SourceTree {
                     format!("{}\0{kind}\0{:o}\0{owner}\0", w.rel, w.meta.mode() & 0o7777)
                         .as_bytes(),
                 );
+                let inode = (w.meta.dev(), w.meta.ino());
+                let hard_linked = w.meta.is_file() && w.meta.nlink() > 1;
+                let first_link = if hard_linked {
+                    linked.get(&inode).cloned()
+                } else {
+                    None
+                };
                 if w.meta.file_type().is_symlink() {
                     h.update(fs::read_link(&w.abs)?.to_string_lossy().as_bytes());
+                } else if let Some(first) = first_link {
+                    h.update(format!("hardlink {first}").as_bytes());
                 } else if w.meta.is_file() {
+                    if hard_linked {
+                        linked.insert(inode, format!("{} {}", sel.matched, w.rel));
+                    }
                     let digest = match cache.as_deref_mut() {
                         Some(c) => c.digest(&w.abs, &w.meta)?,
                         None => crate::statcache::file_digest(&w.abs)?,

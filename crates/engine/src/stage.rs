@@ -13,6 +13,7 @@ use crate::mounts;
 use crate::progress::Event;
 use crate::rootfs::{with_writable_rootfs, NewLayer};
 use crate::run::{self, RunParams};
+use crate::schedule::Cancelled;
 use crate::state::ImageState;
 use crate::time;
 use anyhow::{anyhow, Result};
@@ -39,7 +40,8 @@ impl std::fmt::Display for DockerfileError {
 impl std::error::Error for DockerfileError {}
 
 fn at(span: Span, err: anyhow::Error) -> anyhow::Error {
-    if err.downcast_ref::<DockerfileError>().is_some() {
+    // A cancelled stage stays cancelled: the scheduler keeps the failure that caused it.
+    if err.downcast_ref::<DockerfileError>().is_some() || err.is::<Cancelled>() {
         return err;
     }
     DockerfileError(Diagnostic::error(format!("{err:#}"), Some(span))).into()
@@ -102,19 +104,16 @@ impl<'a> StageBuilder<'a> {
             Base::Image(reference) => match shared.image_state(reference) {
                 Ok(state) => state,
                 Err(e) => {
-                    if let Some(step) = from_step {
-                        let message = format!("{e:#}");
-                        shared.progress.emit(Event::StepError { step, message });
-                    }
+                    let e = match from_step {
+                        Some(step) => step_failed(shared, step, e),
+                        None => e,
+                    };
                     return Err(at(stage.from_span, e));
                 }
             },
         };
         if let Some(step) = from_step {
-            shared.progress.emit(Event::StepDone {
-                step,
-                seconds: started.elapsed().as_secs_f64(),
-            });
+            step_done(shared, step, started)?;
         }
         let mut builder = StageBuilder {
             shared,
@@ -360,6 +359,7 @@ impl<'a> StageBuilder<'a> {
                     excludes: c.exclude.iter().map(|w| w.value.clone()).collect(),
                     parents: c.parents,
                     is_add: false,
+                    link: c.link,
                     ..Default::default()
                 };
                 self.copy(inst, req, &created_by)?;
@@ -383,6 +383,7 @@ impl<'a> StageBuilder<'a> {
                     unpack: a.unpack,
                     checksum: a.checksum.as_ref().map(|w| w.value.clone()),
                     keep_git_dir: a.keep_git_dir,
+                    link: a.link,
                 };
                 self.copy(inst, req, &created_by)?;
             }
@@ -488,8 +489,25 @@ impl<'a> StageBuilder<'a> {
         created_by: &str,
         make: impl FnOnce(&Self, usize) -> Result<Option<NewLayer>>,
     ) -> Result<()> {
+        self.layer_step(inst, key, created_by, |this, step| {
+            make(this, step).map(Made::Ran)
+        })
+    }
+
+    /// [`Self::cached_step`] whose `make` may hand back a layer it found in the cache (a
+    /// `COPY --link` layer stacked on a new parent): the step is then reported cached.
+    fn layer_step(
+        &mut self,
+        inst: &TypedInstruction,
+        key: String,
+        created_by: &str,
+        make: impl FnOnce(&Self, usize) -> Result<Made>,
+    ) -> Result<()> {
         let shared = self.shared;
         shared.check_cancelled()?;
+        if shared.progress.failed() {
+            return Err(Cancelled.into());
+        }
         let step = shared.next_step();
         self.position += 1;
         shared.progress.emit(Event::StepStart {
@@ -508,17 +526,10 @@ impl<'a> StageBuilder<'a> {
         }
         let started = Instant::now();
         let result = make(self, step);
-        let layer = match result {
-            Ok(layer) => layer,
-            Err(err) => {
-                // A step killed because another stage failed did not fail on its own.
-                let message = match shared.check_cancelled() {
-                    Err(cancelled) => format!("{cancelled:#}"),
-                    Ok(()) => format!("{err:#}"),
-                };
-                shared.progress.emit(Event::StepError { step, message });
-                return Err(err);
-            }
+        let (layer, reused) = match result {
+            Ok(Made::Ran(layer)) => (layer, false),
+            Ok(Made::Reused(layer)) => (Some(layer), true),
+            Err(err) => return Err(step_failed(shared, step, err)),
         };
         // BuildKit writes a layer for every RUN/COPY/ADD/WORKDIR: the empty tar when the step
         // changed nothing.
@@ -532,10 +543,11 @@ impl<'a> StageBuilder<'a> {
         self.state.key = key.clone();
         let manifest = self.state.commit(&shared.store)?;
         shared.store.cache_put(&key, manifest.digest())?;
-        shared.progress.emit(Event::StepDone {
-            step,
-            seconds: started.elapsed().as_secs_f64(),
-        });
+        if reused {
+            shared.progress.emit(Event::StepCached { step });
+        } else {
+            step_done(shared, step, started)?;
+        }
         Ok(())
     }
 
@@ -683,6 +695,9 @@ impl<'a> StageBuilder<'a> {
         let shared = self.shared;
         let workdir = self.state.config.config.working_dir.clone();
         let plan = copy::plan(shared, &self.state, &workdir, req)?;
+        if plan.link {
+            return self.copy_link(inst, &plan, created_by);
+        }
         let mut key = KeyBuilder::new(&self.state.key, "copy");
         key.list(&plan.key_parts);
         let key = key.finish();
@@ -692,6 +707,71 @@ impl<'a> StageBuilder<'a> {
                 plan.execute(root)
             })
         })
+    }
+
+    /// `COPY --link`/`ADD --link` (see `copy/link.rs`): the copy's own layer, found by a key
+    /// without the parent's or made in an empty directory, stacked on the parent's layers.
+    fn copy_link(
+        &mut self,
+        inst: &TypedInstruction,
+        plan: &copy::CopyPlan,
+        created_by: &str,
+    ) -> Result<()> {
+        let shared = self.shared;
+        let opts = &shared.options.layer;
+        let depth = self.state.layers.len();
+        let layer_key = plan.link_layer_key(opts, depth);
+        // The step's key follows the parent's: the steps after it see a different rootfs.
+        let mut key = KeyBuilder::new(&self.state.key, "copy --link");
+        key.part(&layer_key);
+        let key = key.finish();
+        let no_cache = self.no_cache;
+        self.layer_step(inst, key, created_by, |_, _| {
+            if !no_cache {
+                if let Some(layer) = copy::cached_link_layer(&shared.store, &layer_key)? {
+                    return Ok(Made::Reused(layer));
+                }
+            }
+            let layer = plan.make_link_layer(&shared.store, opts, depth, &layer_key)?;
+            Ok(Made::Ran(Some(layer)))
+        })
+    }
+}
+
+/// What the work of a layer step produced.
+enum Made {
+    /// It ran: its layer, `None` when it changed nothing.
+    Ran(Option<NewLayer>),
+    /// It found its layer in the cache (a `COPY --link` layer stacked on a new parent).
+    Reused(NewLayer),
+}
+
+/// Reports a step that finished: DONE, or CANCELED (and [`Cancelled`]) when the build failed
+/// meanwhile, as its result is then thrown away.
+fn step_done(shared: &Shared, step: usize, started: Instant) -> Result<()> {
+    if shared.check_cancelled().is_err() {
+        shared.progress.emit(Event::StepCanceled { step });
+        return Err(Cancelled.into());
+    }
+    shared.progress.emit(Event::StepDone {
+        step,
+        seconds: started.elapsed().as_secs_f64(),
+    });
+    Ok(())
+}
+
+/// Reports a step that failed and returns what the stage fails with: the step's own error
+/// when it is the build's first failure; [`Cancelled`] when the build had failed already (the
+/// step was killed, or failed on its own too late), and the step is reported CANCELED.
+fn step_failed(shared: &Shared, step: usize, err: anyhow::Error) -> anyhow::Error {
+    if shared.check_cancelled().is_err() {
+        shared.progress.emit(Event::StepCanceled { step });
+        return Cancelled.into();
+    }
+    if shared.progress.step_failed(step, format!("{err:#}")) {
+        err
+    } else {
+        Cancelled.into()
     }
 }
 

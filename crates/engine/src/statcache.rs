@@ -8,7 +8,9 @@
 //!
 //! The cache lives in the store (`statcache/<hash of the context path>.json`), is loaded when
 //! a build first checksums that context and written back atomically (temp file + rename).
-//! A missing or unreadable cache file only means files are read again.
+//! A missing or unreadable cache file only means files are read again. Entries of files
+//! that no longer exist are dropped whenever the cache is written back, so it does not grow
+//! with every file a context ever had.
 
 use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
@@ -119,11 +121,14 @@ impl StatCache {
         Ok(digest)
     }
 
-    /// Writes the cache back (atomically) when it changed.
-    pub fn save(&self) -> Result<()> {
+    /// Writes the cache back (atomically) when it changed, without the entries of files
+    /// that are gone.
+    pub fn save(&mut self) -> Result<()> {
         if !self.changed {
             return Ok(());
         }
+        self.entries
+            .retain(|path, _| fs::symlink_metadata(path).is_ok());
         let dir = self
             .file
             .parent()
@@ -186,13 +191,40 @@ mod tests {
         let before = fs::metadata(&file).unwrap();
         fs::write(&file, "two").unwrap();
         let mtime = filetime_of(&before);
-        set_mtime(&file, mtime);
+        crate::destination::set_mtime(&file, mtime).unwrap();
         let after = fs::metadata(&file).unwrap();
         assert_eq!((after.len(), filetime_of(&after)), (before.len(), mtime));
         let edited = c.digest(&file, &after).unwrap();
         assert_eq!(c.reads, 1);
         assert_ne!(edited, first);
         assert_eq!(edited, file_digest(&file).unwrap());
+    }
+
+    #[test]
+    fn entries_of_deleted_files_are_dropped_when_saved() {
+        let store = tempfile::tempdir().unwrap();
+        let ctx = tempfile::tempdir().unwrap();
+        let (kept, gone) = (ctx.path().join("kept"), ctx.path().join("gone"));
+        fs::write(&kept, "k").unwrap();
+        fs::write(&gone, "g").unwrap();
+        let mut c = cache(store.path(), ctx.path());
+        for f in [&kept, &gone] {
+            c.digest(f, &fs::metadata(f).unwrap()).unwrap();
+        }
+        c.save().unwrap();
+        fs::remove_file(&gone).unwrap();
+        let extra = ctx.path().join("new");
+        fs::write(&extra, "n").unwrap();
+        let mut c = cache(store.path(), ctx.path());
+        c.digest(&extra, &fs::metadata(&extra).unwrap()).unwrap();
+        c.save().unwrap();
+        let c = cache(store.path(), ctx.path());
+        let remembered: Vec<_> = c.entries.keys().cloned().collect();
+        let expected: Vec<_> = [&kept, &extra]
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(remembered, expected);
     }
 
     #[test]
@@ -210,23 +242,5 @@ mod tests {
 
     fn filetime_of(m: &fs::Metadata) -> (i64, i64) {
         (m.mtime(), m.mtime_nsec())
-    }
-
-    fn set_mtime(path: &Path, (sec, nsec): (i64, i64)) {
-        use rustix::fs::{utimensat, AtFlags, Timespec, Timestamps, CWD};
-        let ts = Timespec {
-            tv_sec: sec,
-            tv_nsec: nsec as _,
-        };
-        utimensat(
-            CWD,
-            path,
-            &Timestamps {
-                last_access: ts,
-                last_modification: ts,
-            },
-            AtFlags::empty(),
-        )
-        .unwrap();
     }
 }

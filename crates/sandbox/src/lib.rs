@@ -13,6 +13,7 @@ mod copy_overlay;
 mod overlay;
 mod rootfs_path;
 mod runtime;
+mod runtime_select;
 mod stubs;
 mod tail;
 mod user;

@@ -1,59 +1,18 @@
-//! Finding a working OCI runtime and running one step with it.
+//! Running one step with an OCI runtime (see `runtime_select` for choosing it).
 
 use crate::bundle::{self, HostFiles};
 use crate::rootfs_path::create_dir_all_in_rootfs;
 use crate::stubs::MountStubs;
 use crate::tail::Tail;
-use crate::{Mount, MountKind, RunOutcome, RunSpec, Runtime};
-use anyhow::{anyhow, bail, Context, Result};
-use std::collections::HashMap;
+use crate::{RunOutcome, RunSpec, Runtime};
+use anyhow::{bail, Context, Result};
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
-
-/// Runtimes tried, in order, when none is named.
-const CANDIDATES: [&str; 2] = ["runc", "crun"];
-
-/// Per-process verdicts of [`probe`], keyed by the runtime's path: `Err` holds why it fails.
-static VERDICTS: OnceLock<Mutex<HashMap<PathBuf, Result<(), String>>>> = OnceLock::new();
 
 impl Runtime {
-    /// The runtime named (`runc`, `crun`, or a path), or the first that works here when `None`
-    /// (runc, then crun). Each candidate must run a trivial container; the verdict is cached
-    /// for the life of the process.
-    pub fn detect(preferred: Option<&str>) -> Result<Runtime> {
-        let names: Vec<&str> = match preferred {
-            Some(name) => vec![name],
-            None => CANDIDATES.to_vec(),
-        };
-        let mut failures = Vec::new();
-        for name in names {
-            let Some(path) = find_binary(name) else {
-                failures.push(format!("{name}: not found in PATH, /usr/sbin or /sbin"));
-                continue;
-            };
-            let mut verdicts = VERDICTS
-                .get_or_init(Default::default)
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            let verdict = verdicts
-                .entry(path.clone())
-                .or_insert_with(|| probe(&path).map_err(|e| format!("{e:#}")));
-            match verdict {
-                Ok(()) => return Ok(Runtime { path }),
-                Err(why) => failures.push(format!("{} fails here: {why}", path.display())),
-            }
-        }
-        Err(anyhow!(
-            "no working OCI runtime to run RUN steps: tried {}; install runc (`apt-get install runc`) \
-             or name a working runtime with --runtime NAME|PATH (crun 1.8 does not support cgroup v1 hybrid setups)",
-            failures.join("; ")
-        ))
-    }
-
     /// Runs `spec` to completion; each chunk of combined output is passed to `output` as it comes.
     ///
     /// The container gets its own mount, pid, uts and ipc namespaces (and a network namespace
@@ -212,61 +171,4 @@ impl Drop for ContainerGuard {
         let _ = self.watchdog.kill();
         let _ = self.watchdog.wait();
     }
-}
-
-/// `name` itself when it is a path, else the first match in `PATH`, `/usr/sbin`, `/sbin`.
-fn find_binary(name: &str) -> Option<PathBuf> {
-    if name.contains('/') {
-        let path = PathBuf::from(name);
-        return path.is_file().then_some(path);
-    }
-    let path_var = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path_var)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
-}
-
-/// Runs `true` from the host's `/usr` in an otherwise empty rootfs, through the same bundle
-/// code as real steps, so a runtime that cannot run containers here is found up front.
-fn probe(path: &Path) -> Result<()> {
-    let rootfs = tempfile::Builder::new().prefix("skiff-probe-").tempdir()?;
-    let mut mounts = Vec::new();
-    for dir in ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64"] {
-        let Ok(meta) = std::fs::symlink_metadata(dir) else {
-            continue;
-        };
-        let inside = rootfs.path().join(&dir[1..]);
-        if meta.file_type().is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(dir)?, inside)?;
-        } else if meta.is_dir() {
-            mounts.push(Mount {
-                destination: dir.to_owned(),
-                kind: MountKind::Bind {
-                    source: PathBuf::from(dir),
-                    readonly: true,
-                },
-            });
-        }
-    }
-    let spec = RunSpec {
-        rootfs: rootfs.path().to_path_buf(),
-        args: vec!["true".into()],
-        env: vec!["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()],
-        cwd: "/".into(),
-        mounts,
-        ..RunSpec::default()
-    };
-    let runtime = Runtime {
-        path: path.to_path_buf(),
-    };
-    let outcome = runtime.run(&spec, &mut |_| {})?;
-    if outcome.exit_code != 0 {
-        bail!(
-            "a trivial container exited with {}: {}",
-            outcome.exit_code,
-            outcome.tail.join(" | ")
-        );
-    }
-    Ok(())
 }

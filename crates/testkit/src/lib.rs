@@ -12,7 +12,12 @@
 //! - [`FaultProxy`]: a TCP proxy in front of a registry that fails or throttles connections.
 //! - [`project::Project`]: a build context and private store; runs `skiff build` and reads the
 //!   exported image back ([`project::BuiltImage`]) with code independent of skiff.
-//! - [`skiff_bin`], [`require_tool`]: the binary under test, and tools tests need.
+//! - [`reference_builder::ReferenceBuilder`]: dockerd plus a registry with the busybox base,
+//!   for tests that build the same Dockerfile with BuildKit and skiff.
+//! - [`store_check`], [`leftovers`]: a store still consistent, and nothing (containers,
+//!   mounts) left on the host by a build that failed or was killed.
+//! - [`skiff_bin`], [`require_tool`], [`command::run_ok`]: the binary under test, tools tests
+//!   need, and running one that must succeed.
 //!
 //! Typical use:
 //! ```no_run
@@ -22,14 +27,19 @@
 //! ```
 pub mod busybox;
 pub mod cache;
+pub mod command;
 pub mod container;
 pub mod debian;
 pub mod dockerd;
 pub mod layout;
+pub mod leftovers;
+pub mod payload;
 pub mod project;
 pub mod proxy;
 pub mod push;
+pub mod reference_builder;
 pub mod registry;
+pub mod store_check;
 pub mod tools;
 
 pub use busybox::busybox_image;

@@ -24,7 +24,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use tempfile::TempDir;
 
 /// A build context and a store of its own; both deleted on drop.
@@ -52,6 +52,17 @@ impl Project {
             _store_dir: Some(store_dir),
             scratch: tempdir("skiff-test-out-"),
         }
+    }
+
+    /// A project with `dockerfile` for a test whose build runs `RUN` steps, or `None` when
+    /// runc is missing (the test is skipped; in CI [`crate::require_tool`] panics instead).
+    pub fn needing_runc(dockerfile: &str) -> Option<Project> {
+        if !crate::require_tool("runc") {
+            return None;
+        }
+        let p = Project::new();
+        p.dockerfile(dockerfile);
+        Some(p)
     }
 
     /// An empty context building into an existing store (to share a cache between projects).
@@ -86,13 +97,20 @@ impl Project {
 
     /// Writes a file in the context with the given permission bits.
     pub fn write_mode(&self, rel: &str, contents: impl AsRef<[u8]>, mode: u32) -> &Self {
-        use std::os::unix::fs::PermissionsExt;
         let path = self.path(rel);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).unwrap();
         }
         std::fs::write(&path, contents).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        self.chmod(rel, mode)
+    }
+
+    /// Sets the permission bits of a file or directory of the context (a directory's mode
+    /// once [`Project::write`] has created it with files in it).
+    pub fn chmod(&self, rel: &str, mode: u32) -> &Self {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(self.path(rel), std::fs::Permissions::from_mode(mode))
+            .unwrap_or_else(|e| panic!("chmod {mode:o} {rel} in the context: {e}"));
         self
     }
 
@@ -121,16 +139,29 @@ impl Project {
 
     /// `skiff build --progress=plain --build-context busybox=… ARGS CONTEXT`, not started
     /// (for tests that spawn, time or kill the build themselves).
+    ///
+    /// `SOURCE_DATE_EPOCH` is not inherited from the test's environment: a build sees it only
+    /// when the test passes it ([`Project::build_env`]), so that image times never depend on
+    /// the shell the tests were started from.
     pub fn build_command(&self, args: &[&str]) -> Command {
-        let layout = busybox_layout().expect("the busybox fixture");
         let mut cmd = self.skiff();
         cmd.arg("build").arg("--progress=plain");
-        cmd.arg("--build-context").arg(format!(
-            "busybox=oci-layout://{}:{LAYOUT_TAG}",
-            layout.display()
-        ));
+        cmd.arg("--build-context").arg(busybox_build_context());
         cmd.args(args).arg(self.context.path());
+        cmd.env_remove("SOURCE_DATE_EPOCH");
         cmd
+    }
+
+    /// [`Project::build_command`] started in the background, stdout and stderr piped (for
+    /// tests that time, poll or kill the build).
+    pub fn spawn_build(&self, args: &[&str]) -> SpawnedBuild {
+        let mut cmd = self.build_command(args);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let child = cmd.spawn().expect("starting skiff build");
+        SpawnedBuild {
+            command: format!("{cmd:?}"),
+            child,
+        }
     }
 
     /// Runs [`Project::build_command`]; the build may fail.
@@ -199,6 +230,31 @@ impl Project {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         self.scratch.path().join(format!("{n}-{name}"))
+    }
+}
+
+/// `busybox=oci-layout://<busybox fixture>:latest`: the `--build-context` every build of a
+/// [`Project`] gets, for tests that assemble a `skiff build` command line themselves.
+pub fn busybox_build_context() -> String {
+    let layout = busybox_layout().expect("the busybox fixture");
+    format!("busybox=oci-layout://{}:{LAYOUT_TAG}", layout.display())
+}
+
+/// A `skiff build` running in the background, from [`Project::spawn_build`].
+pub struct SpawnedBuild {
+    command: String,
+    /// The skiff process (stdout and stderr piped): its pid, to poll or to kill.
+    pub child: Child,
+}
+
+impl SpawnedBuild {
+    /// Waits for the build to end and reads what it reported.
+    pub fn wait(self) -> BuildRun {
+        let output = self
+            .child
+            .wait_with_output()
+            .expect("waiting for skiff build");
+        BuildRun::new(self.command, output)
     }
 }
 
@@ -283,6 +339,30 @@ impl BuildRun {
         )
     }
 
+    /// Asserts that the build failed and that its stderr says `needle` (panics with the
+    /// whole report otherwise).
+    pub fn assert_failed_with(&self, needle: &str) {
+        assert!(!self.success(), "the build should fail\n{}", self.report());
+        assert!(
+            self.stderr().contains(needle),
+            "expected {needle:?}\n{}",
+            self.report()
+        );
+    }
+
+    /// The events of a `--progress=json` build: every stderr line parsed (panics with the
+    /// report when a line is not JSON).
+    pub fn json_events(&self) -> Vec<Value> {
+        self.stderr()
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| {
+                    panic!("a line that is not JSON ({e}): {l}\n{}", self.report())
+                })
+            })
+            .collect()
+    }
+
     /// Names of every step reported (`[stage n/m] INSTRUCTION`), in step order.
     pub fn steps(&self) -> Vec<String> {
         self.steps.values().cloned().collect()
@@ -306,6 +386,36 @@ impl BuildRun {
             .map(|(_, s)| s.clone())
             .collect()
     }
+
+    /// [`BuildRun::executed_steps`] without their `[stage n/m] ` prefix: the instructions, for
+    /// readable assertions.
+    pub fn executed_instructions(&self) -> Vec<String> {
+        instructions(self.executed_steps())
+    }
+
+    /// [`BuildRun::cached_steps`] without their `[stage n/m] ` prefix.
+    pub fn cached_instructions(&self) -> Vec<String> {
+        instructions(self.cached_steps())
+    }
+
+    /// Asserts which steps ran (not from the cache; `FROM` left out), by instruction, in step
+    /// order.
+    pub fn assert_executed(&self, expected: &[&str]) {
+        assert_eq!(self.executed_instructions(), expected, "{}", self.report());
+    }
+
+    /// Asserts which steps came from the cache, by instruction, in step order.
+    pub fn assert_cached(&self, expected: &[&str]) {
+        assert_eq!(self.cached_instructions(), expected, "{}", self.report());
+    }
+}
+
+/// `[stage 2/4] COPY a b` → `COPY a b`.
+fn instructions(steps: Vec<String>) -> Vec<String> {
+    steps
+        .into_iter()
+        .map(|s| s.split_once("] ").map(|(_, i)| i.to_string()).unwrap_or(s))
+        .collect()
 }
 
 /// `[stage 1/4] FROM busybox` → true.

@@ -45,6 +45,7 @@ pub fn deliver(
                         let reference = Reference::parse(name)?;
                         let client = Client::new(ClientOptions {
                             insecure_registries: insecure_registries.to_vec(),
+                            on_notice: Some(progress.registry_notices()),
                             ..ClientOptions::default()
                         });
                         let pushed = client

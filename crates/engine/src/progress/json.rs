@@ -1,5 +1,6 @@
 //! `--progress=json`: one JSON object per line, `{"event": "step_start", …, "time": 0.123}`,
-//! for tools. Every line parses, failures included (the error is an `error` event).
+//! for tools. Every line parses, failures included (the error is an `error` event); a step
+//! stopped by a failure elsewhere is a `step_canceled` event, a registry retry a `notice`.
 
 use super::{Event, Renderer};
 use std::io::Write;

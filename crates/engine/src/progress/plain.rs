@@ -1,6 +1,7 @@
 //! `--progress=plain`: one line per event, numbered like `docker build --progress=plain`
-//! (`#3 [builder 2/4] RUN make`, `#3 0.412 output`, `#3 DONE 1.2s`, `#3 CACHED`), so CI logs
-//! read the same and tools that parse BuildKit's plain output keep working.
+//! (`#3 [builder 2/4] RUN make`, `#3 0.412 output`, `#3 DONE 1.2s`, `#3 CACHED`,
+//! `#3 CANCELED`), so CI logs read the same and tools that parse BuildKit's plain output keep
+//! working.
 
 use super::{clean_line, first_line, human_size, summary_line, Event, Renderer};
 use std::collections::HashMap;
@@ -73,6 +74,10 @@ impl Plain {
                 self.header(*step)?;
                 writeln!(self.out, "#{step} ERROR: {}", first_line(message))
             }
+            Event::StepCanceled { step } => {
+                self.header(*step)?;
+                writeln!(self.out, "#{step} CANCELED")
+            }
             Event::PullStart { reference } => self.line(&format!("=> pulling {reference}")),
             Event::PullProgress {
                 reference,
@@ -105,6 +110,11 @@ impl Plain {
                 self.line(message.trim_end())
             }
             Event::Info { message } => self.line(message.trim_end()),
+            Event::Notice { message } => {
+                // Not part of the step shown last: its next line gets its header again.
+                self.current = None;
+                self.line(message.trim_end())
+            }
         }
     }
 }

@@ -210,3 +210,158 @@ fn invalid_progress_value_names_the_choices() {
     let err = Mode::parse("fancy").unwrap_err();
     assert!(err.contains("fancy") && err.contains("plain"), "{err}");
 }
+
+/// Three stages' steps running when the first one fails; the second then finishes, a step
+/// starts too late, and the third fails on its own after the failure.
+fn a_failing_build(progress: &Progress) -> (bool, bool) {
+    for (step, name) in [
+        (1, "[a 1/1] RUN exit 3"),
+        (2, "[b 1/2] RUN sleep 9"),
+        (4, "[c 1/1] RUN false"),
+    ] {
+        progress.emit(Event::StepStart {
+            step,
+            name: name.into(),
+        });
+    }
+    let first = progress.step_failed(1, "exit code: 3".into());
+    progress.emit(Event::StepDone {
+        step: 2,
+        seconds: 0.5,
+    });
+    progress.emit(Event::StepStart {
+        step: 3,
+        name: "[b 2/2] RUN echo never".into(),
+    });
+    progress.emit(Event::StepOutput {
+        step: 3,
+        line: "never".into(),
+    });
+    progress.emit(Event::StepDone {
+        step: 3,
+        seconds: 0.1,
+    });
+    let second = progress.failed() && progress.step_failed(4, "exit code: 1".into());
+    progress.emit(Event::Error {
+        message: "error: exit code: 3\n --> Dockerfile:2:1".into(),
+    });
+    (first, second)
+}
+
+fn render_failing(mode: Mode) -> String {
+    let out = Captured::default();
+    let progress = Progress::to_writer(mode, Box::new(out.clone()));
+    let (first, second) = a_failing_build(&progress);
+    assert!(first, "the first failure is the build's");
+    assert!(!second, "a later failure is a cancellation");
+    drop(progress);
+    out.text()
+}
+
+#[test]
+fn after_a_failure_plain_reports_canceled_and_no_done() {
+    let text = render_failing(Mode::Plain);
+    assert!(text.contains("#1 ERROR: exit code: 3\n"), "{text}");
+    assert!(
+        text.contains("#2 [b 1/2] RUN sleep 9\n#2 CANCELED\n"),
+        "{text}"
+    );
+    assert!(text.contains("#4 CANCELED\n"), "{text}");
+    assert!(!text.contains("DONE"), "{text}");
+    assert!(!text.contains("#3") && !text.contains("never"), "{text}");
+    assert!(!text.contains("#4 ERROR"), "{text}");
+    assert!(text.trim_end().ends_with("Dockerfile:2:1"), "{text}");
+}
+
+#[test]
+fn after_a_failure_json_has_step_canceled_events() {
+    let text = render_failing(Mode::Json);
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    let ends: Vec<(String, u64)> = events
+        .iter()
+        .filter(|e| e["event"] != "step_start")
+        .filter_map(|e| Some((e["event"].as_str()?.to_string(), e["step"].as_u64()?)))
+        .collect();
+    assert_eq!(
+        ends,
+        [
+            ("step_error".to_string(), 1),
+            ("step_canceled".to_string(), 2),
+            ("step_canceled".to_string(), 4)
+        ],
+        "{text}"
+    );
+    assert_eq!(events.last().unwrap()["event"], "error");
+}
+
+#[test]
+fn after_a_failure_tty_shows_the_steps_canceled() {
+    let text = render_failing(Mode::Tty);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "=> ERROR [a 1/1] RUN exit 3 0.0s", "{text}");
+    assert_eq!(lines[1], "=> CANCELED [b 1/2] RUN sleep 9 0.0s", "{text}");
+    assert_eq!(lines[2], "=> CANCELED [c 1/1] RUN false 0.0s", "{text}");
+    assert!(!text.contains("never"), "{text}");
+}
+
+#[test]
+fn steps_are_counted_as_shown() {
+    let progress = Progress::to_writer(Mode::Quiet, Box::new(Captured::default()));
+    a_failing_build(&progress);
+    assert_eq!(progress.step_counts(), (3, 0), "step 3 was never shown");
+}
+
+/// What one registry notice looks like in `mode`, told through the sink the registry
+/// client gets, between two lines of a step's output.
+fn render_notice(mode: Mode) -> String {
+    let out = Captured::default();
+    let progress = Progress::to_writer(mode, Box::new(out.clone()));
+    progress.emit(Event::StepStart {
+        step: 1,
+        name: "[1/1] FROM r/x".into(),
+    });
+    let sink = progress.registry_notices();
+    (sink.0)("retrying fetching the manifest of r/x in 250ms (attempt 1 failed: 503)");
+    progress.emit(Event::StepDone {
+        step: 1,
+        seconds: 0.3,
+    });
+    drop((sink, progress));
+    out.text()
+}
+
+#[test]
+fn a_registry_notice_is_a_line_in_plain_and_tty() {
+    let plain = render_notice(Mode::Plain);
+    assert_eq!(
+        plain,
+        "#1 [1/1] FROM r/x\n\
+         retrying fetching the manifest of r/x in 250ms (attempt 1 failed: 503)\n\n\
+         #1 [1/1] FROM r/x\n#1 DONE 0.3s\n"
+    );
+    let tty = render_notice(Mode::Tty);
+    assert_eq!(
+        tty,
+        "retrying fetching the manifest of r/x in 250ms (attempt 1 failed: 503)\n\
+         => [1/1] FROM r/x 0.3s\n"
+    );
+}
+
+#[test]
+fn a_registry_notice_is_a_json_event() {
+    let text = render_notice(Mode::Json);
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    assert_eq!(events[1]["event"], "notice", "{text}");
+    assert_eq!(
+        events[1]["message"],
+        "retrying fetching the manifest of r/x in 250ms (attempt 1 failed: 503)"
+    );
+    assert!(events[1]["time"].is_number());
+    assert_eq!(events.len(), 3, "{text}");
+}

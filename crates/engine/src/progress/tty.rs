@@ -2,7 +2,8 @@
 //! lines of a RUN's output) and of base-image downloads (one bar per blob), drawn with
 //! indicatif. Finished steps collapse into one `=>` line each above the live area, so what
 //! stays on the terminal is a compact log like BuildKit's: `=> CACHED [2/4] COPY . .`,
-//! `=> [3/4] RUN make 4.2s`, then the outputs and the summary.
+//! `=> [3/4] RUN make 4.2s`, `=> CANCELED [a 2/2] RUN sleep 9 1.0s`, then the outputs and the
+//! summary. Notices (a registry retry) are printed above the live view the same way.
 //!
 //! When stderr is not a terminal indicatif draws nothing; the collapsed log is then written
 //! straight to the output, so a piped `--progress=tty` still ends with the summary.
@@ -217,6 +218,11 @@ impl Renderer for Tty {
                 let line = format!("=> ERROR {} {:.1}s", self.name(*step), ran.as_secs_f64());
                 self.log(&line);
             }
+            Event::StepCanceled { step } => {
+                let ran = self.stop(*step).unwrap_or_default();
+                let line = format!("=> CANCELED {} {:.1}s", self.name(*step), ran.as_secs_f64());
+                self.log(&line);
+            }
             Event::PullStart { reference } => {
                 let bar = self.multi.add(
                     ProgressBar::new_spinner()
@@ -242,7 +248,7 @@ impl Renderer for Tty {
                 self.finish();
                 self.log(message.trim_end());
             }
-            Event::Info { message } => self.log(message.trim_end()),
+            Event::Info { message } | Event::Notice { message } => self.log(message.trim_end()),
         }
     }
 

@@ -12,8 +12,8 @@ const DOCKER_HUB_AUTH_KEY: &str = "https://index.docker.io/v1/";
 
 /// The credentials for a registry domain: basic auth from the config or a credential helper,
 /// anonymous when none are configured. (oci-client turns them into a bearer token when the
-/// registry asks for one.)
-pub fn credentials_for(domain: &str) -> Result<RegistryAuth> {
+/// registry asks for one.) A credential skiff cannot use is told to `notice`, and skipped.
+pub fn credentials_for(domain: &str, notice: &dyn Fn(&str)) -> Result<RegistryAuth> {
     let server = if domain == DEFAULT_DOMAIN {
         DOCKER_HUB_AUTH_KEY
     } else {
@@ -24,11 +24,11 @@ pub fn credentials_for(domain: &str) -> Result<RegistryAuth> {
             Ok(RegistryAuth::Basic(user, password))
         }
         Ok(DockerCredential::IdentityToken(_)) => {
-            eprintln!(
+            notice(&format!(
                 "warning: the Docker config holds an OAuth identity token for {domain}, which skiff \
                  cannot use yet; continuing anonymously (log in with a username and password or \
                  access token instead)"
-            );
+            ));
             Ok(RegistryAuth::Anonymous)
         }
         Err(

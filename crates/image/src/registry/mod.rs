@@ -37,6 +37,9 @@ pub struct ClientOptions {
     pub read_timeout: Duration,
     /// Told as pulled blob bytes arrive, for progress displays.
     pub on_blob_progress: Option<BlobProgress>,
+    /// Told what a person should hear that is not an error (a retry, a credential that cannot
+    /// be used); without one, such notices are printed on stderr.
+    pub on_notice: Option<NoticeSink>,
 }
 
 /// `(blob digest, bytes received, blob size)`, called as a pull downloads a blob.
@@ -52,6 +55,20 @@ impl std::fmt::Debug for BlobProgress {
     }
 }
 
+/// One notice (a whole line of text, no trailing newline), for [`ClientOptions::on_notice`].
+pub type NoticeFn = dyn Fn(&str) + Send + Sync;
+
+/// A shared [`NoticeFn`]: how a progress display (which owns the terminal or prints one JSON
+/// object per line) gets the client's notices instead of having them written over its output.
+#[derive(Clone)]
+pub struct NoticeSink(pub std::sync::Arc<NoticeFn>);
+
+impl std::fmt::Debug for NoticeSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NoticeSink(..)")
+    }
+}
+
 impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {
@@ -61,6 +78,7 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(15),
             read_timeout: Duration::from_secs(60),
             on_blob_progress: None,
+            on_notice: None,
         }
     }
 }
@@ -103,6 +121,15 @@ impl Client {
     /// A client with the given options.
     pub fn new(options: ClientOptions) -> Client {
         Client { options }
+    }
+
+    /// Tells the person watching something that is not an error: through
+    /// [`ClientOptions::on_notice`], or on stderr when there is none.
+    pub(crate) fn notice(&self, message: &str) {
+        match &self.options.on_notice {
+            Some(sink) => (sink.0)(message),
+            None => eprintln!("{message}"),
+        }
     }
 
     /// Whether `reference`'s registry is reached over plain HTTP: loopback registries and

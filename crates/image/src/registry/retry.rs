@@ -28,8 +28,15 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// Runs `op` until it succeeds, fails for a reason retrying cannot fix, or runs out of
-    /// attempts. The last error says how many attempts were made; callers add what failed.
-    pub async fn run<T, F, Fut>(&self, what: &str, mut op: F) -> anyhow::Result<T>
+    /// attempts. Each retry is announced through `notice` (`retrying WHAT in 250ms (attempt 1
+    /// failed: …)`), so a slow pull is explained. The last error says how many attempts were
+    /// made; callers add what failed.
+    pub async fn run<T, F, Fut>(
+        &self,
+        what: &str,
+        notice: &(dyn Fn(&str) + Sync),
+        mut op: F,
+    ) -> anyhow::Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = anyhow::Result<T>>,
@@ -40,7 +47,9 @@ impl RetryPolicy {
             match op().await {
                 Ok(value) => return Ok(value),
                 Err(err) if attempt < self.attempts && is_transient(&err) => {
-                    eprintln!("retrying {what} in {backoff:?} (attempt {attempt} failed: {err:#})");
+                    notice(&format!(
+                        "retrying {what} in {backoff:?} (attempt {attempt} failed: {err:#})"
+                    ));
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(self.max_backoff);
                     attempt += 1;
@@ -141,11 +150,25 @@ mod tests {
         .into()
     }
 
+    /// A notice sink that keeps what it was told.
+    #[derive(Default)]
+    struct Notices(std::sync::Mutex<Vec<String>>);
+
+    impl Notices {
+        fn tell(&self, message: &str) {
+            self.0.lock().unwrap().push(message.to_string());
+        }
+        fn told(&self) -> Vec<String> {
+            self.0.lock().unwrap().clone()
+        }
+    }
+
     #[tokio::test]
     async fn transient_failures_are_retried_until_success() {
         let calls = AtomicU32::new(0);
+        let notices = Notices::default();
         let value = fast()
-            .run("fetching x", || async {
+            .run("fetching x", &|m| notices.tell(m), || async {
                 match calls.fetch_add(1, Ordering::SeqCst) {
                     0 => Err(server_error(503)),
                     1 => Err(std::io::Error::from(std::io::ErrorKind::ConnectionReset).into()),
@@ -156,13 +179,21 @@ mod tests {
             .unwrap();
         assert_eq!(value, 7);
         assert_eq!(calls.load(Ordering::SeqCst), 3);
+        let told = notices.told();
+        assert_eq!(told.len(), 2, "one notice per retry: {told:?}");
+        assert!(
+            told[0].starts_with("retrying fetching x in 1ms (attempt 1 failed: ")
+                && told[0].contains("503"),
+            "{told:?}"
+        );
     }
 
     #[tokio::test]
     async fn permanent_failures_are_not_retried() {
         let calls = AtomicU32::new(0);
+        let notices = Notices::default();
         let err = fast()
-            .run("fetching x", || async {
+            .run("fetching x", &|m| notices.tell(m), || async {
                 calls.fetch_add(1, Ordering::SeqCst);
                 Err::<(), _>(server_error(404))
             })
@@ -170,12 +201,15 @@ mod tests {
             .unwrap_err();
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         assert!(err.to_string().contains("404"), "{err}");
+        assert_eq!(notices.told(), Vec::<String>::new());
     }
 
     #[tokio::test]
     async fn giving_up_says_how_often_it_tried() {
         let err = fast()
-            .run("fetching x", || async { Err::<(), _>(server_error(429)) })
+            .run("fetching x", &|_| {}, || async {
+                Err::<(), _>(server_error(429))
+            })
             .await
             .unwrap_err();
         assert!(

@@ -43,7 +43,7 @@ impl<'a> Session<'a> {
             ..ClientConfig::default()
         });
         let oci_ref = to_oci_reference(reference);
-        let credentials = auth::credentials_for(reference.domain())?;
+        let credentials = auth::credentials_for(reference.domain(), &|m| client.notice(m))?;
         oci.store_auth_if_needed(oci_ref.resolve_registry(), &credentials)
             .await;
         Ok(Session {
@@ -65,7 +65,7 @@ impl<'a> Session<'a> {
         self.client
             .options
             .retry
-            .run(&what, || async {
+            .run(&what, &|m| self.client.notice(m), || async {
                 self.oci
                     .pull_manifest_raw(&target, &RegistryAuth::Anonymous, media::ACCEPTED_MANIFESTS)
                     .await
@@ -91,7 +91,9 @@ impl<'a> Session<'a> {
         self.client
             .options
             .retry
-            .run(&what, || self.fetch_blob_once(store, digest, blob.size()))
+            .run(&what, &|m| self.client.notice(m), || {
+                self.fetch_blob_once(store, digest, blob.size())
+            })
             .await
             .map_err(|e| explain_corruption(e, digest, &self.repository))
             .with_context(|| what.clone())?;
@@ -131,7 +133,7 @@ impl<'a> Session<'a> {
         self.client
             .options
             .retry
-            .run(&what, || async {
+            .run(&what, &|m| self.client.notice(m), || async {
                 Ok(self.oci.blob_exists(&self.oci_ref, digest.as_ref()).await?)
             })
             .await
@@ -162,7 +164,7 @@ impl<'a> Session<'a> {
         self.client
             .options
             .retry
-            .run(&what, || async {
+            .run(&what, &|m| self.client.notice(m), || async {
                 let file = tokio::fs::File::open(&path)
                     .await
                     .with_context(|| format!("opening {}", path.display()))?;
@@ -191,7 +193,7 @@ impl<'a> Session<'a> {
         self.client
             .options
             .retry
-            .run(&what, || async {
+            .run(&what, &|m| self.client.notice(m), || async {
                 self.oci
                     .push_manifest_raw(&self.oci_ref, body.clone(), content_type.clone())
                     .await?;
