@@ -77,6 +77,34 @@ fn plain_reports_the_interrupted_step_canceled_and_the_first_failure_last() {
 }
 
 #[test]
+fn a_failure_outside_any_step_cancels_the_running_steps_too() {
+    // The failing stage's COPY source is missing: that fails the stage before a COPY step
+    // starts, and the other stage's RUN must still end CANCELED, not ERROR or DONE.
+    let dockerfile = "FROM busybox AS slow\nRUN sleep 30 && echo slow > /slow\n\
+FROM busybox AS failing\nRUN sleep 1\nCOPY not-in-the-context.txt /\n\
+FROM busybox\nCOPY --from=failing / /f\nCOPY --from=slow /slow /slow\n";
+    let Some(p) = Project::needing_runc(dockerfile) else {
+        return;
+    };
+    let run = p.build(&["--progress=plain"]);
+    assert!(!run.success(), "{}", run.report());
+    let err = run.stderr();
+    let slow = step_number(&run, "RUN sleep 30 && echo slow > /slow");
+    assert!(
+        err.contains(&format!("\n#{slow} CANCELED\n")),
+        "{}",
+        run.report()
+    );
+    assert!(!err.contains(" ERROR"), "{}", run.report());
+    let tail = &err[err.rfind("\nerror: ").expect("a final error")..];
+    assert!(
+        tail.contains("not-in-the-context.txt") && tail.contains("Dockerfile:5:1"),
+        "{}",
+        run.report()
+    );
+}
+
+#[test]
 fn json_has_a_step_canceled_event_and_ends_with_the_first_failure() {
     let Some(run) = failing_build("json") else {
         return;
