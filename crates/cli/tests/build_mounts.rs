@@ -235,12 +235,3 @@ fn a_required_secret_that_is_missing_fails_the_build() {
     run.assert_failed_with("needed");
     assert!(run.stderr().contains("--secret"), "{}", run.report());
 }
-
-#[test]
-fn ssh_mounts_are_refused_clearly() {
-    let Some(p) = Project::needing_runc("FROM busybox\nRUN --mount=type=ssh true\n") else {
-        return;
-    };
-    let run = p.build(&[]);
-    run.assert_failed_with("type=ssh is not supported");
-}

@@ -46,6 +46,8 @@ pub struct BuildOptions {
     pub labels: Vec<(String, String)>,
     /// `--secret`s.
     pub secrets: Vec<Secret>,
+    /// `--ssh` agents for `RUN --mount=type=ssh`.
+    pub ssh: Vec<crate::ssh::SshAgent>,
     /// `--build-context` entries.
     pub named_contexts: Vec<(String, NamedContext)>,
     /// Registries reached over plain HTTP.

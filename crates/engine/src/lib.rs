@@ -23,6 +23,7 @@ pub mod rootpath;
 pub mod run;
 pub mod schedule;
 pub mod sources;
+pub mod ssh;
 pub mod stage;
 pub mod statcache;
 pub mod state;
@@ -30,6 +31,7 @@ pub mod time;
 pub mod view;
 
 pub use build::{build, BuildOptions, BuildOutcome};
+pub use ssh::{SshAgent, SshSource};
 
 use std::path::PathBuf;
 

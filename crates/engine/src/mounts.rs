@@ -9,10 +9,14 @@
 //! - `secret`: a `--secret` as a file (default `/run/secrets/<id>`, kept in `/dev/shm` while
 //!   the step runs) and/or an environment variable; the value never enters a layer, the
 //!   history or the key.
+//! - `ssh`: a `--ssh` agent as a socket (default `/run/buildkit/ssh_agent.N`, mode 0600) through
+//!   a proxy of its own (see [`crate::ssh`]); the first one is `$SSH_AUTH_SOCK`. The host's
+//!   socket path never enters the key, the history or a layer.
 
 use crate::build::Shared;
 use crate::rootfs::WorkDir;
 use crate::sources::SourceTree;
+use crate::ssh::{AgentProxy, SocketAccess};
 use crate::state::ImageState;
 use crate::view::View;
 use anyhow::{anyhow, bail, Context as _, Result};
@@ -39,6 +43,7 @@ pub struct Prepared {
     _views: Vec<View>,
     _dirs: Vec<WorkDir>,
     _locks: Vec<File>,
+    _agents: Vec<AgentProxy>,
 }
 
 /// Prepares `mounts` (already expanded) for a RUN on top of `state`.
@@ -55,7 +60,9 @@ pub fn prepare(
         _views: Vec::new(),
         _dirs: Vec::new(),
         _locks: Vec::new(),
+        _agents: Vec::new(),
     };
+    let mut ssh_index = 0;
     for m in mounts {
         let target = m
             .target
@@ -67,12 +74,16 @@ pub fn prepare(
             MountType::Tmpfs => {
                 let target = target.ok_or_else(|| anyhow!("--mount=type=tmpfs needs a target"))?;
                 p.key_parts.push(format!("tmpfs {target} {:?}", m.size));
-                p.mounts.push(Mount { destination: target, kind: MountKind::Tmpfs { size: m.size } });
+                p.mounts.push(Mount {
+                    destination: target,
+                    kind: MountKind::Tmpfs { size: m.size },
+                });
             }
             MountType::Secret => secret(shared, &mut p, m, target)?,
-            MountType::Ssh => bail!(
-                "RUN --mount=type=ssh is not supported by skiff yet: use a secret mount for credentials"
-            ),
+            MountType::Ssh => {
+                ssh(shared, state, &mut p, m, target, ssh_index)?;
+                ssh_index += 1;
+            }
         }
     }
     if let [doc] = heredocs {
@@ -304,6 +315,57 @@ fn secret(shared: &Shared, p: &mut Prepared, m: &TypedMount, target: Option<Stri
         });
         p._dirs.push(dir);
     }
+    Ok(())
+}
+
+/// An ssh mount, the `index`-th of the RUN: the `--ssh` agent with the mount's id relayed by a
+/// proxy socket bound at the target. As in BuildKit, the first ssh mount's target becomes
+/// `$SSH_AUTH_SOCK` unless the image's environment sets it, and an agent that was not given
+/// fails the step only when the mount is `required` (otherwise the mount is left out).
+fn ssh(
+    shared: &Shared,
+    state: &ImageState,
+    p: &mut Prepared,
+    m: &TypedMount,
+    target: Option<String>,
+    index: usize,
+) -> Result<()> {
+    let id =
+        m.id.as_ref()
+            .map(|w| w.value.clone())
+            .unwrap_or_else(|| crate::ssh::DEFAULT_ID.to_string());
+    let target = target.unwrap_or_else(|| format!("/run/buildkit/ssh_agent.{index}"));
+    let access = SocketAccess {
+        mode: m.mode.unwrap_or(0o600),
+        uid: m.uid.unwrap_or(0),
+        gid: m.gid.unwrap_or(0),
+    };
+    let env_has_sock = (state.config.config.env.iter()).any(|e| e.starts_with("SSH_AUTH_SOCK="));
+    if index == 0 && !env_has_sock {
+        p.env.push(format!("SSH_AUTH_SOCK={target}"));
+    }
+    p.key_parts.push(format!(
+        "ssh {target} id={id} mode={:o} uid={} gid={} required={}",
+        access.mode, access.uid, access.gid, m.required
+    ));
+    let Some(agent) = shared.options.ssh.iter().find(|a| a.id == id) else {
+        if m.required {
+            bail!(
+                "ssh agent \"{id}\" is required by RUN --mount=type=ssh but was not given: pass \
+                 --ssh {id}=SOCKET (or --ssh {id}=KEY_FILE; --ssh default forwards $SSH_AUTH_SOCK)"
+            );
+        }
+        return Ok(());
+    };
+    let proxy = AgentProxy::start(agent, access)?;
+    p.mounts.push(Mount {
+        destination: target,
+        kind: MountKind::Bind {
+            source: proxy.socket().to_path_buf(),
+            readonly: true,
+        },
+    });
+    p._agents.push(proxy);
     Ok(())
 }
 

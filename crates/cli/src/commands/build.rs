@@ -52,6 +52,10 @@ pub struct BuildArgs {
     /// Secret for `RUN --mount=type=secret` (`id=…,src=…` or `id=…,env=…`).
     #[arg(long = "secret")]
     pub secrets: Vec<String>,
+    /// SSH agent for `RUN --mount=type=ssh` (`default|ID[=SOCKET|KEY_FILE[,KEY_FILE…]]`;
+    /// no value: `$SSH_AUTH_SOCK`).
+    #[arg(long = "ssh")]
+    pub ssh: Vec<String>,
     /// Additional build context (`NAME=PATH|docker-image://REF|oci-layout://PATH[:TAG]`).
     #[arg(long = "build-context")]
     pub build_contexts: Vec<String>,

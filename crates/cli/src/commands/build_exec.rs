@@ -87,6 +87,11 @@ fn build_and_deliver(
             .iter()
             .map(|s| flags::parse_secret(s))
             .collect::<Result<_>>()?,
+        ssh: args
+            .ssh
+            .iter()
+            .map(|s| skiff_engine::SshAgent::parse(s))
+            .collect::<Result<_>>()?,
         named_contexts: args
             .build_contexts
             .iter()
