@@ -29,16 +29,7 @@ impl Drop for Server {
 }
 
 fn run(cmd: &mut Command) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    skiff_testkit::command::output_ok(cmd);
 }
 
 /// Copies the example's files (it has no subdirectories) into `dest`.
