@@ -210,8 +210,6 @@ impl Renderer for Quiet {
 /// what is shown always agree.
 struct Shown {
     renderer: Box<dyn Renderer>,
-    /// Steps started and not ended yet.
-    running: HashSet<usize>,
     /// Steps that started after the build failed: none of their events is shown.
     hidden: HashSet<usize>,
     /// Whether a step failed (the build is failing).
@@ -232,15 +230,10 @@ impl Shown {
                 self.hidden.insert(step);
                 None
             }
-            Event::StepStart { .. } => {
-                self.running.insert(step);
-                Some(event)
-            }
-            Event::StepOutput { .. } => Some(event),
+            Event::StepStart { .. } | Event::StepOutput { .. } => Some(event),
             // How a step ended: only the first failure is an error; what ends after it was
             // cancelled by it.
             ended => {
-                self.running.remove(&step);
                 if self.failed {
                     return Some(Event::StepCanceled { step });
                 }
@@ -304,7 +297,6 @@ impl Progress {
                 start: Instant::now(),
                 shown: Mutex::new(Shown {
                     renderer,
-                    running: HashSet::new(),
                     hidden: HashSet::new(),
                     failed: false,
                 }),

@@ -26,7 +26,7 @@ impl std::fmt::Display for Cancelled {
 impl std::error::Error for Cancelled {}
 
 /// Whether `err` is a [`Cancelled`], however much context was added to it.
-fn is_cancelled(err: &anyhow::Error) -> bool {
+pub(crate) fn is_cancelled(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| cause.is::<Cancelled>())
 }
 

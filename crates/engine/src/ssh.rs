@@ -12,6 +12,7 @@ use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
 use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -196,7 +197,15 @@ fn accept_loop(listener: &UnixListener, upstream: &Path, stop: &AtomicBool) {
         if stop.load(Ordering::SeqCst) {
             return;
         }
-        let Ok(client) = client else { continue };
+        let client = match client {
+            Ok(client) => client,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            // A lasting error (out of file descriptors) must not spin a core.
+            Err(_) => {
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+        };
         let Ok(agent) = UnixStream::connect(upstream) else {
             continue;
         };
@@ -235,13 +244,27 @@ impl KeyAgent {
     /// Starts `ssh-agent -D` with its socket in `dir` and adds `files` with `ssh-add`.
     fn start(id: &str, dir: &Path, files: &[PathBuf]) -> Result<KeyAgent> {
         let socket = dir.join("agent.sock");
-        let child = Command::new("ssh-agent")
+        let mut command = Command::new("ssh-agent");
+        command
             .arg("-D")
             .arg("-a")
             .arg(&socket)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::null());
+        // The agent holds decrypted keys: it must not outlive skiff, even after `kill -9`.
+        // It is started and dropped by the same step thread, so the thread-scoped
+        // parent-death signal fires only when skiff (or that thread) is gone.
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                rustix::process::set_parent_process_death_signal(Some(
+                    rustix::process::Signal::KILL,
+                ))
+                .map_err(std::io::Error::from)
+            });
+        }
+        let child = command
             .spawn()
             .with_context(|| format!("--ssh {id}: starting ssh-agent for the key files"))?;
         let mut agent = KeyAgent { child, socket };

@@ -41,7 +41,7 @@ impl std::error::Error for DockerfileError {}
 
 fn at(span: Span, err: anyhow::Error) -> anyhow::Error {
     // A cancelled stage stays cancelled: the scheduler keeps the failure that caused it.
-    if err.downcast_ref::<DockerfileError>().is_some() || err.is::<Cancelled>() {
+    if err.downcast_ref::<DockerfileError>().is_some() || crate::schedule::is_cancelled(&err) {
         return err;
     }
     DockerfileError(Diagnostic::error(format!("{err:#}"), Some(span))).into()

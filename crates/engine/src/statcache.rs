@@ -15,7 +15,7 @@
 use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
@@ -60,6 +60,8 @@ pub struct StatCache {
     settle: Duration,
     changed: bool,
     reads: usize,
+    /// Paths asked for since the cache was opened: they exist, so saving need not check them.
+    seen: HashSet<String>,
 }
 
 impl StatCache {
@@ -80,6 +82,7 @@ impl StatCache {
             settle: DEFAULT_SETTLE,
             changed: false,
             reads: 0,
+            seen: HashSet::new(),
         }
     }
 
@@ -87,6 +90,7 @@ impl StatCache {
     /// the file has not changed since it was last read, read (and remembered) otherwise.
     pub fn digest(&mut self, path: &Path, meta: &fs::Metadata) -> Result<String> {
         let key = path.to_string_lossy().into_owned();
+        self.seen.insert(key.clone());
         let stamp = Stamp::of(meta);
         if let Some(e) = self.entries.get(&key) {
             if e.stamp == stamp {
@@ -122,13 +126,14 @@ impl StatCache {
     }
 
     /// Writes the cache back (atomically) when it changed, without the entries of files
-    /// that are gone.
+    /// that are gone (only the files this build did not look at are checked).
     pub fn save(&mut self) -> Result<()> {
         if !self.changed {
             return Ok(());
         }
+        let seen = &self.seen;
         self.entries
-            .retain(|path, _| fs::symlink_metadata(path).is_ok());
+            .retain(|path, _| seen.contains(path) || fs::symlink_metadata(path).is_ok());
         let dir = self
             .file
             .parent()
