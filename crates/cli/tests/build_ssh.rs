@@ -220,6 +220,29 @@ fn a_required_agent_that_was_not_given_fails_before_the_run() {
 }
 
 #[test]
+fn a_cached_step_needs_no_agent_even_when_required() {
+    let Some(p) = Project::needing_runc(
+        "FROM busybox\nRUN --mount=type=ssh,id=deploy,required=true test -S \"$SSH_AUTH_SOCK\"\n",
+    ) else {
+        return;
+    };
+    // Any listening socket does as the agent: the step only checks it is mounted.
+    let dir = skiff_testkit::tempfile::tempdir().unwrap();
+    let socket = dir.path().join("agent.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let first = p.build_ok(&["--ssh", &format!("deploy={}", socket.display())]);
+    first.assert_executed(&[
+        "RUN --mount=type=ssh,id=deploy,required=true test -S \"$SSH_AUTH_SOCK\"",
+    ]);
+    // As in BuildKit, a cache hit asks for no agent: the same build without --ssh is a hit.
+    let again = p.build_ok(&[]);
+    again.assert_executed(&[]);
+    again.assert_cached(&[
+        "RUN --mount=type=ssh,id=deploy,required=true test -S \"$SSH_AUTH_SOCK\"",
+    ]);
+}
+
+#[test]
 fn an_optional_agent_that_was_not_given_leaves_the_mount_out() {
     let Some(p) = Project::needing_runc(concat!(
         "FROM busybox\n",

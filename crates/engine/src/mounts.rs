@@ -11,12 +11,13 @@
 //!   history or the key.
 //! - `ssh`: a `--ssh` agent as a socket (default `/run/buildkit/ssh_agent.N`, mode 0600) through
 //!   a proxy of its own (see [`crate::ssh`]); the first one is `$SSH_AUTH_SOCK`. The host's
-//!   socket path never enters the key, the history or a layer.
+//!   socket path never enters the key, the history or a layer. The relay is started only
+//!   when the step runs ([`Prepared::start_ssh`]): a cached step needs no agent.
 
 use crate::build::Shared;
 use crate::rootfs::WorkDir;
 use crate::sources::SourceTree;
-use crate::ssh::{AgentProxy, SocketAccess};
+use crate::ssh::{AgentProxy, SocketAccess, SshAgent};
 use crate::state::ImageState;
 use crate::view::View;
 use anyhow::{anyhow, bail, Context as _, Result};
@@ -43,7 +44,50 @@ pub struct Prepared {
     _views: Vec<View>,
     _dirs: Vec<WorkDir>,
     _locks: Vec<File>,
-    _agents: Vec<AgentProxy>,
+    /// The ssh mounts, started by [`Prepared::start_ssh`] only when the step runs.
+    ssh: Vec<PendingSsh>,
+}
+
+/// An ssh mount whose agent relay is not started yet: a cached step needs no agent (as in
+/// BuildKit, where a cache hit never asks the client's session for one).
+struct PendingSsh {
+    id: String,
+    agent: Option<SshAgent>,
+    access: SocketAccess,
+    target: String,
+    required: bool,
+}
+
+impl Prepared {
+    /// Starts the relays of this RUN's ssh mounts, for a step that is about to run: the mounts
+    /// to add to the sandbox's, and the relays, which must live until the step ends. Fails when
+    /// a `required` mount's agent was not given with `--ssh`.
+    pub fn start_ssh(&self) -> Result<(Vec<Mount>, Vec<AgentProxy>)> {
+        let (mut mounts, mut relays) = (Vec::new(), Vec::new());
+        for pending in &self.ssh {
+            let Some(agent) = &pending.agent else {
+                if pending.required {
+                    let id = &pending.id;
+                    bail!(
+                        "ssh agent \"{id}\" is required by RUN --mount=type=ssh but was not \
+                         given: pass --ssh {id}=SOCKET (or --ssh {id}=KEY_FILE; --ssh default \
+                         forwards $SSH_AUTH_SOCK)"
+                    );
+                }
+                continue;
+            };
+            let proxy = AgentProxy::start(agent, pending.access)?;
+            mounts.push(Mount {
+                destination: pending.target.clone(),
+                kind: MountKind::Bind {
+                    source: proxy.socket().to_path_buf(),
+                    readonly: true,
+                },
+            });
+            relays.push(proxy);
+        }
+        Ok((mounts, relays))
+    }
 }
 
 /// Prepares `mounts` (already expanded) for a RUN on top of `state`.
@@ -60,7 +104,7 @@ pub fn prepare(
         _views: Vec::new(),
         _dirs: Vec::new(),
         _locks: Vec::new(),
-        _agents: Vec::new(),
+        ssh: Vec::new(),
     };
     let mut ssh_index = 0;
     for m in mounts {
@@ -348,24 +392,13 @@ fn ssh(
         "ssh {target} id={id} mode={:o} uid={} gid={} required={}",
         access.mode, access.uid, access.gid, m.required
     ));
-    let Some(agent) = shared.options.ssh.iter().find(|a| a.id == id) else {
-        if m.required {
-            bail!(
-                "ssh agent \"{id}\" is required by RUN --mount=type=ssh but was not given: pass \
-                 --ssh {id}=SOCKET (or --ssh {id}=KEY_FILE; --ssh default forwards $SSH_AUTH_SOCK)"
-            );
-        }
-        return Ok(());
-    };
-    let proxy = AgentProxy::start(agent, access)?;
-    p.mounts.push(Mount {
-        destination: target,
-        kind: MountKind::Bind {
-            source: proxy.socket().to_path_buf(),
-            readonly: true,
-        },
+    p.ssh.push(PendingSsh {
+        agent: shared.options.ssh.iter().find(|a| a.id == id).cloned(),
+        id,
+        access,
+        target,
+        required: m.required,
     });
-    p._agents.push(proxy);
     Ok(())
 }
 

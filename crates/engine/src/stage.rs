@@ -677,6 +677,9 @@ impl<'a> StageBuilder<'a> {
         let opts = shared.options.layer.clone();
         self.cached_step(inst, key, &created_by, |this, step| {
             let runtime = shared.runtime_for(&this.state.layers)?;
+            let (ssh_mounts, _relays) = prepared.start_ssh()?;
+            let mut params = params.clone();
+            params.mounts.extend(ssh_mounts);
             run::execute(
                 &shared.store,
                 runtime,
