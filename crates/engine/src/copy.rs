@@ -211,15 +211,17 @@ pub fn plan(
                 unpack: req.unpack == Some(true),
             });
         } else {
+            let warn_nothing_matched = |label: &str| {
+                shared.progress.info(format!(
+                    "warning: {name} {s}: the wildcard matches nothing in the {label}, so \
+                     nothing is copied from it (as BuildKit does)"
+                ))
+            };
             let selected = match &mut origin {
                 Origin::Local(tree) => {
                     let sel = tree.select(s)?;
                     if sel.is_empty() {
-                        shared.progress.info(format!(
-                            "warning: {name} {s}: the wildcard matches nothing in the {}, so \
-                             nothing is copied from it (as BuildKit does)",
-                            tree.label
-                        ));
+                        warn_nothing_matched(&tree.label);
                     }
                     let sum = tree.checksum_with(&sel, excludes.as_ref(), stat_cache.as_mut())?;
                     key_parts.push(format!("src={s} sum={sum}"));
@@ -229,11 +231,7 @@ pub fn plan(
                     let (sum, selects_nothing) =
                         source.checksum(s, &req.excludes, excludes.as_ref())?;
                     if selects_nothing {
-                        shared.progress.info(format!(
-                            "warning: {name} {s}: the wildcard matches nothing in the {}, so \
-                             nothing is copied from it (as BuildKit does)",
-                            source.label
-                        ));
+                        warn_nothing_matched(&source.label);
                     }
                     key_parts.push(format!("src={s} sum={sum}"));
                     None
