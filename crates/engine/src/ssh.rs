@@ -87,13 +87,15 @@ impl SshAgent {
         }
         let source = match (sockets, paths.len()) {
             (0, _) => {
-                which("ssh-agent").and(which("ssh-add")).ok_or_else(|| {
-                    anyhow!(
-                        "--ssh {id}: key files need the host's ssh-agent and ssh-add (package \
+                skiff_sandbox::find_binary("ssh-agent")
+                    .and(skiff_sandbox::find_binary("ssh-add"))
+                    .ok_or_else(|| {
+                        anyhow!(
+                            "--ssh {id}: key files need the host's ssh-agent and ssh-add (package \
                          openssh-client), which are not on PATH: install them or pass the socket \
                          of a running agent (--ssh {id}=$SSH_AUTH_SOCK)"
-                    )
-                })?;
+                        )
+                    })?;
                 SshSource::Keys(paths)
             }
             (1, 1) => SshSource::Socket(paths.into_iter().next().unwrap_or_default()),
@@ -107,15 +109,6 @@ impl SshAgent {
             source,
         })
     }
-}
-
-/// `path` of `name` when it is an executable on `$PATH`.
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join(name))
-        .find(|p| {
-            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
 }
 
 /// How the socket an ssh mount shows must look inside the container.
@@ -325,7 +318,9 @@ mod tests {
         std::fs::write(&key, "k").unwrap();
         let mixed = SshAgent::parse(&format!("x={},{}", sock.display(), key.display()));
         assert!(mixed.is_err());
-        if which("ssh-agent").is_some() && which("ssh-add").is_some() {
+        if skiff_sandbox::find_binary("ssh-agent").is_some()
+            && skiff_sandbox::find_binary("ssh-add").is_some()
+        {
             let keys = SshAgent::parse(&format!("x={}", key.display())).unwrap();
             assert_eq!(keys.source, SshSource::Keys(vec![key]));
         }

@@ -128,8 +128,9 @@ fn installed_runtimes() -> String {
 }
 
 /// `name` itself when it is a path, else the first match in `PATH`, `/usr/sbin`, `/sbin`;
-/// only executable files count.
-fn find_binary(name: &str) -> Option<PathBuf> {
+/// only executable files count. Public because the engine looks for host helpers (ssh-agent)
+/// the same way it looks for runtimes.
+pub fn find_binary(name: &str) -> Option<PathBuf> {
     let executable = |path: &Path| {
         path.metadata()
             .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
