@@ -14,16 +14,15 @@
 //!   socket path never enters the key, the history or a layer. The relay is started only
 //!   when the step runs ([`Prepared::start_ssh`]): a cached step needs no agent.
 
-use crate::build::Shared;
-use crate::rootfs::WorkDir;
-use crate::sources::SourceTree;
+use crate::inputs::{FromSource, FromUse, Inputs};
+use crate::scratch::WorkDir;
 use crate::ssh::{AgentProxy, SocketAccess, SshAgent};
 use crate::state::ImageState;
 use crate::view::View;
+use crate::workspace::Workspace;
 use anyhow::{anyhow, bail, Context as _, Result};
 use sha2::{Digest as _, Sha256};
 use skiff_frontend::ast::Heredoc;
-use skiff_frontend::graph::Source;
 use skiff_frontend::instructions::{heredoc_text, Mount as TypedMount, MountType, Sharing};
 use skiff_sandbox::{Mount, MountKind};
 use std::fs::{self, File};
@@ -90,9 +89,17 @@ impl Prepared {
     }
 }
 
+/// What mounts are made from: the store and the options (secrets, ssh agents), and the
+/// build's inputs (a mount's `from`).
+struct MountEnv<'a> {
+    workspace: &'a Workspace,
+    inputs: &'a Inputs<'a>,
+}
+
 /// Prepares `mounts` (already expanded) for a RUN on top of `state`.
 pub fn prepare(
-    shared: &Shared,
+    workspace: &Workspace,
+    inputs: &Inputs,
     state: &ImageState,
     mounts: &[TypedMount],
     heredocs: &[Heredoc],
@@ -106,15 +113,16 @@ pub fn prepare(
         _locks: Vec::new(),
         ssh: Vec::new(),
     };
+    let cx = &MountEnv { workspace, inputs };
     let mut ssh_index = 0;
     for m in mounts {
         let target = m
             .target
             .as_ref()
-            .map(|w| crate::stage::absolute(&state.config.config.working_dir, &w.value));
+            .map(|w| crate::paths::absolute(&state.config.config.working_dir, &w.value));
         match m.kind {
-            MountType::Bind => bind(shared, &mut p, m, target)?,
-            MountType::Cache => cache(shared, &mut p, m, target)?,
+            MountType::Bind => bind(cx, &mut p, m, target)?,
+            MountType::Cache => cache(cx, &mut p, m, target)?,
             MountType::Tmpfs => {
                 let target = target.ok_or_else(|| anyhow!("--mount=type=tmpfs needs a target"))?;
                 p.key_parts.push(format!("tmpfs {target} {:?}", m.size));
@@ -123,9 +131,9 @@ pub fn prepare(
                     kind: MountKind::Tmpfs { size: m.size },
                 });
             }
-            MountType::Secret => secret(shared, &mut p, m, target)?,
+            MountType::Secret => secret(cx, &mut p, m, target)?,
             MountType::Ssh => {
-                ssh(shared, state, &mut p, m, target, ssh_index)?;
+                ssh(cx, state, &mut p, m, target, ssh_index)?;
                 ssh_index += 1;
             }
         }
@@ -133,7 +141,7 @@ pub fn prepare(
     if let [doc] = heredocs {
         let body = heredoc_text(doc);
         if body.starts_with("#!") {
-            let dir = WorkDir::new(&shared.store, "heredoc-")?;
+            let dir = WorkDir::new(&cx.workspace.store, "heredoc-")?;
             let file = dir.path().join(&doc.name);
             fs::write(&file, body.as_bytes())?;
             fs::set_permissions(&file, fs::Permissions::from_mode(0o755))?;
@@ -154,27 +162,17 @@ pub fn prepare(
 /// `from` (named context, stage or image), plus what identifies it in the cache key.
 /// Mounted views are kept alive in `p`.
 fn resolve_source(
-    shared: &Shared,
+    cx: &MountEnv,
     p: &mut Prepared,
     m: &TypedMount,
     source: &str,
 ) -> Result<(PathBuf, String)> {
     let tree = match &m.from {
-        None => shared.context_tree(&[])?,
-        Some(from) => match shared.named_context_dir(&from.value) {
-            Some(dir) => SourceTree {
-                root: dir,
-                ignore: None,
-                keep_owner: false,
-                label: from.value.clone(),
-            },
-            None => {
-                let state = match shared.plan.source(&from.value, true) {
-                    Source::Stage(i) => shared.stage_result(i)?,
-                    Source::Image(r) => shared.image_state(&r)?,
-                    Source::BadIndex(n) => bail!("invalid stage index {n} in --mount from"),
-                };
-                let view = View::mount(&shared.store, &state.layers)?;
+        None => cx.inputs.context_tree(&[])?,
+        Some(from) => match cx.inputs.resolve_from(&from.value, FromUse::Mount)? {
+            FromSource::Dir(tree) => tree,
+            FromSource::Layers { state, .. } => {
+                let view = View::mount(&cx.workspace.store, &state.layers)?;
                 let path = crate::rootpath::resolve(view.root(), source, true)?;
                 p._views.push(view);
                 return Ok((path, format!("{source} from {}", state.key)));
@@ -186,14 +184,14 @@ fn resolve_source(
     Ok((crate::rootpath::resolve(&tree.root, source, true)?, key))
 }
 
-fn bind(shared: &Shared, p: &mut Prepared, m: &TypedMount, target: Option<String>) -> Result<()> {
+fn bind(cx: &MountEnv, p: &mut Prepared, m: &TypedMount, target: Option<String>) -> Result<()> {
     let target = target.ok_or_else(|| anyhow!("--mount=type=bind needs a target"))?;
     let source = m
         .source
         .as_ref()
         .map(|w| w.value.clone())
         .unwrap_or_else(|| "/".into());
-    let (host_path, key) = resolve_source(shared, p, m, &source)?;
+    let (host_path, key) = resolve_source(cx, p, m, &source)?;
     p.key_parts
         .push(format!("bind {target} {key} ro={}", m.readonly));
     if !host_path.exists() {
@@ -203,7 +201,7 @@ fn bind(shared: &Shared, p: &mut Prepared, m: &TypedMount, target: Option<String
         host_path
     } else {
         // rw: the RUN may write, but the writes are thrown away (as in BuildKit).
-        let dir = WorkDir::new(&shared.store, "bind-rw-")?;
+        let dir = WorkDir::new(&cx.workspace.store, "bind-rw-")?;
         let copy = dir.path().join("data");
         copy_tree(&host_path, &copy)?;
         p._dirs.push(dir);
@@ -241,7 +239,7 @@ fn copy_tree(src: &std::path::Path, dest: &std::path::Path) -> Result<()> {
 /// `from` source, like BuildKit, which keys a cache with a base by both). It is created on
 /// first use, empty with `mode`/`uid`/`gid`, or as a copy of the `from`/`source` directory; its
 /// contents persist across builds and never enter a layer or the cache key.
-fn cache(shared: &Shared, p: &mut Prepared, m: &TypedMount, target: Option<String>) -> Result<()> {
+fn cache(cx: &MountEnv, p: &mut Prepared, m: &TypedMount, target: Option<String>) -> Result<()> {
     let target = target.ok_or_else(|| anyhow!("--mount=type=cache needs a target"))?;
     let id =
         m.id.as_ref()
@@ -254,7 +252,7 @@ fn cache(shared: &Shared, p: &mut Prepared, m: &TypedMount, target: Option<Strin
                 .as_ref()
                 .map(|w| w.value.clone())
                 .unwrap_or_else(|| "/".into());
-            let (path, key) = resolve_source(shared, p, m, &source)?;
+            let (path, key) = resolve_source(cx, p, m, &source)?;
             if !path.is_dir() {
                 bail!(
                     "--mount=type=cache source \"{source}\" is not a directory in the from source"
@@ -264,7 +262,7 @@ fn cache(shared: &Shared, p: &mut Prepared, m: &TypedMount, target: Option<Strin
         }
         None => None,
     };
-    let base = shared.store.root().join("cache-mounts");
+    let base = cx.workspace.store.root().join("cache-mounts");
     fs::create_dir_all(&base)?;
     let naming = match &seed {
         Some((_, key)) => format!("{id}\0{key}"),
@@ -287,7 +285,7 @@ fn cache(shared: &Shared, p: &mut Prepared, m: &TypedMount, target: Option<Strin
                 p._locks.push(lock);
                 dir
             } else {
-                let tmp = WorkDir::new(&shared.store, "cache-private-")?;
+                let tmp = WorkDir::new(&cx.workspace.store, "cache-private-")?;
                 let d = tmp.path().join("data");
                 p._dirs.push(tmp);
                 d
@@ -324,13 +322,13 @@ fn cache(shared: &Shared, p: &mut Prepared, m: &TypedMount, target: Option<Strin
     Ok(())
 }
 
-fn secret(shared: &Shared, p: &mut Prepared, m: &TypedMount, target: Option<String>) -> Result<()> {
+fn secret(cx: &MountEnv, p: &mut Prepared, m: &TypedMount, target: Option<String>) -> Result<()> {
     let id = match (&m.id, &target) {
         (Some(id), _) => id.value.clone(),
         (None, Some(t)) => t.rsplit('/').next().unwrap_or_default().to_string(),
         (None, None) => bail!("--mount=type=secret needs an id or a target"),
     };
-    let Some(secret) = shared.options.secrets.iter().find(|s| s.id == id) else {
+    let Some(secret) = cx.workspace.secrets.iter().find(|s| s.id == id) else {
         if m.required {
             bail!("secret \"{id}\" is required but was not given: pass --secret id={id},src=FILE (or env=VAR)");
         }
@@ -345,7 +343,7 @@ fn secret(shared: &Shared, p: &mut Prepared, m: &TypedMount, target: Option<Stri
     }
     if env_name.is_none() || target.is_some() {
         let target = target.unwrap_or_else(|| format!("/run/secrets/{id}"));
-        let dir = secret_dir(shared)?;
+        let dir = secret_dir(cx)?;
         let file = dir.path().join("secret");
         fs::write(&file, &secret.value)?;
         fs::set_permissions(&file, fs::Permissions::from_mode(m.mode.unwrap_or(0o400)))?;
@@ -367,7 +365,7 @@ fn secret(shared: &Shared, p: &mut Prepared, m: &TypedMount, target: Option<Stri
 /// `$SSH_AUTH_SOCK` unless the image's environment sets it, and an agent that was not given
 /// fails the step only when the mount is `required` (otherwise the mount is left out).
 fn ssh(
-    shared: &Shared,
+    cx: &MountEnv,
     state: &ImageState,
     p: &mut Prepared,
     m: &TypedMount,
@@ -393,7 +391,7 @@ fn ssh(
         access.mode, access.uid, access.gid, m.required
     ));
     p.ssh.push(PendingSsh {
-        agent: shared.options.ssh.iter().find(|a| a.id == id).cloned(),
+        agent: cx.workspace.ssh.iter().find(|a| a.id == id).cloned(),
         id,
         access,
         target,
@@ -405,9 +403,9 @@ fn ssh(
 /// Where a secret file waits while its step runs: in memory (`/dev/shm`, a tmpfs on Linux
 /// hosts) when it is there, like BuildKit's tmpfs for secrets, so the value does not touch a
 /// disk; else a scratch dir in the store. Removed after the step either way.
-fn secret_dir(shared: &Shared) -> Result<WorkDir> {
+fn secret_dir(cx: &MountEnv) -> Result<WorkDir> {
     match WorkDir::new_in(std::path::Path::new("/dev/shm"), "skiff-secret-") {
         Ok(dir) => Ok(dir),
-        Err(_) => WorkDir::new(&shared.store, "secret-"),
+        Err(_) => WorkDir::new(&cx.workspace.store, "secret-"),
     }
 }

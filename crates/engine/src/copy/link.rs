@@ -20,7 +20,8 @@
 use super::CopyPlan;
 use crate::cachekey::KeyBuilder;
 use crate::config::ImageConfig;
-use crate::rootfs::{self, LayerOptions, NewLayer, WorkDir};
+use crate::rootfs::{self, LayerOptions, NewLayer};
+use crate::scratch::WorkDir;
 use crate::state::ImageState;
 use anyhow::{anyhow, Context as _, Result};
 use skiff_image::Store;
