@@ -25,7 +25,7 @@ pub enum FromSource {
     /// Another stage's result or an image: its layers.
     Layers {
         /// The stage's or image's state.
-        state: ImageState,
+        state: Box<ImageState>,
         /// What to call it in messages (`stage builder`, `image alpine`).
         label: String,
     },
@@ -167,7 +167,10 @@ impl<'a> Inputs<'a> {
                 FromUse::Mount => bail!("invalid stage index {n} in --mount from"),
             },
         };
-        Ok(FromSource::Layers { state, label })
+        Ok(FromSource::Layers {
+            state: Box::new(state),
+            label,
+        })
     }
 
     /// A `--build-context NAME=DIR` directory, if `name` is one.
