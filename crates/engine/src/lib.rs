@@ -5,6 +5,10 @@
 //! instruction with Docker's semantics, and leaves the result in the store. Every step that
 //! makes a layer is looked up in the cache first: a hit reuses the stored result, so a fully
 //! cached build does no layer work at all.
+//!
+//! The modules are private: what callers use is re-exported here. A build fails with a
+//! [`BuildError`] (a Dockerfile error, a failed step with its place and typed cause such as
+//! [`RunFailed`], or a cancellation); its events go to a [`Progress`].
 
 mod archive;
 mod build;
@@ -39,7 +43,7 @@ mod workspace;
 pub use build::{build, BuildOptions, BuildOutcome};
 pub use config::ImageConfig;
 pub use error::BuildError;
-pub use progress::{human_size, Event, Mode, Progress, Summary};
+pub use progress::{Event, Mode, Progress, Summary};
 pub use rootfs::LayerOptions;
 pub use run::RunFailed;
 pub use ssh::{SshAgent, SshSource};
