@@ -3,16 +3,17 @@
 //! resolved here, once, the same way.
 
 use crate::dockerignore::Matcher;
+use crate::options::NamedContext;
 use crate::progress::Progress;
 use crate::schedule::Board;
 use crate::sources::SourceTree;
 use crate::state::ImageState;
-use crate::{NamedContext, Platform};
 use anyhow::{anyhow, bail, Context as _, Result};
 use oci_spec::image::Descriptor;
 use skiff_frontend::graph::{Plan, Source};
 use skiff_frontend::shell::{Env, Lexer};
 use skiff_image::reference::Reference;
+use skiff_image::registry::Platform;
 use skiff_image::Store;
 use std::collections::HashMap;
 use std::path::PathBuf;

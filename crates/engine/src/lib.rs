@@ -21,6 +21,7 @@ mod error;
 mod glob;
 mod inputs;
 mod mounts;
+mod options;
 mod paths;
 mod progress;
 mod pull;
@@ -43,34 +44,13 @@ mod workspace;
 pub use build::{build, BuildOptions, BuildOutcome};
 pub use config::ImageConfig;
 pub use error::BuildError;
+pub use options::{NamedContext, Secret};
 pub use progress::{Event, Mode, Progress, Summary};
 pub use rootfs::LayerOptions;
 pub use run::RunFailed;
 pub use ssh::{SshAgent, SshSource};
 pub use state::ImageState;
 
-use std::path::PathBuf;
-
 /// The platform an image is built for: the image crate's type (the one registry pulls and
 /// image indexes use), so that `--platform` means the same thing everywhere.
 pub use skiff_image::registry::Platform;
-
-/// A `--secret` given to the build.
-#[derive(Clone, Debug)]
-pub struct Secret {
-    /// The id `RUN --mount=type=secret,id=…` names.
-    pub id: String,
-    /// The secret's bytes.
-    pub value: Vec<u8>,
-}
-
-/// Where a build's input files come from besides the main context.
-#[derive(Clone, Debug)]
-pub enum NamedContext {
-    /// A local directory.
-    Dir(PathBuf),
-    /// An image reference (`docker-image://REF`).
-    Image(String),
-    /// An OCI layout directory (`oci-layout:///path[:tag]`).
-    OciLayout(PathBuf, Option<String>),
-}

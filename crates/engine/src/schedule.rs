@@ -178,8 +178,8 @@ mod tests {
     use super::Board;
     use crate::error::Cancelled;
     use crate::state::ImageState;
-    use crate::Platform;
     use anyhow::anyhow;
+    use skiff_image::registry::Platform;
 
     fn image(key: &str) -> ImageState {
         let mut state = ImageState::scratch(&Platform::host());
