@@ -33,6 +33,7 @@ mod run;
 mod words;
 
 pub use copy::{parse_chmod, AddCommand, CopyCommand, FileMode, SourceContent, SourcesAndDest};
+pub use csv::MountField;
 pub use device::Device;
 pub use from::FromCommand;
 pub use healthcheck::{HealthcheckCommand, HealthcheckOptions};
@@ -41,7 +42,7 @@ pub use metadata::{
     LabelCommand, MaintainerCommand, ShellCommand, StopSignalCommand, UserCommand, VolumeCommand,
     WorkdirCommand,
 };
-pub use mount::{Mount, MountField, MountType, Sharing};
+pub use mount::{Mount, MountType, Sharing};
 pub use run::{CommandLine, Network, RunCommand, Security};
 
 use crate::ast::{self, Dockerfile, Span};

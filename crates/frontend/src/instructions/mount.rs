@@ -1,9 +1,8 @@
 //! `RUN --mount=type=…,key=value,…`, parsed as BuildKit's `parseMount`
 //! (`commands_runmount.go`): CSV fields, case-insensitive keys, BuildKit's defaults and checks.
 
-use super::csv::split_fields;
-use super::run::bad_choice;
-use super::words::Expander;
+use super::csv::{split_fields, MountField};
+use super::words::{bad_choice, Expander};
 use super::{Checks, Request};
 use crate::ast::{Span, Word};
 use crate::diagnostics::{suggest, Diagnostic};
@@ -45,17 +44,6 @@ pub enum Sharing {
     Private,
     /// A busy cache makes the step wait.
     Locked,
-}
-
-/// One `key=value` (or bare `key`) of a `--mount`, as written.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MountField {
-    /// The key, lowercased.
-    pub key: String,
-    /// The raw value, `None` for a bare key (`ro`, `required`).
-    pub value: Option<Word>,
-    /// The whole field.
-    pub span: Span,
 }
 
 /// One `--mount` of a RUN, with BuildKit's defaults applied.
