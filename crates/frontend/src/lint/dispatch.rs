@@ -6,8 +6,9 @@
 
 use super::config::{CheckConfig, Sink};
 use super::from_args::{Globals, StageBase};
+use super::options::LintOptions;
 use super::parse_time::Parsed;
-use super::{rules, values, LintOptions};
+use super::{rules, values};
 use crate::ast::{Span, Word};
 use crate::diagnostics::Diagnostic;
 use crate::instructions::{ArgCommand, Command, CommandLine};

@@ -4,8 +4,9 @@
 //! (with the build's values), and `InvalidBaseImagePlatform` once the base image is known.
 
 use super::config::{CheckConfig, Sink};
+use super::options::LintOptions;
 use super::parse_time::{ParsedFile, Stage};
-use super::{rules, values, LintOptions};
+use super::{rules, values};
 use crate::diagnostics::Diagnostic;
 use crate::instructions::Command;
 use crate::shell::{go_quote, Env, Lexer};

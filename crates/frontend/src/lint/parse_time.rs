@@ -120,7 +120,7 @@ fn empty_continuations(dockerfile: &Dockerfile, config: &CheckConfig, sink: &mut
         sink.report(
             config,
             &rules::NO_EMPTY_CONTINUATION,
-            (line, super::line_span(&dockerfile.source, line)),
+            (line, line_span(&dockerfile.source, line)),
             "Empty continuation line".into(),
         );
     }
@@ -267,5 +267,21 @@ fn instruction_casing(
             p.at(),
             format!("Command '{w}' should match the case of the command majority ({casing})"),
         );
+    }
+}
+
+/// A span covering line `line` (1-based) of `source`, for findings about a whole line.
+fn line_span(source: &str, line: usize) -> Span {
+    let start: usize = source
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    let text = source[start..].split('\n').next().unwrap_or_default();
+    Span {
+        start,
+        end: start + text.trim_end_matches('\r').len(),
+        line,
+        column: 1,
     }
 }

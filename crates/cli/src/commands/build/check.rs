@@ -135,14 +135,7 @@ fn print_text(report: &LintReport, file: &str, source: &str) {
         }
     };
     let out_style = style(std::io::stdout().is_terminal());
-    let mut findings: Vec<&Finding> = report.findings.iter().collect();
-    findings.sort_by_key(|f| (f.span.line, f.span.column));
-    for finding in findings {
-        println!(
-            "{}",
-            render_with(&finding.diagnostic(), file, source, out_style)
-        );
-    }
+    print!("{}", report.render_findings(file, source, out_style));
     let err_style = style(std::io::stderr().is_terminal());
     if let Some(error) = &report.error {
         eprint!("{}", render_with(error, file, source, err_style));
