@@ -2,8 +2,8 @@
 //! (`commands_runmount.go`): CSV fields, case-insensitive keys, BuildKit's defaults and checks.
 
 use super::csv::{split_fields, MountField};
+use super::request::{Checks, Request};
 use super::words::{bad_choice, Expander};
-use super::{Checks, Request};
 use crate::ast::{Span, Word};
 use crate::diagnostics::{suggest, Diagnostic};
 

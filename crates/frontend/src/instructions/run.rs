@@ -4,8 +4,8 @@
 use super::device::{self, Device};
 use super::flags::{Flags, Kind};
 use super::mount::{self, Mount};
+use super::request::Request;
 use super::words::{bad_choice, Expander};
-use super::Request;
 use crate::ast::{Heredoc, Word};
 use crate::diagnostics::Diagnostic;
 

@@ -169,7 +169,8 @@ pub const COPY_IGNORED_FILE: Rule = Rule {
     experimental: false,
 };
 
-/// `InvalidDefinitionDescription`: Comment for build stage or argument should follow the format: # <arg/stage name> <description>. If this is not intended to be a description comment, add an empty line or comment between the instruction and the comment.
+/// `InvalidDefinitionDescription` (experimental): a comment above a named FROM or an ARG
+/// should start with the name it describes.
 pub const INVALID_DEFINITION_DESCRIPTION: Rule = Rule {
     name: "InvalidDefinitionDescription",
     description: "Comment for build stage or argument should follow the format: `# <arg/stage name> <description>`. If this is not intended to be a description comment, add an empty line or comment between the instruction and the comment.",
