@@ -101,3 +101,17 @@ fn dockerignore_exceptions_turn_copy_ignored_file_off() {
     );
     assert!(check("docs\n!docs/keep.md\n").is_empty());
 }
+
+#[test]
+fn env_pairs_see_the_environment_before_the_instruction() {
+    // As in BuildKit (and Docker), `ENV A=1 B=$A` expands `$A` before `A` is set.
+    let report = lint::check(
+        "FROM scratch\nENV A=1 B=$A\nENV C=$A\n",
+        &LintOptions::default(),
+    );
+    assert_eq!(
+        rules(&report),
+        ["UndefinedVar: Usage of undefined variable '$A'"]
+    );
+    assert_eq!(report.findings[0].line, 2);
+}

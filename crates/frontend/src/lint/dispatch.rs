@@ -112,11 +112,16 @@ fn one_instruction(
     let at = parsed.at();
     match &parsed.typed.command {
         Command::Env(env) => {
+            // BuildKit expands every pair with the environment before the instruction, then
+            // checks and sets them in order.
+            let mut expanded = Vec::with_capacity(env.vars.len());
             for kv in &env.vars {
-                legacy_format(kv.legacy, "ENV", at, config, sink);
-                secret_name("ENV", &kv.key.value, at, config, sink);
                 let key = expand(walk.lexer, &kv.key, &state.env)?;
-                let value = expand(walk.lexer, &kv.value, &state.env)?;
+                expanded.push((kv.legacy, key, expand(walk.lexer, &kv.value, &state.env)?));
+            }
+            for (legacy, key, value) in expanded {
+                legacy_format(legacy, "ENV", at, config, sink);
+                secret_name("ENV", &key, at, config, sink);
                 state.env.set(key, value);
             }
         }
