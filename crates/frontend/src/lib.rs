@@ -5,6 +5,7 @@
 //! [`shell`] expands words the way BuildKit's shell lexer does,
 //! [`instructions`] turns nodes into typed instructions and checks flags,
 //! [`graph`] resolves stages, `--from` references and the `--target`,
+//! [`lint`] runs BuildKit's build checks over a Dockerfile without building it,
 //! and [`diagnostics`] renders every error and warning with file, line, column and a hint.
 
 pub mod ast;
@@ -12,6 +13,7 @@ pub mod diagnostics;
 pub mod dump;
 pub mod graph;
 pub mod instructions;
+pub mod lint;
 pub mod parser;
 pub mod shell;
 

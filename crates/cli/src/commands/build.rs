@@ -1,5 +1,6 @@
 //! `skiff build`: the `docker build` interface.
 
+mod check;
 mod dry_run;
 
 use super::Context;
@@ -71,6 +72,12 @@ pub struct BuildArgs {
     /// Parse and plan only: print the stage graph and exit.
     #[arg(long)]
     pub dry_run: bool,
+    /// Run BuildKit's build checks only (no build, no pull); fails when `error=true` finds something.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub check: bool,
+    /// How `--check` prints: text (rustc-style) or json.
+    #[arg(long, value_enum, requires = "check")]
+    pub format: Option<check::CheckFormat>,
     /// The build context directory.
     #[arg(default_value = ".")]
     pub context: PathBuf,
@@ -80,6 +87,9 @@ pub struct BuildArgs {
 pub fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<ExitCode> {
     if args.dry_run {
         return dry_run::run(&args);
+    }
+    if args.check {
+        return check::run(&check::request(&args)?);
     }
     super::build_exec::execute(ctx, args)
 }

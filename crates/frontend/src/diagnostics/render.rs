@@ -10,7 +10,7 @@
 //!   = help: did you mean FROM?
 //! ```
 
-use super::{Diagnostic, Severity};
+use super::diagnostic::{Diagnostic, Severity};
 
 /// Whether to colour the output (ANSI escapes). Callers pick [`Style::Color`] only when the
 /// output goes to a terminal.

@@ -1,6 +1,6 @@
 //! Global ARGs: the ARG instructions before the first FROM, resolved once for the whole build.
 
-use super::{GlobalArg, PlanOptions};
+use super::model::{GlobalArg, PlanOptions};
 use crate::diagnostics::Diagnostic;
 use crate::instructions::{Command, TypedInstruction};
 use crate::shell::{Env, Lexer};

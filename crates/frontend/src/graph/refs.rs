@@ -1,7 +1,7 @@
 //! Stage references: `FROM <stage>`, `COPY --from=…` and `RUN --mount=from=…`, resolved and
 //! checked (no forward references, no self-references, no near-miss names pulled as images).
 
-use super::{Base, Dependency, DependencyKind, PlannedStage};
+use super::model::{Base, Dependency, DependencyKind, PlannedStage};
 use crate::ast::Word;
 use crate::diagnostics::{suggest, Diagnostic};
 use crate::instructions::Command;

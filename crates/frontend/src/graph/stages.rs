@@ -1,7 +1,8 @@
 //! Stages: cutting the instruction list at each FROM, resolving each FROM's base with the
 //! global ARGs, the ONBUILD triggers a child stage inherits, and the full value checks.
 
-use super::{refs, Base, PlannedStage};
+use super::model::{Base, PlannedStage};
+use super::refs;
 use crate::ast::Dockerfile;
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::instructions::{self, Command, TypedInstruction};

@@ -1,8 +1,8 @@
 //! `COPY` and `ADD`: sources, destination, inline heredoc files and their flags.
 
 use super::flags::{Flags, Kind};
+use super::request::{heredoc_text, Request};
 use super::words::Expander;
-use super::{heredoc_text, Request};
 use crate::ast::{Heredoc, Span, Word};
 use crate::diagnostics::Diagnostic;
 

@@ -1,10 +1,22 @@
 //! Go's `encoding/csv` for one record, as BuildKit reads `--mount` and `--device` values:
 //! fields split on `,`, `"…"` quoting with `""` for a quote; each field is `key[=value]`.
 
-use super::mount::MountField;
 use super::words::sub_span;
-use crate::ast::Word;
+use crate::ast::{Span, Word};
 use crate::diagnostics::Diagnostic;
+
+/// One `key=value` (or bare `key`) field of a CSV flag value (`--mount`, `--device`), as written.
+///
+/// It lives with the CSV reader because both flags share it; the name predates `--device`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MountField {
+    /// The key, lowercased.
+    pub key: String,
+    /// The raw value, `None` for a bare key (`ro`, `required`).
+    pub value: Option<Word>,
+    /// The whole field.
+    pub span: Span,
+}
 
 /// Go's `encoding/csv` reading one record: fields split on `,`, `"…"` quoting with `""`.
 /// `what` names the flag's values in errors (`mounts`, `devices`).

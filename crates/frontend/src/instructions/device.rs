@@ -1,7 +1,6 @@
 //! `RUN --device=name[,required]`: a CDI device for the step (BuildKit's `ParseDevice`).
 
-use super::csv::split_fields;
-use super::mount::MountField;
+use super::csv::{split_fields, MountField};
 use crate::ast::Word;
 use crate::diagnostics::{suggest, Diagnostic};
 

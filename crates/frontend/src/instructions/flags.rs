@@ -2,8 +2,8 @@
 //! `--name=value` for strings, `--name` or `--name=true|false` for booleans, repeatable flags
 //! collected in order, unknown and duplicate flags refused.
 
+use super::request::Request;
 use super::words::sub_word;
-use super::Request;
 use crate::ast::{Span, Word};
 use crate::diagnostics::{suggest, Diagnostic};
 

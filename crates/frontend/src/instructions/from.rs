@@ -1,7 +1,7 @@
 //! `FROM [--platform=<platform>] <image> [AS <name>]`.
 
 use super::flags::{Flags, Kind};
-use super::Request;
+use super::request::Request;
 use crate::ast::Word;
 use crate::diagnostics::{suggest, Diagnostic};
 

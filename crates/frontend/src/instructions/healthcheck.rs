@@ -2,8 +2,8 @@
 //! [--retries=…] CMD command` and `HEALTHCHECK NONE`.
 
 use super::flags::{Flags, Kind};
+use super::request::Request;
 use super::run::CommandLine;
-use super::Request;
 use crate::ast::Word;
 use crate::diagnostics::{suggest, Diagnostic};
 use std::time::Duration;

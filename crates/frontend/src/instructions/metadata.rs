@@ -2,9 +2,9 @@
 //! ENV, ARG, LABEL, EXPOSE, USER, WORKDIR, VOLUME, SHELL, STOPSIGNAL, MAINTAINER, CMD, ENTRYPOINT.
 
 use super::flags::Flags;
+use super::request::Request;
 use super::run::CommandLine;
 use super::words::{sub_word, Expander};
-use super::Request;
 use crate::ast::Word;
 use crate::diagnostics::{suggest, Diagnostic};
 use crate::shell::{Env, Lexer};

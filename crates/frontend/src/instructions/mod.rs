@@ -29,10 +29,12 @@ mod from;
 mod healthcheck;
 mod metadata;
 mod mount;
+mod request;
 mod run;
 mod words;
 
 pub use copy::{parse_chmod, AddCommand, CopyCommand, FileMode, SourceContent, SourcesAndDest};
+pub use csv::MountField;
 pub use device::Device;
 pub use from::FromCommand;
 pub use healthcheck::{HealthcheckCommand, HealthcheckOptions};
@@ -41,12 +43,14 @@ pub use metadata::{
     LabelCommand, MaintainerCommand, ShellCommand, StopSignalCommand, UserCommand, VolumeCommand,
     WorkdirCommand,
 };
-pub use mount::{Mount, MountField, MountType, Sharing};
+pub use mount::{Mount, MountType, Sharing};
+pub use request::{heredoc_text, Checks};
 pub use run::{CommandLine, Network, RunCommand, Security};
 
 use crate::ast::{self, Dockerfile, Span};
 use crate::diagnostics::{suggest, Diagnostic};
 use crate::shell::{Env, Lexer};
+use request::Request;
 
 /// One instruction after checking: what it is, plus where it was written.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -236,17 +240,6 @@ pub fn parse_instructions(dockerfile: &Dockerfile) -> Result<Vec<TypedInstructio
         .collect()
 }
 
-/// How much [`parse_instruction_with`] checks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Checks {
-    /// What BuildKit checks when it parses the file: every instruction of every stage.
-    ParseTime,
-    /// Also what BuildKit checks only when it builds the instruction (`--chmod`, `--mount`
-    /// options, ADD `--checksum` with several sources, EXPOSE ports, STOPSIGNAL), for values
-    /// without variables, so the error shows before anything runs.
-    Early,
-}
-
 /// Checks one instruction and turns it into a [`TypedInstruction`], with [`Checks::Early`].
 ///
 /// `source` is the Dockerfile text the instruction's spans index into; it lets errors point
@@ -297,55 +290,6 @@ pub fn parse_instruction_with(
         span: inst.span,
         original: inst.original.clone(),
     })
-}
-
-/// What every instruction parser gets: the node, the source its spans index into, and how
-/// much to check.
-pub(crate) struct Request<'a> {
-    pub(crate) inst: &'a ast::Instruction,
-    pub(crate) source: &'a str,
-    pub(crate) checks: Checks,
-}
-
-impl Request<'_> {
-    /// True when dispatch-time checks are wanted now ([`Checks::Early`]).
-    pub(crate) fn early(&self) -> bool {
-        self.checks == Checks::Early
-    }
-}
-
-impl Request<'_> {
-    /// The keyword as written (`FrOm`), for messages that quote it.
-    pub(crate) fn keyword_as_written(&self) -> &str {
-        let s = self.inst.keyword_span;
-        self.source
-            .get(s.start..s.end)
-            .filter(|k| !k.is_empty())
-            .unwrap_or(&self.inst.keyword)
-    }
-
-    /// The keyword in capitals (`FROM`), as BuildKit names instructions in messages.
-    pub(crate) fn name(&self) -> String {
-        self.inst.keyword.to_ascii_uppercase()
-    }
-
-    /// An error about the instruction as a whole, pointing at its keyword.
-    pub(crate) fn error(&self, message: impl Into<String>) -> Diagnostic {
-        Diagnostic::error(message, Some(self.inst.keyword_span))
-    }
-
-    /// `<NAME> requires at least one argument`.
-    pub(crate) fn at_least_one_argument(&self) -> Diagnostic {
-        self.error(format!("{} requires at least one argument", self.name()))
-            .with_label("arguments missing")
-    }
-
-    /// `<NAME> requires exactly one argument` (the parser gives these instructions the rest
-    /// of the line as one word, so this only happens when nothing follows the keyword).
-    pub(crate) fn exactly_one_argument(&self) -> Diagnostic {
-        self.error(format!("{} requires exactly one argument", self.name()))
-            .with_label("argument missing")
-    }
 }
 
 fn unknown_instruction(req: &Request) -> Diagnostic {
@@ -406,17 +350,4 @@ fn strip_onbuild_prefix(original: &str) -> &str {
         Some(word) if word.eq_ignore_ascii_case("onbuild") => trimmed[7..].trim_start(),
         _ => original,
     }
-}
-
-/// The text of a heredoc as a command or file uses it: for `<<-`, leading tabs are removed
-/// from every line (BuildKit's `ChompHeredocContent`).
-pub fn heredoc_text(heredoc: &ast::Heredoc) -> String {
-    if !heredoc.chomp {
-        return heredoc.content.clone();
-    }
-    heredoc
-        .content
-        .split_inclusive('\n')
-        .map(|line| line.trim_start_matches('\t'))
-        .collect()
 }

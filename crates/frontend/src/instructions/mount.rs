@@ -1,10 +1,9 @@
 //! `RUN --mount=type=…,key=value,…`, parsed as BuildKit's `parseMount`
 //! (`commands_runmount.go`): CSV fields, case-insensitive keys, BuildKit's defaults and checks.
 
-use super::csv::split_fields;
-use super::run::bad_choice;
-use super::words::Expander;
-use super::{Checks, Request};
+use super::csv::{split_fields, MountField};
+use super::request::{Checks, Request};
+use super::words::{bad_choice, Expander};
 use crate::ast::{Span, Word};
 use crate::diagnostics::{suggest, Diagnostic};
 
@@ -45,17 +44,6 @@ pub enum Sharing {
     Private,
     /// A busy cache makes the step wait.
     Locked,
-}
-
-/// One `key=value` (or bare `key`) of a `--mount`, as written.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MountField {
-    /// The key, lowercased.
-    pub key: String,
-    /// The raw value, `None` for a bare key (`ro`, `required`).
-    pub value: Option<Word>,
-    /// The whole field.
-    pub span: Span,
 }
 
 /// One `--mount` of a RUN, with BuildKit's defaults applied.
@@ -193,6 +181,14 @@ fn has_variable(value: &str) -> bool {
 
 type ValueFn<'a> = dyn Fn(&Word) -> Result<Option<Word>, Diagnostic> + 'a;
 
+/// What the fields said about defaults: whether `ro`/`rw` was given and `sharing` was set.
+struct Explicit {
+    /// No `ro`/`rw` field: the type's default applies.
+    ro_auto: bool,
+    /// A `sharing` field was given.
+    sharing_set: bool,
+}
+
 /// Applies the fields in order; `value` gives a field's value or `None` to defer it.
 fn resolve(fields: Vec<MountField>, span: Span, value: &ValueFn) -> Result<Mount, Diagnostic> {
     let mut m = Mount {
@@ -213,148 +209,174 @@ fn resolve(fields: Vec<MountField>, span: Span, value: &ValueFn) -> Result<Mount
         span,
         pending: false,
     };
-    let mut ro_auto = true;
-    let mut sharing_set = false;
+    let mut explicit = Explicit {
+        ro_auto: true,
+        sharing_set: false,
+    };
     for f in &fields {
         let Some(raw) = &f.value else {
-            match f.key.as_str() {
-                "readonly" | "ro" => {
-                    m.readonly = true;
-                    ro_auto = false;
-                }
-                "readwrite" | "rw" => {
-                    m.readonly = false;
-                    ro_auto = false;
-                }
-                "required" => {
-                    check_type_allows(&m, f, &[MountType::Secret, MountType::Ssh])?;
-                    m.required = true;
-                }
-                _ => {
-                    let text = source_text(f);
-                    return Err(Diagnostic::error(
-                        format!("invalid field '{text}' must be a key=value pair"),
-                        Some(f.span),
-                    )
-                    .with_label("value missing")
-                    .with_hint(format!("write {}=<value>", f.key)));
-                }
-            }
+            apply_bare_key(&mut m, f, &mut explicit)?;
             continue;
         };
-        let Some(v) = value(raw)? else {
-            m.pending = true;
-            continue;
-        };
-        let bad_value = |message: String, hint: &str| {
-            Diagnostic::error(message, Some(v.span))
-                .with_label("invalid value")
-                .with_hint(hint.to_string())
-        };
-        match f.key.as_str() {
-            "type" => {
-                m.kind = match v.value.to_ascii_lowercase().as_str() {
-                    "bind" => MountType::Bind,
-                    "cache" => MountType::Cache,
-                    "tmpfs" => MountType::Tmpfs,
-                    "secret" => MountType::Secret,
-                    "ssh" => MountType::Ssh,
-                    _ => {
-                        return Err(bad_choice(
-                            format!(
-                                "unsupported mount type {}",
-                                crate::shell::go_quote(&v.value)
-                            ),
-                            &v,
-                            TYPES,
-                        ))
-                    }
-                }
-            }
-            "from" => m.from = Some(v),
-            "source" | "src" => m.source = Some(v),
-            "target" | "dst" | "destination" => m.target = Some(v),
-            "readonly" | "ro" | "readwrite" | "rw" => {
-                let b = parse_go_bool(&v.value).ok_or_else(|| {
-                    bad_value(
-                        format!("invalid value for {}: {}", f.key, v.value),
-                        "use true or false",
-                    )
-                })?;
-                m.readonly = if matches!(f.key.as_str(), "readonly" | "ro") {
-                    b
-                } else {
-                    !b
-                };
-                ro_auto = false;
-            }
-            "required" => {
-                check_type_allows(&m, f, &[MountType::Secret, MountType::Ssh])?;
-                m.required = parse_go_bool(&v.value).ok_or_else(|| {
-                    bad_value(
-                        format!("invalid value for {}: {}", f.key, v.value),
-                        "use true or false",
-                    )
-                })?;
-            }
-            "size" => {
-                check_type_allows(&m, f, &[MountType::Tmpfs])?;
-                m.size = Some(parse_ram_in_bytes(&v.value).ok_or_else(|| {
-                    bad_value(
-                        format!("invalid value for {}: {}", f.key, v.value),
-                        "write a size like 64m, 1g or 1048576",
-                    )
-                })?);
-            }
-            "id" => m.id = Some(v),
-            "sharing" => {
-                m.sharing = match v.value.to_ascii_lowercase().as_str() {
-                    "shared" => Sharing::Shared,
-                    "private" => Sharing::Private,
-                    "locked" => Sharing::Locked,
-                    _ => {
-                        return Err(bad_choice(
-                            format!(
-                                "unsupported sharing value {}",
-                                crate::shell::go_quote(&v.value)
-                            ),
-                            &v,
-                            &["shared", "private", "locked"],
-                        ))
-                    }
-                };
-                sharing_set = true;
-            }
-            "mode" => {
-                m.mode = Some(u32::from_str_radix(&v.value, 8).map_err(|_| {
-                    bad_value(
-                        format!("invalid value {} for mode", v.value),
-                        "write an octal mode like 0755",
-                    )
-                })?)
-            }
-            "uid" | "gid" => {
-                let n = v.value.parse::<u32>().map_err(|_| {
-                    bad_value(
-                        format!("invalid value {} for {}", v.value, f.key),
-                        "write a number like 1000",
-                    )
-                })?;
-                if f.key == "uid" {
-                    m.uid = Some(n)
-                } else {
-                    m.gid = Some(n)
-                }
-            }
-            "env" => m.env = Some(v),
-            _ => return Err(unknown_key(f)),
+        match value(raw)? {
+            Some(v) => apply_value(&mut m, f, v, &mut explicit)?,
+            None => m.pending = true,
         }
     }
     m.fields = fields;
     if !m.pending {
-        validate(&mut m, ro_auto, sharing_set)?;
+        validate(&mut m, explicit.ro_auto, explicit.sharing_set)?;
     }
     Ok(m)
+}
+
+/// A field without `=`: only the boolean keys may be written bare.
+fn apply_bare_key(
+    m: &mut Mount,
+    f: &MountField,
+    explicit: &mut Explicit,
+) -> Result<(), Diagnostic> {
+    match f.key.as_str() {
+        "readonly" | "ro" => {
+            m.readonly = true;
+            explicit.ro_auto = false;
+        }
+        "readwrite" | "rw" => {
+            m.readonly = false;
+            explicit.ro_auto = false;
+        }
+        "required" => {
+            check_type_allows(m, f, &[MountType::Secret, MountType::Ssh])?;
+            m.required = true;
+        }
+        _ => {
+            let text = source_text(f);
+            return Err(Diagnostic::error(
+                format!("invalid field '{text}' must be a key=value pair"),
+                Some(f.span),
+            )
+            .with_label("value missing")
+            .with_hint(format!("write {}=<value>", f.key)));
+        }
+    }
+    Ok(())
+}
+
+/// A `key=value` field whose value is known (expanded, or written without variables).
+fn apply_value(
+    m: &mut Mount,
+    f: &MountField,
+    v: Word,
+    explicit: &mut Explicit,
+) -> Result<(), Diagnostic> {
+    let bad_value = |message: String, hint: &str| {
+        Diagnostic::error(message, Some(v.span))
+            .with_label("invalid value")
+            .with_hint(hint.to_string())
+    };
+    let bad_bool = || {
+        bad_value(
+            format!("invalid value for {}: {}", f.key, v.value),
+            "use true or false",
+        )
+    };
+    match f.key.as_str() {
+        "type" => m.kind = parse_type(&v)?,
+        "from" => m.from = Some(v),
+        "source" | "src" => m.source = Some(v),
+        "target" | "dst" | "destination" => m.target = Some(v),
+        "readonly" | "ro" | "readwrite" | "rw" => {
+            let b = parse_go_bool(&v.value).ok_or_else(bad_bool)?;
+            m.readonly = if matches!(f.key.as_str(), "readonly" | "ro") {
+                b
+            } else {
+                !b
+            };
+            explicit.ro_auto = false;
+        }
+        "required" => {
+            check_type_allows(m, f, &[MountType::Secret, MountType::Ssh])?;
+            m.required = parse_go_bool(&v.value).ok_or_else(bad_bool)?;
+        }
+        "size" => {
+            check_type_allows(m, f, &[MountType::Tmpfs])?;
+            m.size = Some(parse_ram_in_bytes(&v.value).ok_or_else(|| {
+                bad_value(
+                    format!("invalid value for {}: {}", f.key, v.value),
+                    "write a size like 64m, 1g or 1048576",
+                )
+            })?);
+        }
+        "id" => m.id = Some(v),
+        "sharing" => {
+            m.sharing = parse_sharing(&v)?;
+            explicit.sharing_set = true;
+        }
+        "mode" => {
+            m.mode = Some(u32::from_str_radix(&v.value, 8).map_err(|_| {
+                bad_value(
+                    format!("invalid value {} for mode", v.value),
+                    "write an octal mode like 0755",
+                )
+            })?)
+        }
+        "uid" | "gid" => {
+            let n = v.value.parse::<u32>().map_err(|_| {
+                bad_value(
+                    format!("invalid value {} for {}", v.value, f.key),
+                    "write a number like 1000",
+                )
+            })?;
+            if f.key == "uid" {
+                m.uid = Some(n)
+            } else {
+                m.gid = Some(n)
+            }
+        }
+        "env" => m.env = Some(v),
+        _ => return Err(unknown_key(f)),
+    }
+    Ok(())
+}
+
+/// `type=`: one of the mount types BuildKit knows.
+fn parse_type(v: &Word) -> Result<MountType, Diagnostic> {
+    Ok(match v.value.to_ascii_lowercase().as_str() {
+        "bind" => MountType::Bind,
+        "cache" => MountType::Cache,
+        "tmpfs" => MountType::Tmpfs,
+        "secret" => MountType::Secret,
+        "ssh" => MountType::Ssh,
+        _ => {
+            return Err(bad_choice(
+                format!(
+                    "unsupported mount type {}",
+                    crate::shell::go_quote(&v.value)
+                ),
+                v,
+                TYPES,
+            ))
+        }
+    })
+}
+
+/// `sharing=`: how concurrent builds share a cache mount.
+fn parse_sharing(v: &Word) -> Result<Sharing, Diagnostic> {
+    Ok(match v.value.to_ascii_lowercase().as_str() {
+        "shared" => Sharing::Shared,
+        "private" => Sharing::Private,
+        "locked" => Sharing::Locked,
+        _ => {
+            return Err(bad_choice(
+                format!(
+                    "unsupported sharing value {}",
+                    crate::shell::go_quote(&v.value)
+                ),
+                v,
+                &["shared", "private", "locked"],
+            ))
+        }
+    })
 }
 
 /// BuildKit's `validateMount`, plus the default read-only setting.

@@ -4,10 +4,10 @@
 use super::device::{self, Device};
 use super::flags::{Flags, Kind};
 use super::mount::{self, Mount};
-use super::words::Expander;
-use super::Request;
+use super::request::Request;
+use super::words::{bad_choice, Expander};
 use crate::ast::{Heredoc, Word};
-use crate::diagnostics::{suggest, Diagnostic};
+use crate::diagnostics::Diagnostic;
 
 /// A command as written after the instruction's flags.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -158,13 +158,4 @@ pub(super) fn parse(req: &Request) -> Result<RunCommand, Diagnostic> {
         security,
         heredocs: req.inst.heredocs.clone(),
     })
-}
-
-/// An error for a value outside a fixed set, with a did-you-mean or the list of choices.
-pub(crate) fn bad_choice(message: String, value: &Word, choices: &[&str]) -> Diagnostic {
-    let d = Diagnostic::error(message, Some(value.span)).with_label("not a valid value");
-    match suggest::closest(&value.value.to_ascii_lowercase(), choices.iter().copied()) {
-        Some(best) => d.with_hint(format!("did you mean \"{best}\"?")),
-        None => d.with_hint(format!("use one of: {}", choices.join(", "))),
-    }
 }

@@ -1,7 +1,7 @@
 //! Helpers shared by the instruction parsers: spans inside a word, and the word expander.
 
 use crate::ast::{Span, Word};
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{suggest, Diagnostic};
 use crate::shell::{Env, Lexer};
 
 /// The span of `word.value[range]`, when the word was written verbatim on one line
@@ -61,5 +61,14 @@ impl<'a> Expander<'a> {
     /// [`Expander::word`] over a list.
     pub(crate) fn all(&self, words: &[Word]) -> Result<Vec<Word>, Diagnostic> {
         words.iter().map(|w| self.word(w)).collect()
+    }
+}
+
+/// An error for a value outside a fixed set, with a did-you-mean or the list of choices.
+pub(crate) fn bad_choice(message: String, value: &Word, choices: &[&str]) -> Diagnostic {
+    let d = Diagnostic::error(message, Some(value.span)).with_label("not a valid value");
+    match suggest::closest(&value.value.to_ascii_lowercase(), choices.iter().copied()) {
+        Some(best) => d.with_hint(format!("did you mean \"{best}\"?")),
+        None => d.with_hint(format!("use one of: {}", choices.join(", "))),
     }
 }

@@ -99,47 +99,10 @@ impl Reader<'_> {
                         }
                         continue;
                     }
-                    let is_top_element = stack.len() == 1;
-                    let value_start = self.pos;
-                    match self.peek()? {
-                        b'"' => {
-                            let value = self.string()?;
-                            if is_top_element {
-                                self.top.push(Piece {
-                                    value,
-                                    start: value_start,
-                                    end: self.pos,
-                                });
-                            }
-                            next = Next::CommaOrClose;
-                        }
-                        open @ (b'[' | b'{') => {
-                            self.pos += 1;
-                            if !stack.is_empty() {
-                                self.all_strings &= !is_top_element;
-                            }
-                            if open == b'[' {
-                                stack.push(Container::Array);
-                                next = Next::ValueOrClose;
-                            } else {
-                                stack.push(Container::Object);
-                                next = Next::KeyOrClose;
-                            }
-                            if stack.len() > MAX_DEPTH {
-                                return None;
-                            }
-                            continue;
-                        }
-                        b'-' | b'0'..=b'9' => {
-                            self.number()?;
-                            self.all_strings &= !is_top_element;
-                            next = Next::CommaOrClose;
-                        }
-                        _ => {
-                            self.literal()?;
-                            self.all_strings &= !is_top_element;
-                            next = Next::CommaOrClose;
-                        }
+                    let (after, opened) = self.value(&mut stack)?;
+                    next = after;
+                    if opened {
+                        continue;
                     }
                     if stack.is_empty() {
                         break;
@@ -186,6 +149,52 @@ impl Reader<'_> {
         }
         self.skip_ws();
         (self.pos == self.bytes.len()).then_some(())
+    }
+
+    /// One value where a value is expected: a scalar is read whole (then a comma or a close
+    /// follows); `[`/`{` opens a container. Returns what comes next, and whether a container
+    /// was opened.
+    fn value(&mut self, stack: &mut Vec<Container>) -> Option<(Next, bool)> {
+        let is_top_element = stack.len() == 1;
+        let value_start = self.pos;
+        match self.peek()? {
+            b'"' => {
+                let value = self.string()?;
+                if is_top_element {
+                    self.top.push(Piece {
+                        value,
+                        start: value_start,
+                        end: self.pos,
+                    });
+                }
+            }
+            open @ (b'[' | b'{') => {
+                self.pos += 1;
+                if !stack.is_empty() {
+                    self.all_strings &= !is_top_element;
+                }
+                let next = if open == b'[' {
+                    stack.push(Container::Array);
+                    Next::ValueOrClose
+                } else {
+                    stack.push(Container::Object);
+                    Next::KeyOrClose
+                };
+                if stack.len() > MAX_DEPTH {
+                    return None;
+                }
+                return Some((next, true));
+            }
+            b'-' | b'0'..=b'9' => {
+                self.number()?;
+                self.all_strings &= !is_top_element;
+            }
+            _ => {
+                self.literal()?;
+                self.all_strings &= !is_top_element;
+            }
+        }
+        Some((Next::CommaOrClose, false))
     }
 
     fn literal(&mut self) -> Option<()> {
