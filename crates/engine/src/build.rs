@@ -14,6 +14,7 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use oci_spec::image::Descriptor;
 use skiff_frontend::graph::{automatic_args, Plan, PlanOptions, PlannedStage};
 use skiff_frontend::shell::{Env, Lexer};
+use skiff_frontend::Dockerfile;
 use skiff_image::reference::Reference;
 use skiff_image::Store;
 use skiff_sandbox::Runtime;
@@ -259,8 +260,22 @@ impl Shared {
     }
 }
 
-/// Runs a build.
-pub fn build(store: &Store, options: BuildOptions, progress: Progress) -> Result<BuildOutcome> {
+/// A build's front half: its Dockerfile parsed and planned for the options' target, build
+/// args and platform. One function, so that `skiff build --dry-run` shows the plan the build
+/// itself follows.
+pub struct Planned {
+    /// The parsed Dockerfile.
+    pub dockerfile: Dockerfile,
+    /// The checked plan (its warnings included).
+    pub plan: Plan,
+    /// The target platform (`--platform`, else the host's).
+    pub platform: Platform,
+    /// `--build-arg` values as an expansion environment.
+    pub build_args: Env,
+}
+
+/// Parses and plans the build `options` describe; Dockerfile errors are [`DockerfileError`]s.
+pub fn plan(options: &BuildOptions) -> Result<Planned> {
     let dockerfile = skiff_frontend::parse(&options.dockerfile).map_err(DockerfileError)?;
     let platform = options.platform.clone().unwrap_or_else(Platform::host);
     let build_args: Env = options
@@ -274,6 +289,22 @@ pub fn build(store: &Store, options: BuildOptions, progress: Progress) -> Result
         automatic_args: automatic_args(&Platform::host().to_string(), &platform.to_string()),
     };
     let plan = skiff_frontend::plan(&dockerfile, &plan_opts).map_err(DockerfileError)?;
+    Ok(Planned {
+        dockerfile,
+        plan,
+        platform,
+        build_args,
+    })
+}
+
+/// Runs a build.
+pub fn build(store: &Store, options: BuildOptions, progress: Progress) -> Result<BuildOutcome> {
+    let Planned {
+        dockerfile,
+        plan,
+        platform,
+        build_args,
+    } = plan(&options)?;
     let ignore_text = load_dockerignore(&options.context, &options.dockerfile_path)?;
     // A `--runtime` that is not there fails now, before any step; whether it works is probed
     // when the first RUN needs it.

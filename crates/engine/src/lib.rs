@@ -30,7 +30,7 @@ pub mod state;
 pub mod time;
 pub mod view;
 
-pub use build::{build, BuildOptions, BuildOutcome};
+pub use build::{build, plan, BuildOptions, BuildOutcome, Planned};
 pub use ssh::{SshAgent, SshSource};
 
 use std::path::PathBuf;

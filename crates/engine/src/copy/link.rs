@@ -23,6 +23,7 @@ use crate::config::ImageConfig;
 use crate::rootfs::{self, LayerOptions, NewLayer, WorkDir};
 use crate::state::ImageState;
 use anyhow::{anyhow, Context as _, Result};
+use skiff_image::layer::Compression;
 use skiff_image::Store;
 
 /// `--chown` of a `--link` copy as `uid:gid`: numbers (or `root`, which BuildKit's
@@ -57,9 +58,14 @@ impl CopyPlan {
     /// written (compression, the time clamp of a layer `depth` layers up), not the parent.
     pub fn link_layer_key(&self, opts: &LayerOptions, depth: usize) -> String {
         let clamp = crate::time::layer_mtime_clamp(opts.source_date_epoch, depth);
+        let compression = match opts.compression {
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+            Compression::Uncompressed => "none",
+        };
         let mut key = KeyBuilder::new("copy --link layer", "copy");
         key.list(&self.key_parts)
-            .part(&format!("zstd={} clamp={clamp}", opts.zstd));
+            .part(&format!("compression={compression} clamp={clamp}"));
         key.finish()
     }
 
