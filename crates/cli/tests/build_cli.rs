@@ -362,7 +362,8 @@ fn an_outputs_name_is_pushed_alongside_the_tags() {
     let digest = run.stdout().trim().to_string();
     for reference in [&output_name, &tagged] {
         assert!(
-            run.stderr().contains(&format!("pushed {reference}@{digest}")),
+            run.stderr()
+                .contains(&format!("pushed {reference}@{digest}")),
             "{reference}\n{}",
             run.report()
         );

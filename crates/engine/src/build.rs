@@ -12,7 +12,7 @@ use crate::state::ImageState;
 use crate::{NamedContext, Platform, Secret};
 use anyhow::{anyhow, bail, Context as _, Result};
 use oci_spec::image::Descriptor;
-use skiff_frontend::graph::{automatic_args, Plan, PlanOptions, PlannedStage};
+use skiff_frontend::graph::{automatic_args, Plan, PlanOptions, PlannedStage, PlatformParts};
 use skiff_frontend::shell::{Env, Lexer};
 use skiff_frontend::Dockerfile;
 use skiff_image::reference::Reference;
@@ -286,7 +286,7 @@ pub fn plan(options: &BuildOptions) -> Result<Planned> {
     let plan_opts = PlanOptions {
         target: options.target.clone(),
         build_args: build_args.clone(),
-        automatic_args: automatic_args(&Platform::host().to_string(), &platform.to_string()),
+        automatic_args: automatic_args(parts(&Platform::host()), parts(&platform)),
     };
     let plan = skiff_frontend::plan(&dockerfile, &plan_opts).map_err(DockerfileError)?;
     Ok(Planned {
@@ -295,6 +295,15 @@ pub fn plan(options: &BuildOptions) -> Result<Planned> {
         platform,
         build_args,
     })
+}
+
+/// A platform as the frontend's automatic args take it.
+fn parts(platform: &Platform) -> PlatformParts<'_> {
+    PlatformParts {
+        os: &platform.os,
+        arch: &platform.architecture,
+        variant: platform.variant.as_deref(),
+    }
 }
 
 /// Runs a build.
