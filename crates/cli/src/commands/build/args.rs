@@ -34,16 +34,16 @@ pub struct BuildArgs {
     /// Do not use the cache for these stages.
     #[arg(long = "no-cache-filter")]
     pub no_cache_filter: Vec<String>,
-    /// Progress output: auto (tty on a terminal, plain otherwise), tty, plain, json, quiet.
-    /// Given twice, the last one wins (as with Docker's flags); `BUILDKIT_PROGRESS` sets the
-    /// default, as for `docker build`.
+    /// Progress output. Given twice, the last one wins (as with Docker's flags);
+    /// `BUILDKIT_PROGRESS` sets the default, as for `docker build`.
     #[arg(long, value_enum, default_value_t = ProgressFlag::Auto, overrides_with = "progress",
           env = "BUILDKIT_PROGRESS")]
     pub progress: ProgressFlag,
     /// Print nothing but errors, and the image digest on success (`--progress=quiet`).
     #[arg(short = 'q', long)]
     pub quiet: bool,
-    /// Output destination (`type=image|registry|oci|docker|local|tar[,dest=…][,name=…]`).
+    /// Output destination (`type=image|registry|oci|docker|local|tar[,dest=…][,name=…]`);
+    /// `-t` names are added to the `name=` of image, registry, oci and docker outputs.
     #[arg(short = 'o', long = "output")]
     pub outputs: Vec<String>,
     /// Push the result to its registry (same as `--output type=registry`).
@@ -99,26 +99,26 @@ impl BuildArgs {
 /// `--progress` values, as buildx spells them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ProgressFlag {
-    /// tty on a terminal, plain otherwise.
+    /// tty on a terminal, plain otherwise
     Auto,
-    /// A live view for terminals.
+    /// a live view for terminals
     Tty,
-    /// One line per event.
+    /// one line per event
     Plain,
-    /// One JSON object per line.
+    /// one JSON object per line
     Json,
-    /// buildx's name for the JSON stream.
+    /// buildx's name for the JSON stream
     Rawjson,
-    /// Nothing but errors.
+    /// nothing but errors
     Quiet,
 }
 
 /// `--compression` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum CompressionFlag {
-    /// What every registry and runtime reads (the default).
+    /// what every registry and runtime reads
     Gzip,
-    /// Faster and smaller; newer clients only.
+    /// faster and smaller; newer clients only
     Zstd,
 }
 
