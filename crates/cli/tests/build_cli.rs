@@ -313,6 +313,19 @@ fn zstd_compression_makes_zstd_layers() {
 }
 
 #[test]
+fn zstd_compression_reaches_the_empty_layer_of_a_step_that_changed_nothing() {
+    let p = Project::new();
+    p.dockerfile("FROM busybox\nRUN true\n");
+    let (_, image) = p.build_image(&["--compression", "zstd"]);
+    let last = image.layers.last().unwrap();
+    assert_eq!(
+        last.descriptor["mediaType"], "application/vnd.oci.image.layer.v1.tar+zstd",
+        "{}",
+        last.descriptor
+    );
+}
+
+#[test]
 fn push_sends_the_image_to_the_registry() {
     let Some(registry) = Registry::start_or_skip() else {
         return;
