@@ -282,6 +282,38 @@ fn urls_are_downloaded_as_buildkit_does() {
     run.assert_failed_with("404");
 }
 
+/// `git daemon` serving the repositories under `base` on a free port of 127.0.0.1 (killed
+/// when the [`Daemon`] is dropped).
+fn start_git_daemon(base: &Path) -> (Daemon, u16) {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // git-daemon itself (not `git daemon`, which would leave it orphaned when killed).
+    let exec_path = String::from_utf8(
+        Command::new("git")
+            .arg("--exec-path")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let daemon = Daemon(
+        Command::new(Path::new(exec_path.trim()).join("git-daemon"))
+            .args(["--reuseaddr", "--export-all", "--listen=127.0.0.1"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .arg(format!("--port={port}"))
+            .arg(format!("--base-path={}", base.display()))
+            .arg(base)
+            .spawn()
+            .unwrap(),
+    );
+    (daemon, port)
+}
+
 #[test]
 fn git_repositories_are_checked_out() {
     if !skiff_testkit::require_tool("git") {
@@ -334,32 +366,7 @@ fn git_repositories_are_checked_out() {
     assert_eq!(image.fs.children("/sub"), ["a.txt"]);
 
     // The git protocol (shallow fetches) from `git daemon`, and a commit id as the ref.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    // git-daemon itself (not `git daemon`, which would leave it orphaned when killed).
-    let exec_path = String::from_utf8(
-        Command::new("git")
-            .arg("--exec-path")
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let daemon = Daemon(
-        Command::new(Path::new(exec_path.trim()).join("git-daemon"))
-            .args(["--reuseaddr", "--export-all", "--listen=127.0.0.1"])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .arg(format!("--port={port}"))
-            .arg(format!("--base-path={}", srv.dir().display()))
-            .arg(srv.dir())
-            .spawn()
-            .unwrap(),
-    );
+    let (daemon, port) = start_git_daemon(srv.dir());
     let first = String::from_utf8(
         Command::new("git")
             .args(["rev-parse", "v1"])

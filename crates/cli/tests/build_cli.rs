@@ -313,6 +313,19 @@ fn zstd_compression_makes_zstd_layers() {
 }
 
 #[test]
+fn zstd_compression_reaches_the_empty_layer_of_a_step_that_changed_nothing() {
+    let p = Project::new();
+    p.dockerfile("FROM busybox\nRUN true\n");
+    let (_, image) = p.build_image(&["--compression", "zstd"]);
+    let last = image.layers.last().unwrap();
+    assert_eq!(
+        last.descriptor["mediaType"], "application/vnd.oci.image.layer.v1.tar+zstd",
+        "{}",
+        last.descriptor
+    );
+}
+
+#[test]
 fn push_sends_the_image_to_the_registry() {
     let Some(registry) = Registry::start_or_skip() else {
         return;
@@ -339,6 +352,48 @@ fn push_sends_the_image_to_the_registry() {
     run.assert_failed_with("-t");
 }
 
+/// `-t A -o type=registry,name=B`: B is pushed, as the output names it (issue #10, item 9:
+/// it used to push A only). A is pushed too. buildx (`build/opt.go`, `toSolveOpt`) fills the
+/// `name` of every image/oci/docker exporter with the `-t` tags, replacing `name=` (its
+/// `type=registry` is `type=image,push=true`), so buildx pushes A; skiff keeps that and no
+/// longer drops the output's own name.
+#[test]
+fn an_outputs_name_is_pushed_alongside_the_tags() {
+    let Some(registry) = Registry::start_or_skip() else {
+        return;
+    };
+    let p = Project::new();
+    simple(&p);
+    let tagged = registry.reference("named/by-tag:1");
+    let output_name = registry.reference("named/by-output:1");
+    let run = p.build_ok(&[
+        "-t",
+        &tagged,
+        "--output",
+        &format!("type=registry,name={output_name}"),
+    ]);
+    let digest = run.stdout().trim().to_string();
+    for reference in [&output_name, &tagged] {
+        assert!(
+            run.stderr()
+                .contains(&format!("pushed {reference}@{digest}")),
+            "{reference}\n{}",
+            run.report()
+        );
+        let other = Project::new();
+        run_ok(other.skiff().args(["pull", reference]));
+        let pulled = other.skiff().args(["images", "-q"]).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&pulled.stdout).trim(), digest);
+    }
+    // `type=image,name=…` with `-t`: both names in the store.
+    let run = p.build_ok(&["-t", "by-tag:2", "--output", "type=image,name=by-output:2"]);
+    let names: Vec<String> = image_rows(&p).into_iter().map(|(n, _)| n).collect();
+    for name in ["by-output:2", "by-tag:2"] {
+        let full = format!("docker.io/library/{name}");
+        assert!(names.contains(&full), "{full}: {names:?}\n{}", run.report());
+    }
+}
+
 #[test]
 fn bad_flag_values_are_refused_with_the_valid_ones() {
     let p = Project::new();
@@ -361,6 +416,15 @@ fn bad_flag_values_are_refused_with_the_valid_ones() {
     run.assert_failed_with("-t");
     let run = p.build(&["--label", "=v"]);
     run.assert_failed_with("--label");
+    for bad in ["=x", "", "A\n B"] {
+        let run = p.build(&["--build-arg", bad]);
+        assert_eq!(run.code(), Some(2), "{bad:?}\n{}", run.report());
+        assert!(
+            run.stderr().contains("--build-arg") && run.stderr().contains("KEY=VALUE"),
+            "{bad:?}\n{}",
+            run.report()
+        );
+    }
     assert!(image_rows(&p).is_empty());
 }
 

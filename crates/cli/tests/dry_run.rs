@@ -1,6 +1,7 @@
 //! `skiff build --dry-run` through the binary: the seed's Dockerfiles plan with `builder`
-//! before the final stage, a misspelled `--target` names `builder`, and frontend errors are
-//! rendered with the source line and exit code 1.
+//! before the final stage, a misspelled `--target` names `builder`, frontend errors are
+//! rendered with the source line and exit code 1, and `--platform` means what it means
+//! to the build.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -216,6 +217,33 @@ fn missing_dockerfile_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("cannot read the Dockerfile"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn the_platform_is_the_one_the_build_uses() {
+    // --dry-run plans with the build's own call: --platform normalised as the build
+    // normalises it (aarch64 is arm64), and refused where the build refuses it.
+    let tmp = tempdir("platform");
+    std::fs::write(
+        tmp.join("Dockerfile"),
+        "FROM --platform=$TARGETPLATFORM alpine\n",
+    )
+    .unwrap();
+    let dir = tmp.to_str().unwrap();
+    let out = skiff(&["build", "--dry-run", "--platform", "linux/aarch64", dir]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains("from image alpine (linux/arm64), 0 instruction(s)"),
+        "{stdout}"
+    );
+    let out = skiff(&["build", "--dry-run", "--platform", "arm64", dir]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("os/arch"),
         "{}",
         text(&out.stderr)
     );

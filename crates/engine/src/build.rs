@@ -20,8 +20,9 @@ use crate::steps::Steps;
 use crate::workspace::Workspace;
 use anyhow::{anyhow, Result};
 use oci_spec::image::Descriptor;
-use skiff_frontend::graph::{automatic_args, PlanOptions, PlannedStage};
+use skiff_frontend::graph::{automatic_args, Plan, PlanOptions, PlannedStage, PlatformParts};
 use skiff_frontend::shell::{Env, Lexer};
+use skiff_frontend::Dockerfile;
 use skiff_image::registry::Platform;
 use skiff_image::Store;
 use skiff_sandbox::Runtime;
@@ -83,7 +84,27 @@ pub fn build(
     run(store, options, progress).map_err(BuildError::classify)
 }
 
-fn run(store: &Store, options: BuildOptions, progress: Progress) -> Result<BuildOutcome> {
+/// A build's front half: its Dockerfile parsed and planned for the options' target, build
+/// args and platform. One function, so that `skiff build --dry-run` shows the plan the build
+/// itself follows.
+pub struct Planned {
+    /// The parsed Dockerfile.
+    pub dockerfile: Dockerfile,
+    /// The checked plan (its warnings included).
+    pub plan: Plan,
+    /// The target platform (`--platform`, else the host's).
+    pub platform: Platform,
+    /// `--build-arg` values as an expansion environment.
+    pub build_args: Env,
+}
+
+/// Parses and plans the build `options` describe (Dockerfile errors are
+/// [`BuildError::Dockerfile`]).
+pub fn plan(options: &BuildOptions) -> Result<Planned, BuildError> {
+    planned(options).map_err(BuildError::classify)
+}
+
+fn planned(options: &BuildOptions) -> Result<Planned> {
     let dockerfile = skiff_frontend::parse(&options.dockerfile).map_err(diag)?;
     let platform = options.platform.clone().unwrap_or_else(Platform::host);
     let build_args: Env = (options.build_args.iter())
@@ -92,9 +113,33 @@ fn run(store: &Store, options: BuildOptions, progress: Progress) -> Result<Build
     let plan_opts = PlanOptions {
         target: options.target.clone(),
         build_args: build_args.clone(),
-        automatic_args: automatic_args(&Platform::host().to_string(), &platform.to_string()),
+        automatic_args: automatic_args(parts(&Platform::host()), parts(&platform)),
     };
     let plan = skiff_frontend::plan(&dockerfile, &plan_opts).map_err(diag)?;
+    Ok(Planned {
+        dockerfile,
+        plan,
+        platform,
+        build_args,
+    })
+}
+
+/// A platform as the frontend's automatic args take it.
+fn parts(platform: &Platform) -> PlatformParts<'_> {
+    PlatformParts {
+        os: &platform.os,
+        arch: &platform.architecture,
+        variant: platform.variant.as_deref(),
+    }
+}
+
+fn run(store: &Store, options: BuildOptions, progress: Progress) -> Result<BuildOutcome> {
+    let Planned {
+        dockerfile,
+        plan,
+        platform,
+        build_args,
+    } = planned(&options)?;
     let ignore_text = load_dockerignore(&options.context, &options.dockerfile_path)?;
     // A `--runtime` that is not there fails now, before any step; whether it works is probed
     // when the first RUN needs it.

@@ -41,8 +41,9 @@ mod time;
 mod view;
 mod workspace;
 
-pub use build::{build, BuildOptions, BuildOutcome};
+pub use build::{build, plan, BuildOptions, BuildOutcome, Planned};
 pub use config::ImageConfig;
+pub use dockerignore::Matcher;
 pub use error::BuildError;
 pub use options::{NamedContext, Secret};
 pub use progress::{Event, Mode, Progress, Summary};

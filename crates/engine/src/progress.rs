@@ -34,27 +34,6 @@ pub enum Mode {
     Quiet,
 }
 
-impl Mode {
-    /// Parses `--progress` (`auto` picks tty when stderr is a terminal, plain otherwise).
-    pub fn parse(s: &str) -> Result<Mode, String> {
-        use std::io::IsTerminal;
-        match s {
-            "auto" => Ok(if std::io::stderr().is_terminal() {
-                Mode::Tty
-            } else {
-                Mode::Plain
-            }),
-            "plain" => Ok(Mode::Plain),
-            "json" | "rawjson" => Ok(Mode::Json),
-            "tty" => Ok(Mode::Tty),
-            "quiet" | "none" => Ok(Mode::Quiet),
-            other => Err(format!(
-                "invalid --progress value \"{other}\": use auto, tty, plain, json or quiet"
-            )),
-        }
-    }
-}
-
 /// What a build produced, reported once at the end of a successful build.
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct Summary {

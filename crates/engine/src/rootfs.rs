@@ -25,8 +25,8 @@ pub struct NewLayer {
 /// How layers are written.
 #[derive(Clone, Debug, Default)]
 pub struct LayerOptions {
-    /// `zstd` instead of gzip.
-    pub zstd: bool,
+    /// How layer blobs are compressed (`--compression`), kept typed down to the writer.
+    pub compression: skiff_image::layer::Compression,
     /// `SOURCE_DATE_EPOCH`: file times in layers are clamped to it.
     pub source_date_epoch: Option<i64>,
 }
@@ -78,11 +78,7 @@ pub fn make_layer(
 /// `depth`: how many layers are below the new one (see [`crate::time::layer_mtime_clamp`]).
 fn create_options(opts: &LayerOptions, depth: usize) -> skiff_image::layer::CreateOptions {
     skiff_image::layer::CreateOptions {
-        compression: if opts.zstd {
-            skiff_image::layer::Compression::Zstd
-        } else {
-            skiff_image::layer::Compression::Gzip
-        },
+        compression: opts.compression,
         source_date_epoch: Some(crate::time::layer_mtime_clamp(
             opts.source_date_epoch,
             depth,

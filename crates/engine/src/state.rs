@@ -6,6 +6,7 @@ use crate::config::ImageConfig;
 use anyhow::{Context as _, Result};
 use oci_spec::image::{Descriptor, Digest, MediaType};
 use serde::{Deserialize, Serialize};
+use skiff_image::layer::Compression;
 use skiff_image::Store;
 
 /// OCI media type of an image manifest.
@@ -170,13 +171,13 @@ pub fn empty_layer(
 ) -> Result<crate::rootfs::NewLayer> {
     use sha2::Digest as _;
     let tar = [0u8; 1024];
-    let (bytes, media) = if opts.zstd {
-        (
+    let (bytes, media) = match opts.compression {
+        Compression::Zstd => (
             zstd::encode_all(&tar[..], 3).context("compressing the empty layer")?,
             MediaType::ImageLayerZstd,
-        )
-    } else {
-        (GO_GZIP_EMPTY_TAR.to_vec(), MediaType::ImageLayerGzip)
+        ),
+        Compression::Gzip => (GO_GZIP_EMPTY_TAR.to_vec(), MediaType::ImageLayerGzip),
+        Compression::Uncompressed => (tar.to_vec(), MediaType::ImageLayer),
     };
     let (digest, size) = store.put_blob(&bytes)?;
     Ok(crate::rootfs::NewLayer {

@@ -259,7 +259,7 @@ fn global_args_and_build_args_expand_from() {
         src,
         &PlanOptions {
             build_args: [("GO", "1.23")].into_iter().collect(),
-            automatic_args: graph::automatic_args("linux/amd64", "linux/arm64/v8"),
+            automatic_args: graph::automatic_args(parts("amd64", None), parts("arm64", Some("v8"))),
             ..PlanOptions::default()
         },
     )
@@ -435,4 +435,13 @@ fn a_mount_with_a_bad_option_still_counts_its_from() {
     let src = "FROM alpine AS data\nFROM alpine AS user\nRUN --mount=from=data,targt=/d true\n";
     let e = error(src);
     assert_eq!(e.message, "unexpected key 'targt' in 'targt=/d'");
+}
+
+/// A linux platform's parts for the automatic args.
+fn parts<'a>(arch: &'a str, variant: Option<&'a str>) -> graph::PlatformParts<'a> {
+    graph::PlatformParts {
+        os: "linux",
+        arch,
+        variant,
+    }
 }

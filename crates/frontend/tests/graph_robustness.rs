@@ -137,7 +137,7 @@ fn exercise(dockerfile: &Dockerfile) -> usize {
         let options = PlanOptions {
             target: target.map(str::to_string),
             build_args: env.clone(),
-            automatic_args: graph::automatic_args("linux/amd64", "linux/arm64"),
+            automatic_args: graph::automatic_args(parts("amd64", None), parts("arm64", None)),
         };
         match graph::plan(dockerfile, &options) {
             Ok(plan) => {
@@ -203,4 +203,13 @@ fn buildkit_corpus_never_panics() {
         }
     }
     assert!(planned >= 20, "only {planned} corpus files planned");
+}
+
+/// A linux platform's parts for the automatic args.
+fn parts<'a>(arch: &'a str, variant: Option<&'a str>) -> graph::PlatformParts<'a> {
+    graph::PlatformParts {
+        os: "linux",
+        arch,
+        variant,
+    }
 }

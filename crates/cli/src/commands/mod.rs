@@ -1,9 +1,6 @@
 //! One module per group of subcommands.
 
 pub mod build;
-pub mod build_exec;
-pub mod build_flags;
-pub mod build_outputs;
 pub mod debug;
 pub mod image;
 

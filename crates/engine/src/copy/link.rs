@@ -23,6 +23,7 @@ use crate::rootfs::{self, LayerOptions, NewLayer};
 use crate::scratch::WorkDir;
 use crate::state::ImageState;
 use anyhow::{anyhow, Context as _, Result};
+use skiff_image::layer::Compression;
 use skiff_image::Store;
 use std::path::Path;
 
@@ -58,9 +59,14 @@ pub(super) fn numeric_chown(spec: &str) -> Result<String> {
 /// parent.
 pub(super) fn layer_key(key_parts: &[String], opts: &LayerOptions, depth: usize) -> String {
     let clamp = crate::time::layer_mtime_clamp(opts.source_date_epoch, depth);
+    let compression = match opts.compression {
+        Compression::Gzip => "gzip",
+        Compression::Zstd => "zstd",
+        Compression::Uncompressed => "none",
+    };
     let mut key = KeyBuilder::new("copy --link layer", "copy");
     key.list(key_parts)
-        .part(&format!("zstd={} clamp={clamp}", opts.zstd));
+        .part(&format!("compression={compression} clamp={clamp}"));
     key.finish()
 }
 

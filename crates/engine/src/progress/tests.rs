@@ -209,12 +209,6 @@ fn clean_line_keeps_the_last_carriage_return_frame() {
     assert_eq!(clean_line("a\x1b[0mb\tc"), "a[0mb\tc");
 }
 
-#[test]
-fn invalid_progress_value_names_the_choices() {
-    let err = Mode::parse("fancy").unwrap_err();
-    assert!(err.contains("fancy") && err.contains("plain"), "{err}");
-}
-
 /// Three stages' steps running when the first one fails; the second then finishes, a step
 /// starts too late, and the third fails on its own after the failure. The steps are reported
 /// as the scheduler's board decides (see `crate::steps`); the progress renders them.

@@ -98,17 +98,33 @@ impl Plan {
     }
 }
 
-/// BuildKit's automatic platform args for a build on `build_platform` producing
-/// `target_platform` (both `os/arch[/variant]`): `BUILDPLATFORM`, `BUILDOS`, `BUILDARCH`,
-/// `BUILDVARIANT`, `TARGETPLATFORM`, `TARGETOS`, `TARGETARCH`, `TARGETVARIANT`.
-pub fn automatic_args(build_platform: &str, target_platform: &str) -> Env {
+/// A platform's parts, as the automatic platform args spell them. The frontend takes them
+/// apart from any platform type, so the builder hands its typed platform over as it is
+/// instead of formatting it into a string that would be split again here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlatformParts<'a> {
+    /// `linux`, …
+    pub os: &'a str,
+    /// `amd64`, `arm64`, `arm`, …
+    pub arch: &'a str,
+    /// `v7` for `arm`, …
+    pub variant: Option<&'a str>,
+}
+
+/// BuildKit's automatic platform args for a build on `build` producing `target`:
+/// `BUILDPLATFORM` (`os/arch[/variant]`), `BUILDOS`, `BUILDARCH`, `BUILDVARIANT`,
+/// `TARGETPLATFORM`, `TARGETOS`, `TARGETARCH`, `TARGETVARIANT`.
+pub fn automatic_args(build: PlatformParts, target: PlatformParts) -> Env {
     let mut env = Env::new();
-    for (prefix, platform) in [("BUILD", build_platform), ("TARGET", target_platform)] {
-        let mut parts = platform.splitn(3, '/');
+    for (prefix, p) in [("BUILD", build), ("TARGET", target)] {
+        let platform = match p.variant {
+            Some(variant) => format!("{}/{}/{variant}", p.os, p.arch),
+            None => format!("{}/{}", p.os, p.arch),
+        };
         env.set(format!("{prefix}PLATFORM"), platform);
-        env.set(format!("{prefix}OS"), parts.next().unwrap_or_default());
-        env.set(format!("{prefix}ARCH"), parts.next().unwrap_or_default());
-        env.set(format!("{prefix}VARIANT"), parts.next().unwrap_or_default());
+        env.set(format!("{prefix}OS"), p.os);
+        env.set(format!("{prefix}ARCH"), p.arch);
+        env.set(format!("{prefix}VARIANT"), p.variant.unwrap_or_default());
     }
     env
 }

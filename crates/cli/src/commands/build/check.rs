@@ -4,7 +4,7 @@
 //! result. The exit code is non-zero only when the checks fail the build: `error=true` (in the
 //! `check` directive or `BUILDKIT_DOCKERFILE_CHECK`) with a finding, or a broken Dockerfile.
 
-use super::BuildArgs;
+use super::args::{BuildArgs, ProgressFlag};
 use anyhow::Result;
 use serde_json::{json, Value};
 use skiff_frontend::diagnostics::{render_with, Style};
@@ -46,14 +46,18 @@ pub struct CheckRequest {
 
 /// The request for `skiff build --check` from its flags.
 pub fn request(args: &BuildArgs) -> Result<CheckRequest> {
-    let (path, dockerfile) = super::super::build_flags::read_dockerfile(args)?;
-    let json = args.format == Some(CheckFormat::Json) || args.progress == "json";
+    let (path, dockerfile) = super::inputs::read_dockerfile(args.file.as_deref(), &args.context)?;
+    let json = args.format == Some(CheckFormat::Json) || args.progress == ProgressFlag::Json;
     Ok(CheckRequest {
         dockerfile_name: path.display().to_string(),
         dockerfile_path: path,
         dockerfile,
         context: args.context.clone(),
-        build_args: super::super::build_flags::build_args(&args.build_args),
+        build_args: args
+            .build_args
+            .iter()
+            .filter_map(|a| Some((a.name.clone(), a.value.clone()?)))
+            .collect(),
         target: args.target.clone(),
         platform: args.platform.clone(),
         format: if json {
@@ -68,7 +72,7 @@ pub fn request(args: &BuildArgs) -> Result<CheckRequest> {
 pub fn run(request: &CheckRequest) -> Result<ExitCode> {
     let ignore_text = read_dockerignore(&request.context, &request.dockerfile_path);
     let matcher = match &ignore_text {
-        Some(text) => Some(skiff_engine::dockerignore::Matcher::parse(text)?),
+        Some(text) => Some(skiff_engine::Matcher::parse(text)?),
         None => None,
     };
     let excludes = |path: &str| matcher.as_ref().is_some_and(|m| m.is_excluded(path, false));

@@ -1,111 +1,35 @@
 //! `skiff build --dry-run`: parse and plan only, then print the stage graph — which stages
 //! build, in which parallel groups, on which bases, and which are skipped and why.
 
-use super::BuildArgs;
-use anyhow::Context as _;
-use skiff_frontend::diagnostics::{render_with, Style};
-use skiff_frontend::graph::{self, Base, DependencyKind, Plan, PlanOptions};
-use skiff_frontend::shell::Env;
-use skiff_frontend::Diagnostic;
+use super::config::BuildConfig;
+use super::report::{render_error, stderr_has_color, Source};
+use skiff_frontend::graph::{Base, DependencyKind, Plan};
 use std::fmt::Write as _;
-use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
-/// Plans the build described by `args` and prints it; frontend errors and warnings are
-/// rendered with the source line to stderr (coloured on a terminal unless `NO_COLOR` is set),
-/// and errors give exit code 1.
-pub fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
-    let (display_name, text) = read_dockerfile(args)?;
-    let style = if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
-        Style::Color
-    } else {
-        Style::Plain
+/// Plans the build `config` describes, with the very call a build makes, and prints the
+/// plan. Its warnings, and the error when there is one, go to stderr with their source lines
+/// (coloured on a terminal unless `NO_COLOR` is set); an error exits 1.
+pub fn run(config: &BuildConfig) -> ExitCode {
+    let color = stderr_has_color();
+    let source = Source {
+        path: &config.options.dockerfile_path,
+        text: &config.options.dockerfile,
     };
-    // Spans index into the text without its byte-order mark, as the parser keeps it.
-    let unmarked = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let report =
-        |source: &str, d: &Diagnostic| eprint!("{}", render_with(d, &display_name, source, style));
-    let dockerfile = match skiff_frontend::parse(&text) {
-        Ok(d) => d,
-        Err(e) => {
-            report(unmarked, &e);
-            return Ok(ExitCode::FAILURE);
-        }
-    };
-    let source = dockerfile.source.as_str();
-    let options = PlanOptions {
-        target: args.target.clone(),
-        build_args: build_args(&args.build_args),
-        automatic_args: graph::automatic_args(
-            &host_platform(),
-            args.platform.as_deref().unwrap_or(&host_platform()),
-        ),
-    };
-    match graph::plan(&dockerfile, &options) {
-        Ok(plan) => {
-            plan.warnings.iter().for_each(|w| report(source, w));
-            print!("{}", describe(&plan, &display_name));
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            report(source, &e);
-            Ok(ExitCode::FAILURE)
-        }
-    }
-}
-
-/// The Dockerfile's text and the name to show in messages (`-f -` reads stdin).
-fn read_dockerfile(args: &BuildArgs) -> anyhow::Result<(String, String)> {
-    let path = args
-        .file
-        .clone()
-        .unwrap_or_else(|| args.context.join("Dockerfile"));
-    if path.as_os_str() == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("cannot read the Dockerfile from stdin")?;
-        return Ok(("<stdin>".into(), text));
-    }
-    let bytes = std::fs::read(&path).with_context(|| {
-        format!(
-            "cannot read the Dockerfile {} (give its path with -f)",
-            path.display()
-        )
-    })?;
-    Ok((
-        path.display().to_string(),
-        String::from_utf8_lossy(&bytes).into_owned(),
-    ))
-}
-
-/// `--build-arg KEY=VALUE`, or `KEY` alone to take the value from skiff's environment
-/// (skipped when unset, as `docker build` does).
-fn build_args(raw: &[String]) -> Env {
-    let mut env = Env::new();
-    for arg in raw {
-        match arg.split_once('=') {
-            Some((k, v)) => env.set(k, v),
-            None => {
-                if let Ok(v) = std::env::var(arg) {
-                    env.set(arg.as_str(), v);
-                }
+    match skiff_engine::plan(&config.options) {
+        Ok(planned) => {
+            for warning in &planned.plan.warnings {
+                eprint!("{}", source.render(warning, color));
             }
+            let file = config.options.dockerfile_path.display().to_string();
+            print!("{}", describe(&planned.plan, &file));
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("{}", render_error(&anyhow::Error::from(err), Some(source), color).trim_end());
+            ExitCode::FAILURE
         }
     }
-    env
-}
-
-/// The machine's platform in OCI terms (`linux/amd64`).
-fn host_platform() -> String {
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        "powerpc64" => "ppc64le",
-        other => other,
-    };
-    format!("linux/{arch}")
 }
 
 /// The human-readable plan.

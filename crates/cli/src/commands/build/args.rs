@@ -1,0 +1,138 @@
+//! `skiff build`'s command line as clap reads it, named and shaped as `docker buildx build`'s.
+//! Values with a fixed set of spellings are clap `ValueEnum`s and `KEY=VALUE` flags are
+//! parsed here into typed pairs, so that everything after this module works on typed values
+//! and a malformed value is a usage error naming its flag.
+
+use super::pairs::{parse_build_arg, parse_label, BuildArg, Label};
+use clap::{Args, ValueEnum};
+use skiff_engine::Mode;
+use skiff_image::layer::Compression;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// Flags of `skiff build`, named and shaped as `docker build`'s.
+#[derive(Args, Debug)]
+pub struct BuildArgs {
+    /// Name and optionally a tag (`name:tag`); may be repeated.
+    #[arg(short = 't', long = "tag")]
+    pub tags: Vec<String>,
+    /// The Dockerfile (default: `CONTEXT/Dockerfile`; `-` reads stdin).
+    #[arg(short = 'f', long = "file")]
+    pub file: Option<PathBuf>,
+    /// Build up to this stage.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Set a build-time variable (`KEY=VALUE`, or `KEY` to take it from the environment).
+    #[arg(long = "build-arg", value_name = "KEY[=VALUE]", value_parser = parse_build_arg)]
+    pub build_args: Vec<BuildArg>,
+    /// Target platform (`linux/amd64`).
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Do not use the cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Do not use the cache for these stages.
+    #[arg(long = "no-cache-filter")]
+    pub no_cache_filter: Vec<String>,
+    /// Progress output. Given twice, the last one wins (as with Docker's flags);
+    /// `BUILDKIT_PROGRESS` sets the default, as for `docker build`.
+    #[arg(long, value_enum, default_value_t = ProgressFlag::Auto, overrides_with = "progress",
+          env = "BUILDKIT_PROGRESS")]
+    pub progress: ProgressFlag,
+    /// Print nothing but errors, and the image digest on success (`--progress=quiet`).
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Output destination (`type=image|registry|oci|docker|local|tar[,dest=…][,name=…]`);
+    /// `-t` names are added to the `name=` of image, registry, oci and docker outputs.
+    #[arg(short = 'o', long = "output")]
+    pub outputs: Vec<String>,
+    /// Push the result to its registry (same as `--output type=registry`).
+    #[arg(long)]
+    pub push: bool,
+    /// Set metadata on the image (`KEY=VALUE`).
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
+    pub labels: Vec<Label>,
+    /// Secret for `RUN --mount=type=secret` (`id=…,src=…` or `id=…,env=…`).
+    #[arg(long = "secret")]
+    pub secrets: Vec<String>,
+    /// SSH agent for `RUN --mount=type=ssh` (`default|ID[=SOCKET|KEY_FILE[,KEY_FILE…]]`;
+    /// no value: `$SSH_AUTH_SOCK`).
+    #[arg(long = "ssh")]
+    pub ssh: Vec<String>,
+    /// Additional build context (`NAME=PATH|docker-image://REF|oci-layout://PATH[:TAG]`).
+    #[arg(long = "build-context")]
+    pub build_contexts: Vec<String>,
+    /// Registries reached over plain HTTP.
+    #[arg(long = "insecure-registry")]
+    pub insecure_registries: Vec<String>,
+    /// The OCI runtime for RUN (`runc`, `crun` or a path; default: the first that works).
+    #[arg(long)]
+    pub runtime: Option<String>,
+    /// Layer compression.
+    #[arg(long, value_enum, default_value_t = CompressionFlag::Gzip)]
+    pub compression: CompressionFlag,
+    /// Parse and plan only: print the stage graph and exit.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Run BuildKit's build checks only (no build, no pull); fails when `error=true` finds something.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub check: bool,
+    /// How `--check` prints: text (rustc-style) or json.
+    #[arg(long, value_enum, requires = "check")]
+    pub format: Option<super::check::CheckFormat>,
+    /// The build context directory.
+    #[arg(default_value = ".")]
+    pub context: PathBuf,
+}
+
+impl BuildArgs {
+    /// How progress is shown: `-q` wins over `--progress`; `auto` is decided here, by whether
+    /// standard error is a terminal.
+    pub fn progress_mode(&self) -> Mode {
+        if self.quiet {
+            return Mode::Quiet;
+        }
+        match self.progress {
+            ProgressFlag::Auto if std::io::stderr().is_terminal() => Mode::Tty,
+            ProgressFlag::Auto | ProgressFlag::Plain => Mode::Plain,
+            ProgressFlag::Tty => Mode::Tty,
+            ProgressFlag::Json | ProgressFlag::Rawjson => Mode::Json,
+            ProgressFlag::Quiet => Mode::Quiet,
+        }
+    }
+}
+
+/// `--progress` values, as buildx spells them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProgressFlag {
+    /// tty on a terminal, plain otherwise
+    Auto,
+    /// a live view for terminals
+    Tty,
+    /// one line per event
+    Plain,
+    /// one JSON object per line
+    Json,
+    /// buildx's name for the JSON stream
+    Rawjson,
+    /// nothing but errors
+    Quiet,
+}
+
+/// `--compression` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CompressionFlag {
+    /// what every registry and runtime reads
+    Gzip,
+    /// faster and smaller; newer clients only
+    Zstd,
+}
+
+impl From<CompressionFlag> for Compression {
+    fn from(flag: CompressionFlag) -> Compression {
+        match flag {
+            CompressionFlag::Gzip => Compression::Gzip,
+            CompressionFlag::Zstd => Compression::Zstd,
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! `skiff build` for real: runs the build a [`BuildConfig`] describes, writes the outputs and
+//! ends with a summary. Everything the person sees goes through one [`Progress`] in the
+//! chosen mode, errors included: a failure is reported once, as the last event (with the
+//! Dockerfile excerpt when it has a place in it), and exits non-zero.
+
+use super::config::BuildConfig;
+use super::deliver::deliver;
+use super::report::{render_error, stderr_has_color, Source};
+use anyhow::Result;
+use skiff_engine::{Event, Mode, Progress, Summary};
+use skiff_image::Store;
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Reports an error that came before the build could start (a malformed flag, an unreadable
+/// Dockerfile) in the progress mode of the build, and fails.
+pub fn fail_early(mode: Mode, err: &anyhow::Error) -> ExitCode {
+    let progress = Progress::new(mode);
+    progress.emit(Event::Error {
+        message: render_error(err, None, false),
+    });
+    ExitCode::FAILURE
+}
+
+/// Runs a build (not `--dry-run`) and prints the manifest digest on success.
+pub fn execute(mode: Mode, config: &BuildConfig, started: Instant) -> ExitCode {
+    let progress = Progress::new(mode);
+    match build_and_deliver(config, &progress, started) {
+        Ok(digest) => {
+            // An archive streamed to stdout must stay the only thing there.
+            if !config.writes_to_stdout() {
+                println!("{digest}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            let source = Source {
+                path: &config.options.dockerfile_path,
+                text: &config.options.dockerfile,
+            };
+            let color = mode == Mode::Tty && stderr_has_color();
+            let message = render_error(&err, Some(source), color);
+            progress.emit(Event::Error { message });
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Builds, writes the outputs and reports the summary; returns the manifest digest.
+fn build_and_deliver(
+    config: &BuildConfig,
+    progress: &Progress,
+    started: Instant,
+) -> Result<String> {
+    let store = Store::open(&config.store_root)?;
+    let outcome = skiff_engine::build(&store, config.options.clone(), progress.clone())?;
+    let delivered = deliver(
+        &store,
+        &outcome.manifest,
+        &config.outputs,
+        &config.options.insecure_registries,
+        progress,
+    )?;
+    let digest = outcome.manifest.digest().to_string();
+    let (steps, cached) = progress.step_counts();
+    progress.emit(Event::Summary(Summary {
+        digest: digest.clone(),
+        names: delivered.names,
+        layers: outcome.state.layers.len(),
+        size: outcome.state.layers.iter().map(|l| l.size()).sum(),
+        seconds: started.elapsed().as_secs_f64(),
+        steps,
+        cached,
+        outputs: delivered.outputs,
+    }));
+    Ok(digest)
+}

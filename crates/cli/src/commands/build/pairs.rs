@@ -1,0 +1,109 @@
+//! The `KEY=VALUE` flags, parsed once into typed pairs: `--build-arg` and `--label`. clap
+//! calls these parsers, so a malformed value is a usage error that names its flag.
+
+/// One `--build-arg`: a name and its value. `KEY` alone takes the value from skiff's
+/// environment, as `docker build` does; when that is unset the argument is left out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildArg {
+    /// The ARG it sets.
+    pub name: String,
+    /// Its value; `None` for `KEY` alone with `KEY` unset in the environment.
+    pub value: Option<String>,
+}
+
+/// One `--label`: a key and its value (`KEY` alone is an empty value, as in Docker).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Label {
+    /// The label's key.
+    pub key: String,
+    /// The label's value.
+    pub value: String,
+}
+
+/// Parses `--build-arg KEY=VALUE` or `--build-arg KEY`. The name must be something an `ARG`
+/// can declare: not empty, no whitespace or control characters.
+pub fn parse_build_arg(raw: &str) -> Result<BuildArg, String> {
+    let (name, value) = match raw.split_once('=') {
+        Some((name, value)) => (name, Some(value.to_string())),
+        None => (raw, None),
+    };
+    if name.is_empty() {
+        return Err(
+            "the name is empty: expected KEY=VALUE (or KEY to take its value from the \
+             environment), e.g. --build-arg VERSION=1.2"
+                .to_string(),
+        );
+    }
+    if let Some(bad) = name.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "the name {name:?} contains {bad:?}, which no ARG name can hold: expected KEY=VALUE"
+        ));
+    }
+    let value = value.or_else(|| std::env::var(name).ok());
+    Ok(BuildArg {
+        name: name.to_string(),
+        value,
+    })
+}
+
+/// Parses `--label KEY=VALUE` or `--label KEY`; an empty key is refused.
+pub fn parse_label(raw: &str) -> Result<Label, String> {
+    let (key, value) = raw.split_once('=').unwrap_or((raw, ""));
+    if key.trim().is_empty() {
+        return Err(
+            "the key is empty: expected KEY=VALUE, e.g. --label org.opencontainers.image.title=app"
+                .to_string(),
+        );
+    }
+    Ok(Label {
+        key: key.to_string(),
+        value: value.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_args_take_a_value_or_the_environment() {
+        assert_eq!(
+            parse_build_arg("V=1=2").unwrap(),
+            BuildArg {
+                name: "V".into(),
+                value: Some("1=2".into())
+            }
+        );
+        assert_eq!(parse_build_arg("E=").unwrap().value.as_deref(), Some(""));
+        let path = std::env::var("PATH").ok();
+        assert_eq!(parse_build_arg("PATH").unwrap().value, path);
+        assert_eq!(
+            parse_build_arg("SKIFF_SURELY_UNSET_VARIABLE")
+                .unwrap()
+                .value,
+            None
+        );
+    }
+
+    #[test]
+    fn malformed_build_args_are_refused() {
+        for bad in ["", "=x", "A\n B", "A B=1", "\tA=1"] {
+            let err = parse_build_arg(bad).unwrap_err();
+            assert!(err.contains("KEY=VALUE"), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn labels_need_a_key() {
+        assert_eq!(
+            parse_label("empty").unwrap(),
+            Label {
+                key: "empty".into(),
+                value: String::new()
+            }
+        );
+        assert_eq!(parse_label("a=b=c").unwrap().value, "b=c");
+        assert!(parse_label("=v").is_err());
+        assert!(parse_label(" =v").is_err());
+    }
+}
