@@ -1,12 +1,13 @@
 //! A whole build: parse and plan, run the stages the target needs (independent stages at
 //! the same time), and name the result in the store.
 
-use crate::cachekey::KeyBuilder;
+use crate::cachekey::step_key;
 use crate::dockerignore::Matcher;
 use crate::progress::Progress;
 use crate::rootfs::LayerOptions;
 use crate::schedule::{self, Board};
 use crate::sources::SourceTree;
+use crate::spec::{StageResultSpec, StepSpec};
 use crate::stage::{DockerfileError, StageBuilder};
 use crate::state::ImageState;
 use crate::{NamedContext, Platform, Secret};
@@ -331,13 +332,10 @@ fn build_stage(shared: &Shared, stage: &PlannedStage) -> Result<ImageState> {
     let store = &shared.store;
     // The target's history times are filled in (as BuildKit's exporter does), so its final
     // state is not the same as the one an intermediate stage with the same steps ends with.
-    let mut key = KeyBuilder::new(&built.key, "stage-result");
-    key.part(if stage.index == shared.plan.target {
-        "target"
-    } else {
-        "intermediate"
+    let spec = StepSpec::StageResult(StageResultSpec {
+        target: stage.index == shared.plan.target,
     });
-    let key = key.finish();
+    let key = step_key(Some(&built.key), &spec, None);
     let cached = if shared.stage_no_cache(stage) {
         None
     } else {

@@ -22,6 +22,7 @@ use crate::destination::{Chmod, CopyOptions, Writer};
 use crate::dockerignore::Matcher;
 use crate::remote::{self, Fetched};
 use crate::sources::{components, Selected, SourceTree};
+use crate::spec::{AddSpec, CopySpec, Origin as SpecOrigin, SourceSpec, StepSpec, Unpack};
 use crate::statcache::StatCache;
 use crate::state::ImageState;
 use anyhow::{anyhow, bail, Context as _, Result};
@@ -99,8 +100,9 @@ pub struct CopyPlan {
     /// Whether the copy is a layer of its own (`--link`, as BuildKit applies it: not with
     /// `--chmod`). Its key then leaves out the parent: see [`CopyPlan::link_layer_key`].
     pub link: bool,
-    /// What the cache key is made of (besides the parent key).
-    pub key_parts: Vec<String>,
+    /// The step as the cache keys it (besides the parent key): [`StepSpec::Copy`] or
+    /// [`StepSpec::Add`].
+    pub spec: StepSpec,
 }
 
 /// Works out a COPY/ADD against the stage's current state.
@@ -111,6 +113,114 @@ pub fn plan(
     req: CopyRequest,
 ) -> Result<CopyPlan> {
     let name = if req.is_add { "ADD" } else { "COPY" };
+    let dest = destination(&req, workdir, name)?;
+    check_sources(&req)?;
+    let chmod = req.chmod.as_deref().map(Chmod::parse).transpose()?;
+    let excludes = if req.excludes.is_empty() {
+        None
+    } else {
+        Some(Matcher::from_patterns(&req.excludes).map_err(|e| anyhow!("invalid --exclude: {e}"))?)
+    };
+    // BuildKit's frontend makes a --link copy a layer of its own only without --chmod
+    // (`cfg.link && cfg.chmod == ""`); with it, the copy is a plain one.
+    let link = req.link && req.chmod.is_none();
+    let chown = match &req.chown {
+        Some(spec) if link => Some(link::numeric_chown(spec)?),
+        other => other.clone(),
+    };
+    let mut key_sources = Vec::new();
+
+    let (mut origin, spec_origin) = resolve_origin(shared, req.from.as_deref())?;
+
+    let tmp = shared.store.root().join("tmp");
+    let mut stat_cache = match &origin {
+        Origin::Local(tree) => Some(StatCache::open(shared.store.root(), &tree.root)),
+        Origin::Layers(_) => None,
+    };
+    let mut parts = Vec::new();
+    for s in &req.sources {
+        if req.is_add && remote::is_git(s) {
+            let fetched = remote::git_checkout(s, req.keep_git_dir, req.checksum.as_deref(), &tmp)?;
+            key_sources.push(fetched.source.clone());
+            parts.push(Part::Remote {
+                fetched,
+                unpack: false,
+            });
+        } else if req.is_add && remote::is_http(s) {
+            let fetched = remote::download(s, req.checksum.as_deref(), &tmp)?;
+            key_sources.push(fetched.source.clone());
+            parts.push(Part::Remote {
+                fetched,
+                unpack: req.unpack == Some(true),
+            });
+        } else {
+            let warn_nothing_matched = |label: &str| {
+                shared.progress.info(format!(
+                    "warning: {name} {s}: the wildcard matches nothing in the {label}, so \
+                     nothing is copied from it (as BuildKit does)"
+                ))
+            };
+            let (selected, checksum) = match &mut origin {
+                Origin::Local(tree) => {
+                    let sel = tree.select(s)?;
+                    if sel.is_empty() {
+                        warn_nothing_matched(&tree.label);
+                    }
+                    let sum = tree.checksum_with(&sel, excludes.as_ref(), stat_cache.as_mut())?;
+                    (Some(sel), sum)
+                }
+                Origin::Layers(source) => {
+                    let (sum, selects_nothing) =
+                        source.checksum(s, &req.excludes, excludes.as_ref())?;
+                    if selects_nothing {
+                        warn_nothing_matched(&source.label);
+                    }
+                    (None, sum)
+                }
+            };
+            key_sources.push(SourceSpec::Path {
+                pattern: s.clone(),
+                checksum,
+            });
+            parts.push(Part::Path {
+                source: s.clone(),
+                selected,
+            });
+        }
+    }
+    if let Some(cache) = &mut stat_cache {
+        // A cache that cannot be written only costs a re-read next time.
+        let _ = cache.save();
+    }
+    for (name, data) in &req.contents {
+        key_sources.push(SourceSpec::Inline {
+            name: name.clone(),
+            content: data.clone(),
+        });
+        parts.push(Part::Inline {
+            name: name.clone(),
+            data: data.clone(),
+        });
+    }
+    let spec = step_spec(&req, key_sources, &dest, spec_origin, chown.clone(), link);
+    Ok(CopyPlan {
+        origin,
+        parts,
+        dest_is_dir: dest.ends_with('/'),
+        dest,
+        chown,
+        chmod,
+        excludes,
+        parents: req.parents,
+        unpack_local: req.is_add && req.unpack != Some(false),
+        link,
+        spec,
+    })
+}
+
+/// The absolute destination (a trailing `/` kept: it makes it a directory); several sources
+/// need a directory.
+fn destination(req: &CopyRequest, workdir: &str, name: &str) -> Result<String> {
     let dest = crate::stage::absolute(workdir, &req.dest);
     let dest = if (req.dest.ends_with('/') || req.dest == "." || req.dest.ends_with("/."))
         && !dest.ends_with('/')
@@ -128,32 +238,51 @@ pub fn plan(
             req.sources.len() + req.contents.len()
         );
     }
-    check_sources(&req)?;
-    let chmod = req.chmod.as_deref().map(Chmod::parse).transpose()?;
-    let excludes = if req.excludes.is_empty() {
-        None
-    } else {
-        Some(Matcher::from_patterns(&req.excludes).map_err(|e| anyhow!("invalid --exclude: {e}"))?)
-    };
-    // BuildKit's frontend makes a --link copy a layer of its own only without --chmod
-    // (`cfg.link && cfg.chmod == ""`); with it, the copy is a plain one.
-    let link = req.link && req.chmod.is_none();
-    let chown = match &req.chown {
-        Some(spec) if link => Some(link::numeric_chown(spec)?),
-        other => other.clone(),
-    };
-    let mut key_parts = vec![
-        format!("dest={dest}"),
-        format!("chown={}", chown.clone().unwrap_or_default()),
-        format!("chmod={}", req.chmod.clone().unwrap_or_default()),
-        format!(
-            "parents={} unpack={:?} add={}",
-            req.parents, req.unpack, req.is_add
-        ),
-    ];
-    key_parts.extend(req.excludes.iter().map(|e| format!("exclude={e}")));
+    Ok(dest)
+}
 
-    let mut origin = match &req.from {
+/// The step as the cache keys it.
+fn step_spec(
+    req: &CopyRequest,
+    sources: Vec<SourceSpec>,
+    dest: &str,
+    origin: SpecOrigin,
+    chown: Option<String>,
+    link: bool,
+) -> StepSpec {
+    let copy_spec = CopySpec {
+        sources,
+        dest: dest.to_string(),
+        origin,
+        chown,
+        chmod: req.chmod.clone(),
+        link,
+        excludes: req.excludes.clone(),
+        parents: req.parents,
+    };
+    if req.is_add {
+        StepSpec::Add(AddSpec {
+            copy: copy_spec,
+            unpack: Unpack::from_flag(req.unpack),
+            checksum: req.checksum.clone(),
+            keep_git_dir: req.keep_git_dir,
+        })
+    } else {
+        StepSpec::Copy(copy_spec)
+    }
+}
+
+/// Where the path sources of a COPY come from (`--from`: a named context, a stage or an
+/// image; else the build context), and that origin as the cache key names it.
+fn resolve_origin(shared: &Shared, from: Option<&str>) -> Result<(Origin, SpecOrigin)> {
+    let spec_origin = match from {
+        None => SpecOrigin::Context,
+        Some(from) if shared.named_context_dir(from).is_some() => {
+            SpecOrigin::NamedContext(from.to_string())
+        }
+        Some(_) => SpecOrigin::Layers,
+    };
+    let origin = match from {
         None => Origin::Local(shared.context_tree(&[])?),
         Some(from) => match shared.named_context_dir(from) {
             Some(dir) => Origin::Local(SourceTree {
@@ -188,85 +317,7 @@ pub fn plan(
             }
         },
     };
-
-    let tmp = shared.store.root().join("tmp");
-    let mut stat_cache = match &origin {
-        Origin::Local(tree) => Some(StatCache::open(shared.store.root(), &tree.root)),
-        Origin::Layers(_) => None,
-    };
-    let mut parts = Vec::new();
-    for s in &req.sources {
-        if req.is_add && remote::is_git(s) {
-            let fetched = remote::git_checkout(s, req.keep_git_dir, req.checksum.as_deref(), &tmp)?;
-            key_parts.push(fetched.key.clone());
-            parts.push(Part::Remote {
-                fetched,
-                unpack: false,
-            });
-        } else if req.is_add && remote::is_http(s) {
-            let fetched = remote::download(s, req.checksum.as_deref(), &tmp)?;
-            key_parts.push(fetched.key.clone());
-            parts.push(Part::Remote {
-                fetched,
-                unpack: req.unpack == Some(true),
-            });
-        } else {
-            let warn_nothing_matched = |label: &str| {
-                shared.progress.info(format!(
-                    "warning: {name} {s}: the wildcard matches nothing in the {label}, so \
-                     nothing is copied from it (as BuildKit does)"
-                ))
-            };
-            let selected = match &mut origin {
-                Origin::Local(tree) => {
-                    let sel = tree.select(s)?;
-                    if sel.is_empty() {
-                        warn_nothing_matched(&tree.label);
-                    }
-                    let sum = tree.checksum_with(&sel, excludes.as_ref(), stat_cache.as_mut())?;
-                    key_parts.push(format!("src={s} sum={sum}"));
-                    Some(sel)
-                }
-                Origin::Layers(source) => {
-                    let (sum, selects_nothing) =
-                        source.checksum(s, &req.excludes, excludes.as_ref())?;
-                    if selects_nothing {
-                        warn_nothing_matched(&source.label);
-                    }
-                    key_parts.push(format!("src={s} sum={sum}"));
-                    None
-                }
-            };
-            parts.push(Part::Path {
-                source: s.clone(),
-                selected,
-            });
-        }
-    }
-    if let Some(cache) = &mut stat_cache {
-        // A cache that cannot be written only costs a re-read next time.
-        let _ = cache.save();
-    }
-    for (name, data) in &req.contents {
-        key_parts.push(format!("content {name} {data}"));
-        parts.push(Part::Inline {
-            name: name.clone(),
-            data: data.clone(),
-        });
-    }
-    Ok(CopyPlan {
-        origin,
-        parts,
-        dest_is_dir: dest.ends_with('/'),
-        dest,
-        chown,
-        chmod,
-        excludes,
-        parents: req.parents,
-        unpack_local: req.is_add && req.unpack != Some(false),
-        link,
-        key_parts,
-    })
+    Ok((origin, spec_origin))
 }
 
 /// BuildKit's checks of what a source may be for COPY and ADD.

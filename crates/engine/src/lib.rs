@@ -23,6 +23,7 @@ pub mod rootpath;
 pub mod run;
 pub mod schedule;
 pub mod sources;
+pub mod spec;
 pub mod ssh;
 pub mod stage;
 pub mod statcache;

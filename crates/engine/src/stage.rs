@@ -6,7 +6,7 @@
 //! config and the key.
 
 use crate::build::Shared;
-use crate::cachekey::{KeyBuilder, PROXY_ARGS};
+use crate::cachekey::{step_key, PROXY_ARGS};
 use crate::config::{go_fmt, Healthcheck, History};
 use crate::copy::{self, CopyRequest};
 use crate::mounts;
@@ -14,6 +14,9 @@ use crate::progress::Event;
 use crate::rootfs::{with_writable_rootfs, NewLayer};
 use crate::run::{self, RunParams};
 use crate::schedule::Cancelled;
+use crate::spec::{
+    EnvVar, LayerFormat, MetaSpec, NetworkMode, RunSpec, SecurityMode, StepSpec, WorkdirSpec,
+};
 use crate::state::ImageState;
 use crate::time;
 use anyhow::{anyhow, Result};
@@ -253,7 +256,7 @@ impl<'a> StageBuilder<'a> {
                     }
                     self.args.push((name, value));
                 }
-                self.meta(&format!("ARG {}", declared.join(" ")));
+                self.meta("ARG", &format!("ARG {}", declared.join(" ")));
             }
             Command::Env(e) => {
                 for kv in &e.vars {
@@ -263,7 +266,7 @@ impl<'a> StageBuilder<'a> {
                         .config
                         .env_set(&kv.key.value, &kv.value.value);
                 }
-                self.meta(&created_by);
+                self.meta(command.name(), &created_by);
             }
             Command::Label(l) => {
                 for kv in &l.labels {
@@ -273,7 +276,7 @@ impl<'a> StageBuilder<'a> {
                         .labels
                         .insert(kv.key.value.clone(), kv.value.value.clone());
                 }
-                self.meta(&created_by);
+                self.meta(command.name(), &created_by);
             }
             Command::Expose(e) => {
                 for key in e.port_keys().map_err(diag)? {
@@ -283,11 +286,11 @@ impl<'a> StageBuilder<'a> {
                         .exposed_ports
                         .insert(key, serde_json::json!({}));
                 }
-                self.meta(&created_by);
+                self.meta(command.name(), &created_by);
             }
             Command::User(u) => {
                 self.state.config.config.user = u.user.value.clone();
-                self.meta(&created_by);
+                self.meta(command.name(), &created_by);
             }
             Command::Volume(v) => {
                 for vol in &v.volumes {
@@ -297,26 +300,26 @@ impl<'a> StageBuilder<'a> {
                         .volumes
                         .insert(vol.value.clone(), serde_json::json!({}));
                 }
-                self.meta(&created_by);
+                self.meta(command.name(), &created_by);
             }
             Command::StopSignal(s) => {
                 self.state.config.config.stop_signal = Some(s.signal.value.clone());
-                self.meta(&created_by);
+                self.meta(command.name(), &created_by);
             }
             Command::Shell(s) => {
                 self.state.config.config.shell =
                     Some(s.shell.iter().map(|w| w.value.clone()).collect());
-                self.meta(&created_by);
+                self.meta(command.name(), &created_by);
             }
             Command::Maintainer(m) => {
                 self.state.config.author = Some(m.maintainer.value.clone());
-                self.meta(&created_by);
+                self.meta(command.name(), &created_by);
             }
             Command::Cmd(c) => {
                 self.state.config.config.cmd = Some(self.argv(&c.command));
                 self.state.config.config.args_escaped = true;
                 self.cmd_set = true;
-                self.meta(&created_by);
+                self.meta(command.name(), &created_by);
             }
             Command::Entrypoint(e) => {
                 self.state.config.config.entrypoint = Some(self.argv(&e.command));
@@ -325,11 +328,11 @@ impl<'a> StageBuilder<'a> {
                 if !self.cmd_set {
                     self.state.config.config.cmd = None;
                 }
-                self.meta(&created_by);
+                self.meta(command.name(), &created_by);
             }
             Command::Healthcheck(h) => {
                 self.state.config.config.healthcheck = Some(healthcheck_config(h));
-                self.meta(&created_by);
+                self.meta(command.name(), &created_by);
             }
             Command::Onbuild(o) => {
                 self.state
@@ -339,7 +342,7 @@ impl<'a> StageBuilder<'a> {
                     .get_or_insert_with(Vec::new)
                     .push(o.expression.clone());
                 // No history entry (as in BuildKit), but the config changed: so does the key.
-                self.advance_key(&created_by);
+                self.advance_key(command.name(), &created_by);
             }
             Command::Workdir(w) => self.workdir(inst, &w.path.value)?,
             Command::Run(r) => self.run(inst, r)?,
@@ -392,17 +395,19 @@ impl<'a> StageBuilder<'a> {
     }
 
     /// A metadata-only step: history entry without a layer, and a new key.
-    fn meta(&mut self, created_by: &str) {
-        self.advance_key(created_by);
+    fn meta(&mut self, instruction: &str, created_by: &str) {
+        self.advance_key(instruction, created_by);
         self.push_history(created_by, true);
     }
 
     /// Folds a metadata change into the cache key, so later steps never reuse a result
     /// built under another config or history.
-    fn advance_key(&mut self, change: &str) {
-        let mut key = KeyBuilder::new(&self.state.key, "meta");
-        key.part(change);
-        self.state.key = key.finish();
+    fn advance_key(&mut self, instruction: &str, change: &str) {
+        let spec = StepSpec::Meta(MetaSpec {
+            instruction: instruction.to_string(),
+            change: change.to_string(),
+        });
+        self.state.key = step_key(Some(&self.state.key), &spec, None);
     }
 
     /// Appends a history entry. A layer step is stamped now (or `SOURCE_DATE_EPOCH`); a
@@ -558,10 +563,12 @@ impl<'a> StageBuilder<'a> {
         let created_by = format!("WORKDIR {dir}");
         let created_by = created_by.as_str();
         let user = self.state.config.config.user.clone();
-        let mut key = KeyBuilder::new(&self.state.key, "workdir");
-        key.part(&dir).part(&user);
-        let key = key.finish();
         let opts = self.shared.options.layer.clone();
+        let spec = StepSpec::Workdir(WorkdirSpec {
+            path: dir.clone(),
+            user: user.clone(),
+        });
+        let key = step_key(Some(&self.state.key), &spec, Some(&LayerFormat::of(&opts)));
         self.cached_step(inst, key, created_by, |this, _| {
             let store = &this.shared.store;
             with_writable_rootfs(store, &this.state.layers, &opts, |root| {
@@ -619,10 +626,13 @@ impl<'a> StageBuilder<'a> {
         let is_proxy_arg =
             |k: &str| PROXY_ARGS.contains(&k) && self.arg_env.iter().any(|(name, _)| name == k);
         let mut env: Vec<String> = effective.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let key_env: Vec<String> = effective
+        let key_env: Vec<EnvVar> = effective
             .iter()
             .filter(|(k, _)| !is_proxy_arg(k))
-            .map(|(k, v)| format!("{k}={v}"))
+            .map(|(k, v)| EnvVar {
+                name: k.clone(),
+                value: v.clone(),
+            })
             .collect();
         // BuildKit's `|N K=V …` prefix: every ARG the stage declared, unset ones with an
         // empty value, each with the value the step sees.
@@ -638,8 +648,8 @@ impl<'a> StageBuilder<'a> {
                 )
             })
             .collect();
-        let prepared = mounts::prepare(shared, &self.state, &r.mounts, &r.heredocs)?;
-        env.extend(prepared.env.iter().cloned());
+        let planned = mounts::plan(shared, &self.state, &r.mounts, &r.heredocs)?;
+        env.extend(planned.env.iter().cloned());
         env.extend(run::undeclared_proxy_env(
             &shared.options.build_args,
             &effective,
@@ -648,14 +658,17 @@ impl<'a> StageBuilder<'a> {
             Some(Network::None) => skiff_sandbox::Network::None,
             _ => skiff_sandbox::Network::Host,
         };
-        let mut key = KeyBuilder::new(&self.state.key, "run");
-        key.list(&argv)
-            .list(&key_env)
-            .part(&format!("{network:?}"))
-            .list(&prepared.key_parts);
-        key.part(&self.state.config.config.user)
-            .part(&self.state.config.config.working_dir);
-        let key = key.finish();
+        let opts = shared.options.layer.clone();
+        let spec = StepSpec::Run(RunSpec {
+            argv: argv.clone(),
+            env: key_env,
+            user: self.state.config.config.user.clone(),
+            workdir: self.state.config.config.working_dir.clone(),
+            network: NetworkMode::of(r.network),
+            security: SecurityMode::of(r.security),
+            mounts: planned.specs.clone(),
+        });
+        let key = step_key(Some(&self.state.key), &spec, Some(&LayerFormat::of(&opts)));
         let created_by = if history_args.is_empty() {
             format!("RUN {} # buildkit", argv.join(" "))
         } else {
@@ -672,14 +685,15 @@ impl<'a> StageBuilder<'a> {
             cwd: self.state.config.config.working_dir.clone(),
             user: self.state.config.config.user.clone(),
             network,
-            mounts: prepared.mounts.clone(),
+            mounts: Vec::new(),
         };
-        let opts = shared.options.layer.clone();
         self.cached_step(inst, key, &created_by, |this, step| {
             let runtime = shared.runtime_for(&this.state.layers)?;
-            let (ssh_mounts, _relays) = prepared.start_ssh()?;
+            // The mounts are set up only now that the step runs: a cached RUN takes no cache
+            // lock, copies no bind source, writes no secret and starts no ssh relay.
+            let materialized = planned.materialize(&shared.store)?;
             let mut params = params.clone();
-            params.mounts.extend(ssh_mounts);
+            params.mounts.clone_from(&materialized.mounts);
             run::execute(
                 &shared.store,
                 runtime,
@@ -689,9 +703,7 @@ impl<'a> StageBuilder<'a> {
                 &shared.progress,
                 step,
             )
-        })?;
-        drop(prepared);
-        Ok(())
+        })
     }
 
     fn copy(&mut self, inst: &TypedInstruction, req: CopyRequest, created_by: &str) -> Result<()> {
@@ -701,10 +713,12 @@ impl<'a> StageBuilder<'a> {
         if plan.link {
             return self.copy_link(inst, &plan, created_by);
         }
-        let mut key = KeyBuilder::new(&self.state.key, "copy");
-        key.list(&plan.key_parts);
-        let key = key.finish();
         let opts = shared.options.layer.clone();
+        let key = step_key(
+            Some(&self.state.key),
+            &plan.spec,
+            Some(&LayerFormat::of(&opts)),
+        );
         self.cached_step(inst, key, created_by, |this, _| {
             with_writable_rootfs(&shared.store, &this.state.layers, &opts, |root| {
                 plan.execute(root)
@@ -725,9 +739,11 @@ impl<'a> StageBuilder<'a> {
         let depth = self.state.layers.len();
         let layer_key = plan.link_layer_key(opts, depth);
         // The step's key follows the parent's: the steps after it see a different rootfs.
-        let mut key = KeyBuilder::new(&self.state.key, "copy --link");
-        key.part(&layer_key);
-        let key = key.finish();
+        let key = step_key(
+            Some(&self.state.key),
+            &plan.spec,
+            Some(&LayerFormat::of(opts)),
+        );
         let no_cache = self.no_cache;
         self.layer_step(inst, key, created_by, |_, _| {
             if !no_cache {

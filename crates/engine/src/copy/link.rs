@@ -18,9 +18,10 @@
 //! same shape) reuses the layer; one with more or fewer layers makes it again.
 
 use super::CopyPlan;
-use crate::cachekey::KeyBuilder;
+use crate::cachekey::step_key;
 use crate::config::ImageConfig;
 use crate::rootfs::{self, LayerOptions, NewLayer, WorkDir};
+use crate::spec::{LayerFormat, LinkLayerSpec, StepSpec};
 use crate::state::ImageState;
 use anyhow::{anyhow, Context as _, Result};
 use skiff_image::Store;
@@ -56,11 +57,11 @@ impl CopyPlan {
     /// The key the `--link` layer is cached under: the copy's own inputs and how layers are
     /// written (compression, the time clamp of a layer `depth` layers up), not the parent.
     pub fn link_layer_key(&self, opts: &LayerOptions, depth: usize) -> String {
-        let clamp = crate::time::layer_mtime_clamp(opts.source_date_epoch, depth);
-        let mut key = KeyBuilder::new("copy --link layer", "copy");
-        key.list(&self.key_parts)
-            .part(&format!("zstd={} clamp={clamp}", opts.zstd));
-        key.finish()
+        let spec = StepSpec::LinkLayer(LinkLayerSpec {
+            copy: Box::new(self.spec.clone()),
+            mtime_clamp: crate::time::layer_mtime_clamp(opts.source_date_epoch, depth),
+        });
+        step_key(None, &spec, Some(&LayerFormat::of(opts)))
     }
 
     /// Copies into an empty directory, writes it as a layer meant to sit `depth` layers up
