@@ -255,3 +255,53 @@ fn a_cached_run_does_not_copy_its_rw_bind_source() {
     );
     assert!(!p.path("scribble").exists());
 }
+
+/// The cache entries of a build of `FROM scratch` steps (metadata, COPY, ADD, WORKDIR,
+/// `COPY --link`, a heredoc) are pinned: each is stored under the SHA-256 of its key, so a
+/// change of the key format (or of what a step's spec holds) changes them. Pinned by the
+/// engine's golden test too, spec by spec; this one pins how the Dockerfile becomes specs.
+#[test]
+fn the_cache_keys_of_a_dockerfile_are_pinned() {
+    let Some(p) = Project::needing_runc(concat!(
+        "FROM scratch\n",
+        "ENV A=1\n",
+        "LABEL l=v\n",
+        "COPY a.txt /a.txt\n",
+        "ADD --chmod=600 b.txt /dir/\n",
+        "WORKDIR /w\n",
+        "COPY --link --chown=1:2 c.txt /c/\n",
+        "COPY <<EOF /h.txt\n",
+        "hello\n",
+        "EOF\n",
+        "CMD [\"/a\"]\n",
+    )) else {
+        return;
+    };
+    p.write_mode("a.txt", "a\n", 0o644);
+    p.write_mode("b.txt", "b\n", 0o644);
+    p.write_mode("c.txt", "c\n", 0o755);
+    let run = p.build_env(&[], &[("SOURCE_DATE_EPOCH", "1700000000")]);
+    assert!(run.success(), "{}", run.report());
+    let dir = p.store().join("cache");
+    let mut entries: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    entries.sort();
+    // Seven entries: COPY, ADD, WORKDIR, COPY --link (its step and its layer), the heredoc
+    // COPY and the stage's result.
+    let golden: &[&str] = &[
+        "0cd9841f62582e72c75c74f54ffcb431bf47ffb729bb8dddf3c87257efe9b219",
+        "171ec358d0087d59c1ca12b55768538c7f5aa90255540dbdab3274e1738db233",
+        "178dbf731c71586ca7116cc3247031b8682a896a645c815ed8e0b7c95866c5bb",
+        "1cf02dba841227bb241eab75c35045eb5e9eed0d62990475da0e99b6b9dac970",
+        "56b5201b909d3c67adf6775727452540787f48d9d9642f83f701f6286b0aee94",
+        "733ec6cda422a5cc53d511cbdf5ddd7beeb0af6bc16c32664ad7d141723ef1e3",
+        "894e6dd9826dd2f1da610c9ec13caef3e890d83232630395c5fc5a2f9c60a0c3",
+    ];
+    assert_eq!(
+        entries, golden,
+        "the cache key format changed: bump KEY_FORMAT_VERSION in the engine's cachekey.rs, \
+         update docs/cache-keys.md, then these golden values"
+    );
+}
