@@ -8,6 +8,7 @@
 //! (`container_config`, `docker_version`, `Hostname`, …) are not carried into the result.
 
 use serde::{Deserialize, Serialize};
+use skiff_frontend::instructions::{CommandLine, HealthcheckCommand};
 use std::collections::BTreeMap;
 
 /// The whole config blob (`application/vnd.oci.image.config.v1+json`).
@@ -104,6 +105,39 @@ pub struct Healthcheck {
     /// `--retries`.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub retries: i64,
+}
+
+/// The `HEALTHCHECK` instruction as the config holds it: `["NONE"]`, or the test with its
+/// durations in nanoseconds.
+impl From<&HealthcheckCommand> for Healthcheck {
+    fn from(h: &HealthcheckCommand) -> Healthcheck {
+        let HealthcheckCommand::Check(o) = h else {
+            return Healthcheck {
+                test: vec!["NONE".into()],
+                ..Default::default()
+            };
+        };
+        let test = match &o.test {
+            CommandLine::Exec(argv) => {
+                let mut t = vec!["CMD".to_string()];
+                t.extend(argv.iter().map(|w| w.value.clone()));
+                t
+            }
+            CommandLine::Shell(w) => vec!["CMD-SHELL".into(), w.value.clone()],
+        };
+        let ns = |d: Option<std::time::Duration>| {
+            d.map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+                .unwrap_or(0)
+        };
+        Healthcheck {
+            test,
+            interval: ns(o.interval),
+            timeout: ns(o.timeout),
+            start_period: ns(o.start_period),
+            start_interval: ns(o.start_interval),
+            retries: o.retries.map(i64::from).unwrap_or(0),
+        }
+    }
 }
 
 fn is_zero(v: &i64) -> bool {

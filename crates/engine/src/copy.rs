@@ -14,56 +14,25 @@
 
 mod layer_source;
 mod link;
+mod request;
 
 pub use link::cached_link_layer;
+pub use request::CopyRequest;
 
-use crate::build::Shared;
 use crate::destination::{Chmod, CopyOptions, Writer};
 use crate::dockerignore::Matcher;
+use crate::inputs::{FromSource, FromUse, Inputs};
+use crate::paths::absolute;
+use crate::progress::Progress;
 use crate::remote::{self, Fetched};
 use crate::sources::{components, Selected, SourceTree};
 use crate::spec::{AddSpec, CopySpec, Origin as SpecOrigin, SourceSpec, StepSpec, Unpack};
 use crate::statcache::StatCache;
-use crate::state::ImageState;
 use anyhow::{anyhow, bail, Context as _, Result};
 use layer_source::LayerSource;
-use skiff_frontend::graph::Source;
+use skiff_image::Store;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-
-pub use crate::destination::mkdir_all;
-
-/// A COPY/ADD with its words expanded.
-#[derive(Clone, Debug, Default)]
-pub struct CopyRequest {
-    /// Source paths or patterns (for ADD also URLs and git repositories).
-    pub sources: Vec<String>,
-    /// Heredoc sources: (file name, contents).
-    pub contents: Vec<(String, String)>,
-    /// Destination (relative to WORKDIR unless absolute).
-    pub dest: String,
-    /// `--from`.
-    pub from: Option<String>,
-    /// `--chown`.
-    pub chown: Option<String>,
-    /// `--chmod`.
-    pub chmod: Option<String>,
-    /// `--exclude` patterns.
-    pub excludes: Vec<String>,
-    /// `--parents`: keep the sources' directories (below a `/./` pivot when there is one).
-    pub parents: bool,
-    /// ADD rather than COPY.
-    pub is_add: bool,
-    /// ADD `--unpack`: `None` extracts local archives only, `Some(true)` remote ones too,
-    /// `Some(false)` none.
-    pub unpack: Option<bool>,
-    /// ADD `--checksum` of a remote source.
-    pub checksum: Option<String>,
-    /// ADD `--keep-git-dir`.
-    pub keep_git_dir: bool,
-    /// `--link`.
-    pub link: bool,
-}
 
 /// Where the path sources of a COPY are read from.
 enum Origin {
@@ -105,15 +74,16 @@ pub struct CopyPlan {
     pub spec: StepSpec,
 }
 
-/// Works out a COPY/ADD against the stage's current state.
+/// Works out a COPY/ADD for a stage whose working directory is `workdir`: what is copied
+/// from where (sources selected and checksummed, remote ones fetched) and its spec.
 pub fn plan(
-    shared: &Shared,
-    _state: &ImageState,
+    inputs: &Inputs,
+    store: &Store,
+    progress: &Progress,
     workdir: &str,
     req: CopyRequest,
 ) -> Result<CopyPlan> {
-    let name = if req.is_add { "ADD" } else { "COPY" };
-    let dest = destination(&req, workdir, name)?;
+    let dest = destination(workdir, &req)?;
     check_sources(&req)?;
     let chmod = req.chmod.as_deref().map(Chmod::parse).transpose()?;
     let excludes = if req.excludes.is_empty() {
@@ -128,70 +98,27 @@ pub fn plan(
         Some(spec) if link => Some(link::numeric_chown(spec)?),
         other => other.clone(),
     };
-    let mut key_sources = Vec::new();
-
-    let (mut origin, spec_origin) = resolve_origin(shared, req.from.as_deref())?;
-
-    let tmp = shared.store.root().join("tmp");
-    let mut stat_cache = match &origin {
-        Origin::Local(tree) => Some(StatCache::open(shared.store.root(), &tree.root)),
-        Origin::Layers(_) => None,
+    let (mut origin, spec_origin) = match &req.from {
+        None => (
+            Origin::Local(inputs.context_tree(&[])?),
+            SpecOrigin::Context,
+        ),
+        Some(from) => match inputs.resolve_from(from, FromUse::Copy)? {
+            FromSource::Dir(tree) => (Origin::Local(tree), SpecOrigin::NamedContext(from.clone())),
+            FromSource::Layers { state, label } => (
+                Origin::Layers(Box::new(LayerSource::new(store, state.layers, label))),
+                SpecOrigin::Layers,
+            ),
+        },
     };
-    let mut parts = Vec::new();
-    for s in &req.sources {
-        if req.is_add && remote::is_git(s) {
-            let fetched = remote::git_checkout(s, req.keep_git_dir, req.checksum.as_deref(), &tmp)?;
-            key_sources.push(fetched.source.clone());
-            parts.push(Part::Remote {
-                fetched,
-                unpack: false,
-            });
-        } else if req.is_add && remote::is_http(s) {
-            let fetched = remote::download(s, req.checksum.as_deref(), &tmp)?;
-            key_sources.push(fetched.source.clone());
-            parts.push(Part::Remote {
-                fetched,
-                unpack: req.unpack == Some(true),
-            });
-        } else {
-            let warn_nothing_matched = |label: &str| {
-                shared.progress.info(format!(
-                    "warning: {name} {s}: the wildcard matches nothing in the {label}, so \
-                     nothing is copied from it (as BuildKit does)"
-                ))
-            };
-            let (selected, checksum) = match &mut origin {
-                Origin::Local(tree) => {
-                    let sel = tree.select(s)?;
-                    if sel.is_empty() {
-                        warn_nothing_matched(&tree.label);
-                    }
-                    let sum = tree.checksum_with(&sel, excludes.as_ref(), stat_cache.as_mut())?;
-                    (Some(sel), sum)
-                }
-                Origin::Layers(source) => {
-                    let (sum, selects_nothing) =
-                        source.checksum(s, &req.excludes, excludes.as_ref())?;
-                    if selects_nothing {
-                        warn_nothing_matched(&source.label);
-                    }
-                    (None, sum)
-                }
-            };
-            key_sources.push(SourceSpec::Path {
-                pattern: s.clone(),
-                checksum,
-            });
-            parts.push(Part::Path {
-                source: s.clone(),
-                selected,
-            });
-        }
-    }
-    if let Some(cache) = &mut stat_cache {
-        // A cache that cannot be written only costs a re-read next time.
-        let _ = cache.save();
-    }
+    let selection = Selection {
+        req: &req,
+        excludes: excludes.as_ref(),
+        progress,
+        tmp: store.root().join("tmp"),
+    };
+    let mut key_sources = Vec::new();
+    let mut parts = selection.sources(store, &mut origin, &mut key_sources)?;
     for (name, data) in &req.contents {
         key_sources.push(SourceSpec::Inline {
             name: name.clone(),
@@ -202,8 +129,18 @@ pub fn plan(
             data: data.clone(),
         });
     }
-    let spec = step_spec(&req, key_sources, &dest, spec_origin, chown.clone(), link);
+    let copy = CopySpec {
+        sources: key_sources,
+        dest: dest.clone(),
+        origin: spec_origin,
+        chown: chown.clone(),
+        chmod: req.chmod.clone(),
+        link,
+        excludes: req.excludes.clone(),
+        parents: req.parents,
+    };
     Ok(CopyPlan {
+        spec: step_spec(&req, copy),
         origin,
         parts,
         dest_is_dir: dest.ends_with('/'),
@@ -214,14 +151,27 @@ pub fn plan(
         parents: req.parents,
         unpack_local: req.is_add && req.unpack != Some(false),
         link,
-        spec,
     })
 }
 
-/// The absolute destination (a trailing `/` kept: it makes it a directory); several sources
-/// need a directory.
-fn destination(req: &CopyRequest, workdir: &str, name: &str) -> Result<String> {
-    let dest = crate::stage::absolute(workdir, &req.dest);
+/// The step as the cache keys it: a COPY, or an ADD with its download and archive options.
+fn step_spec(req: &CopyRequest, copy: CopySpec) -> StepSpec {
+    if req.is_add {
+        StepSpec::Add(AddSpec {
+            copy,
+            unpack: Unpack::from_flag(req.unpack),
+            checksum: req.checksum.clone(),
+            keep_git_dir: req.keep_git_dir,
+        })
+    } else {
+        StepSpec::Copy(copy)
+    }
+}
+
+/// The absolute destination (ending in `/` when it names a directory), checked against the
+/// number of sources.
+fn destination(workdir: &str, req: &CopyRequest) -> Result<String> {
+    let dest = absolute(workdir, &req.dest);
     let dest = if (req.dest.ends_with('/') || req.dest == "." || req.dest.ends_with("/."))
         && !dest.ends_with('/')
     {
@@ -229,95 +179,111 @@ fn destination(req: &CopyRequest, workdir: &str, name: &str) -> Result<String> {
     } else {
         dest
     };
-    let multiple = req.sources.len() + req.contents.len() > 1;
-    if multiple && !dest.ends_with('/') {
+    let count = req.sources.len() + req.contents.len();
+    if count > 1 && !dest.ends_with('/') {
         bail!(
-            "When using {name} with more than one source file, the destination must be a \
-             directory and end with a /: write \"{}/\" to copy {} sources into that directory",
+            "When using {} with more than one source file, the destination must be a \
+             directory and end with a /: write \"{}/\" to copy {count} sources into that \
+             directory",
+            req.name(),
             req.dest,
-            req.sources.len() + req.contents.len()
         );
     }
     Ok(dest)
 }
 
-/// The step as the cache keys it.
-fn step_spec(
-    req: &CopyRequest,
-    sources: Vec<SourceSpec>,
-    dest: &str,
-    origin: SpecOrigin,
-    chown: Option<String>,
-    link: bool,
-) -> StepSpec {
-    let copy_spec = CopySpec {
-        sources,
-        dest: dest.to_string(),
-        origin,
-        chown,
-        chmod: req.chmod.clone(),
-        link,
-        excludes: req.excludes.clone(),
-        parents: req.parents,
-    };
-    if req.is_add {
-        StepSpec::Add(AddSpec {
-            copy: copy_spec,
-            unpack: Unpack::from_flag(req.unpack),
-            checksum: req.checksum.clone(),
-            keep_git_dir: req.keep_git_dir,
-        })
-    } else {
-        StepSpec::Copy(copy_spec)
-    }
+/// Selecting and checksumming the path and remote sources of one COPY/ADD.
+struct Selection<'r> {
+    req: &'r CopyRequest,
+    excludes: Option<&'r Matcher>,
+    progress: &'r Progress,
+    /// Where downloads and checkouts go.
+    tmp: std::path::PathBuf,
 }
 
-/// Where the path sources of a COPY come from (`--from`: a named context, a stage or an
-/// image; else the build context), and that origin as the cache key names it.
-fn resolve_origin(shared: &Shared, from: Option<&str>) -> Result<(Origin, SpecOrigin)> {
-    let spec_origin = match from {
-        None => SpecOrigin::Context,
-        Some(from) if shared.named_context_dir(from).is_some() => {
-            SpecOrigin::NamedContext(from.to_string())
-        }
-        Some(_) => SpecOrigin::Layers,
-    };
-    let origin = match from {
-        None => Origin::Local(shared.context_tree(&[])?),
-        Some(from) => match shared.named_context_dir(from) {
-            Some(dir) => Origin::Local(SourceTree {
-                root: dir,
-                ignore: None,
-                keep_owner: false,
-                label: format!("build context \"{from}\""),
-            }),
-            None => {
-                let (state, label) = match shared.plan.source(from, false) {
-                    Source::Stage(i) => {
-                        let state = shared.stage_result(i)?;
-                        let label = format!(
-                            "stage {}",
-                            shared.plan.stage(i).map(|s| s.label()).unwrap_or_default()
-                        );
-                        (state, label)
-                    }
-                    Source::Image(reference) => (
-                        shared.image_state(&reference)?,
-                        format!("image {reference}"),
-                    ),
-                    Source::BadIndex(n) => {
-                        bail!("invalid stage index {n} in --from: it must name an earlier stage")
-                    }
-                };
-                Origin::Layers(Box::new(LayerSource::new(
-                    &shared.store,
-                    state.layers,
-                    label,
-                )))
+impl Selection<'_> {
+    /// Each source as a part of the plan, its spec added to `key_sources`.
+    fn sources(
+        &self,
+        store: &Store,
+        origin: &mut Origin,
+        key_sources: &mut Vec<SourceSpec>,
+    ) -> Result<Vec<Part>> {
+        let req = self.req;
+        let mut stat_cache = match &*origin {
+            Origin::Local(tree) => Some(StatCache::open(store.root(), &tree.root)),
+            Origin::Layers(_) => None,
+        };
+        let mut parts = Vec::new();
+        for s in &req.sources {
+            if req.is_add && remote::is_git(s) {
+                let fetched =
+                    remote::git_checkout(s, req.keep_git_dir, req.checksum.as_deref(), &self.tmp)?;
+                key_sources.push(fetched.source.clone());
+                parts.push(Part::Remote {
+                    fetched,
+                    unpack: false,
+                });
+            } else if req.is_add && remote::is_http(s) {
+                let fetched = remote::download(s, req.checksum.as_deref(), &self.tmp)?;
+                key_sources.push(fetched.source.clone());
+                parts.push(Part::Remote {
+                    fetched,
+                    unpack: req.unpack == Some(true),
+                });
+            } else {
+                let (sum, selected) = self.path(s, origin, stat_cache.as_mut())?;
+                key_sources.push(SourceSpec::Path {
+                    pattern: s.clone(),
+                    checksum: sum,
+                });
+                parts.push(Part::Path {
+                    source: s.clone(),
+                    selected,
+                });
             }
-        },
-    };
-    Ok((origin, spec_origin))
+        }
+        if let Some(cache) = &mut stat_cache {
+            // A cache that cannot be written only costs a re-read next time.
+            let _ = cache.save();
+        }
+        Ok(parts)
+    }
+
+    /// The checksum of what the path source `s` selects, and the selection when it is made up
+    /// front (local origins).
+    fn path(
+        &self,
+        s: &str,
+        origin: &mut Origin,
+        stat_cache: Option<&mut StatCache>,
+    ) -> Result<(String, Option<Vec<Selected>>)> {
+        let warn_nothing_matched = |label: &str| {
+            self.progress.info(format!(
+                "warning: {} {s}: the wildcard matches nothing in the {label}, so \
+                 nothing is copied from it (as BuildKit does)",
+                self.req.name()
+            ))
+        };
+        match origin {
+            Origin::Local(tree) => {
+                let sel = tree.select(s)?;
+                if sel.is_empty() {
+                    warn_nothing_matched(&tree.label);
+                }
+                let sum = tree.checksum_with(&sel, self.excludes, stat_cache)?;
+                Ok((sum, Some(sel)))
+            }
+            Origin::Layers(source) => {
+                let (sum, selects_nothing) =
+                    source.checksum(s, &self.req.excludes, self.excludes)?;
+                if selects_nothing {
+                    warn_nothing_matched(&source.label);
+                }
+                Ok((sum, None))
+            }
+        }
+    }
 }
 
 /// BuildKit's checks of what a source may be for COPY and ADD.

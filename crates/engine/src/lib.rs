@@ -6,33 +6,48 @@
 //! makes a layer is looked up in the cache first: a hit reuses the stored result, so a fully
 //! cached build does no layer work at all.
 
-pub mod archive;
-pub mod build;
-pub mod cachekey;
-pub mod config;
-pub mod copy;
-pub mod destination;
-pub mod dockerignore;
-pub mod glob;
-pub mod mounts;
-pub mod progress;
-pub mod pull;
-pub mod remote;
-pub mod rootfs;
-pub mod rootpath;
-pub mod run;
-pub mod schedule;
-pub mod sources;
+mod archive;
+mod build;
+mod cachekey;
+mod config;
+mod copy;
+mod destination;
+mod dockerignore;
+mod error;
+mod glob;
+mod inputs;
+mod mounts;
+mod paths;
+mod progress;
+mod pull;
+mod remote;
+mod rootfs;
+mod rootpath;
+mod run;
+mod schedule;
+mod scratch;
+mod sources;
 pub mod spec;
-pub mod ssh;
-pub mod stage;
-pub mod statcache;
-pub mod state;
-pub mod time;
-pub mod view;
+mod ssh;
+mod stage;
+mod statcache;
+mod state;
+mod steps;
+mod time;
+mod view;
+mod workspace;
 
 pub use build::{build, BuildOptions, BuildOutcome};
+/// The cache key format (see `docs/cache-keys.md`): what a key is computed from, shared
+/// with whatever ships keys between machines.
+pub use cachekey::{key_document, step_key, KEY_FORMAT_VERSION};
+pub use config::ImageConfig;
+pub use error::BuildError;
+pub use progress::{human_size, Event, Mode, Progress, Summary};
+pub use rootfs::LayerOptions;
+pub use run::RunFailed;
 pub use ssh::{SshAgent, SshSource};
+pub use state::ImageState;
 
 use std::path::PathBuf;
 

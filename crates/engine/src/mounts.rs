@@ -19,14 +19,14 @@
 
 mod host;
 
-use crate::build::Shared;
+use crate::inputs::{FromSource, FromUse, Inputs};
 use crate::spec::{CacheSeed, CacheSharing, MountSpec, Origin};
 use crate::ssh::{SocketAccess, SshAgent};
 use crate::state::ImageState;
+use crate::workspace::Workspace;
 use anyhow::{anyhow, bail, Result};
 use sha2::{Digest as _, Sha256};
 use skiff_frontend::ast::Heredoc;
-use skiff_frontend::graph::Source;
 use skiff_frontend::instructions::{heredoc_text, Mount as TypedMount, MountType, Sharing};
 use skiff_image::Store;
 
@@ -87,10 +87,18 @@ enum Action {
     },
 }
 
+/// What mounts are planned from: the options (secrets, ssh agents) and the build's inputs
+/// (a mount's `from`).
+struct MountEnv<'a> {
+    workspace: &'a Workspace,
+    inputs: &'a Inputs<'a>,
+}
+
 /// Plans `mounts` (already expanded) for a RUN on top of `state`: reads what the key needs
 /// (the checksum of a context source, the key of a `from` stage or image), changes nothing.
 pub fn plan(
-    shared: &Shared,
+    workspace: &Workspace,
+    inputs: &Inputs,
     state: &ImageState,
     mounts: &[TypedMount],
     heredocs: &[Heredoc],
@@ -100,15 +108,16 @@ pub fn plan(
         env: Vec::new(),
         actions: Vec::new(),
     };
+    let cx = &MountEnv { workspace, inputs };
     let mut ssh_index = 0;
     for m in mounts {
         let target = m
             .target
             .as_ref()
-            .map(|w| crate::stage::absolute(&state.config.config.working_dir, &w.value));
+            .map(|w| crate::paths::absolute(&state.config.config.working_dir, &w.value));
         match m.kind {
-            MountType::Bind => bind(shared, &mut p, m, target)?,
-            MountType::Cache => cache(shared, &mut p, m, target)?,
+            MountType::Bind => bind(cx, &mut p, m, target)?,
+            MountType::Cache => cache(cx, &mut p, m, target)?,
             MountType::Tmpfs => {
                 let target = target.ok_or_else(|| anyhow!("--mount=type=tmpfs needs a target"))?;
                 p.specs.push(MountSpec::Tmpfs {
@@ -120,9 +129,9 @@ pub fn plan(
                     size: m.size,
                 });
             }
-            MountType::Secret => secret(shared, &mut p, m, target)?,
+            MountType::Secret => secret(cx, &mut p, m, target)?,
             MountType::Ssh => {
-                ssh(shared, state, &mut p, m, target, ssh_index);
+                ssh(cx, state, &mut p, m, target, ssh_index);
                 ssh_index += 1;
             }
         }
@@ -236,28 +245,15 @@ impl MountPlan {
 /// (the checksum of the selection in a local context, or the stage's or image's key).
 /// Nothing is mounted: a stage or an image is only mounted when the step runs.
 fn resolve_source(
-    shared: &Shared,
+    cx: &MountEnv,
     m: &TypedMount,
     source: &str,
 ) -> Result<(HostSource, Origin, String)> {
     let (tree, origin) = match &m.from {
-        None => (shared.context_tree(&[])?, Origin::Context),
-        Some(from) => match shared.named_context_dir(&from.value) {
-            Some(dir) => (
-                crate::sources::SourceTree {
-                    root: dir,
-                    ignore: None,
-                    keep_owner: false,
-                    label: from.value.clone(),
-                },
-                Origin::NamedContext(from.value.clone()),
-            ),
-            None => {
-                let state = match shared.plan.source(&from.value, true) {
-                    Source::Stage(i) => shared.stage_result(i)?,
-                    Source::Image(r) => shared.image_state(&r)?,
-                    Source::BadIndex(n) => bail!("invalid stage index {n} in --mount from"),
-                };
+        None => (cx.inputs.context_tree(&[])?, Origin::Context),
+        Some(from) => match cx.inputs.resolve_from(&from.value, FromUse::Mount)? {
+            FromSource::Dir(tree) => (tree, Origin::NamedContext(from.value.clone())),
+            FromSource::Layers { state, .. } => {
                 let host = HostSource::Layers {
                     layers: state.layers,
                     path: source.to_string(),
@@ -272,13 +268,13 @@ fn resolve_source(
     Ok((HostSource::Path(path), origin, content))
 }
 
-fn bind(shared: &Shared, p: &mut MountPlan, m: &TypedMount, target: Option<String>) -> Result<()> {
+fn bind(cx: &MountEnv, p: &mut MountPlan, m: &TypedMount, target: Option<String>) -> Result<()> {
     let target = target.ok_or_else(|| anyhow!("--mount=type=bind needs a target"))?;
     let source = m
         .source
         .as_ref()
         .map_or_else(|| "/".to_string(), |w| w.value.clone());
-    let (host, origin, content) = resolve_source(shared, m, &source)?;
+    let (host, origin, content) = resolve_source(cx, m, &source)?;
     if let HostSource::Path(path) = &host {
         if !path.exists() {
             bail!("--mount source \"{source}\" does not exist");
@@ -302,7 +298,7 @@ fn bind(shared: &Shared, p: &mut MountPlan, m: &TypedMount, target: Option<Strin
 
 /// A cache mount: a directory under the store's `cache-mounts/` named after its id (and its
 /// `from` source, like BuildKit, which keys a cache with a base by both).
-fn cache(shared: &Shared, p: &mut MountPlan, m: &TypedMount, target: Option<String>) -> Result<()> {
+fn cache(cx: &MountEnv, p: &mut MountPlan, m: &TypedMount, target: Option<String>) -> Result<()> {
     let target = target.ok_or_else(|| anyhow!("--mount=type=cache needs a target"))?;
     let id =
         m.id.as_ref()
@@ -313,7 +309,7 @@ fn cache(shared: &Shared, p: &mut MountPlan, m: &TypedMount, target: Option<Stri
                 .source
                 .as_ref()
                 .map_or_else(|| "/".to_string(), |w| w.value.clone());
-            let (host, origin, content) = resolve_source(shared, m, &source)?;
+            let (host, origin, content) = resolve_source(cx, m, &source)?;
             Some((host, origin, content, source))
         }
         None => None,
@@ -362,12 +358,7 @@ fn cache(shared: &Shared, p: &mut MountPlan, m: &TypedMount, target: Option<Stri
     Ok(())
 }
 
-fn secret(
-    shared: &Shared,
-    p: &mut MountPlan,
-    m: &TypedMount,
-    target: Option<String>,
-) -> Result<()> {
+fn secret(cx: &MountEnv, p: &mut MountPlan, m: &TypedMount, target: Option<String>) -> Result<()> {
     let id = match (&m.id, &target) {
         (Some(id), _) => id.value.clone(),
         (None, Some(t)) => t.rsplit('/').next().unwrap_or_default().to_string(),
@@ -383,8 +374,8 @@ fn secret(
         gid: m.gid,
         mode: m.mode,
     });
-    let value = shared
-        .options
+    let value = cx
+        .workspace
         .secrets
         .iter()
         .find(|s| s.id == id)
@@ -416,7 +407,7 @@ fn secret(
 /// `$SSH_AUTH_SOCK` unless the image's environment sets it, and an agent that was not given
 /// fails the step only when the mount is `required` (otherwise the mount is left out).
 fn ssh(
-    shared: &Shared,
+    cx: &MountEnv,
     state: &ImageState,
     p: &mut MountPlan,
     m: &TypedMount,
@@ -445,7 +436,7 @@ fn ssh(
         mode: access.mode,
     });
     p.actions.push(Action::Ssh {
-        agent: shared.options.ssh.iter().find(|a| a.id == id).cloned(),
+        agent: cx.workspace.ssh.iter().find(|a| a.id == id).cloned(),
         id,
         access,
         target,

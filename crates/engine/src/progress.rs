@@ -5,9 +5,8 @@
 //! The engine emits step events; the CLI adds the exports, the summary and the final error
 //! through the same [`Progress`], so every mode ends with the same facts.
 //!
-//! A failed step fails the build: from then on the steps still running end as
-//! [`Event::StepCanceled`] whatever they report (BuildKit's `#N CANCELED`), steps that start
-//! anyway are not shown, and only the first failure is an `ERROR`.
+//! The progress only renders: which step failed the build, and which ones end CANCELED, is
+//! decided by the scheduler and reported as such (see `crate::steps`).
 
 mod json;
 mod names;
@@ -17,7 +16,6 @@ mod tty;
 pub use names::{stage_label, step_name};
 
 use serde::Serialize;
-use std::collections::HashSet;
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -172,21 +170,6 @@ pub enum Event {
     },
 }
 
-impl Event {
-    /// The step the event is about, if any.
-    fn step(&self) -> Option<usize> {
-        match self {
-            Event::StepStart { step, .. }
-            | Event::StepCached { step }
-            | Event::StepOutput { step, .. }
-            | Event::StepDone { step, .. }
-            | Event::StepError { step, .. }
-            | Event::StepCanceled { step } => Some(*step),
-            _ => None,
-        }
-    }
-}
-
 /// Turns events into output; one per [`Mode`].
 trait Renderer: Send {
     /// Shows one event that happened `at` after the build started.
@@ -206,57 +189,19 @@ impl Renderer for Quiet {
     }
 }
 
-/// The renderer and what it was shown, under one lock: the failure state and the order of
-/// what is shown always agree.
-struct Shown {
-    renderer: Box<dyn Renderer>,
-    /// Steps that started after the build failed: none of their events is shown.
-    hidden: HashSet<usize>,
-    /// Whether a step failed (the build is failing).
-    failed: bool,
-}
-
-impl Shown {
-    /// What `event` is shown as, given the build's state: `None` when it is not shown.
-    fn admit(&mut self, event: Event) -> Option<Event> {
-        let Some(step) = event.step() else {
-            return Some(event);
-        };
-        if self.hidden.contains(&step) {
-            return None;
-        }
-        match event {
-            Event::StepStart { .. } if self.failed => {
-                self.hidden.insert(step);
-                None
-            }
-            Event::StepStart { .. } | Event::StepOutput { .. } => Some(event),
-            // How a step ended: only the first failure is an error; what ends after it was
-            // cancelled by it.
-            ended => {
-                if self.failed {
-                    return Some(Event::StepCanceled { step });
-                }
-                self.failed = matches!(ended, Event::StepError { .. });
-                Some(ended)
-            }
-        }
-    }
-}
-
 struct Inner {
     start: Instant,
-    shown: Mutex<Shown>,
+    /// The renderer, under one lock: events are shown in the order they were emitted.
+    renderer: Mutex<Box<dyn Renderer>>,
     steps: AtomicUsize,
     cached: AtomicUsize,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.shown
+        self.renderer
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
-            .renderer
             .finish();
     }
 }
@@ -295,11 +240,7 @@ impl Progress {
         Progress {
             inner: Arc::new(Inner {
                 start: Instant::now(),
-                shown: Mutex::new(Shown {
-                    renderer,
-                    hidden: HashSet::new(),
-                    failed: false,
-                }),
+                renderer: Mutex::new(renderer),
                 steps: AtomicUsize::new(0),
                 cached: AtomicUsize::new(0),
             }),
@@ -319,44 +260,13 @@ impl Progress {
         )
     }
 
-    /// Reports one event (after a step failed, a step that ends is reported canceled).
+    /// Reports one event.
     pub fn emit(&self, event: Event) {
-        self.show(event);
-    }
-
-    /// Reports that `step` failed. Returns whether this is the build's failure: false when
-    /// another step failed first, and this one is then reported canceled.
-    pub fn step_failed(&self, step: usize, message: String) -> bool {
-        matches!(
-            self.show(Event::StepError { step, message }),
-            Some(Event::StepError { .. })
-        )
-    }
-
-    /// Whether a step failed, so that the build is failing: nothing new should start.
-    pub fn failed(&self) -> bool {
-        self.lock().failed
-    }
-
-    /// A notice sink for the registry client: its notices (retries, unusable credentials)
-    /// become [`Event::Notice`]s instead of lines written over this progress's output.
-    pub fn registry_notices(&self) -> skiff_image::registry::NoticeSink {
-        let progress = self.clone();
-        skiff_image::registry::NoticeSink(Arc::new(move |message: &str| {
-            progress.emit(Event::Notice {
-                message: message.to_string(),
-            })
-        }))
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Shown> {
-        self.inner.shown.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Renders `event` as [`Shown::admit`] lets it through; returns what was shown.
-    fn show(&self, event: Event) -> Option<Event> {
-        let mut shown = self.lock();
-        let event = shown.admit(event)?;
+        let mut renderer = self
+            .inner
+            .renderer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         match &event {
             Event::StepStart { .. } => {
                 self.inner.steps.fetch_add(1, Ordering::SeqCst);
@@ -368,11 +278,21 @@ impl Progress {
         }
         // Taken under the lock, so that times never go back from one event to the next.
         let at = self.inner.start.elapsed();
-        shown.renderer.render(at, &event);
+        renderer.render(at, &event);
         if matches!(event, Event::Summary(_) | Event::Error { .. }) {
-            shown.renderer.finish();
+            renderer.finish();
         }
-        Some(event)
+    }
+
+    /// A notice sink for the registry client: its notices (retries, unusable credentials)
+    /// become [`Event::Notice`]s instead of lines written over this progress's output.
+    pub fn registry_notices(&self) -> skiff_image::registry::NoticeSink {
+        let progress = self.clone();
+        skiff_image::registry::NoticeSink(Arc::new(move |message: &str| {
+            progress.emit(Event::Notice {
+                message: message.to_string(),
+            })
+        }))
     }
 
     /// Reports a free-form message.

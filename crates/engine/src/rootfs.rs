@@ -5,12 +5,13 @@
 //! (directories above a change, mount points made and removed) stays out, as in BuildKit.
 //! Where overlayfs cannot be mounted, the sandbox copies instead (`SKIFF_ROOTFS=copy`).
 
+use crate::scratch::WorkDir;
 use crate::view::View;
 use anyhow::{Context as _, Result};
 use oci_spec::image::Descriptor;
 use skiff_image::Store;
 use skiff_sandbox::Overlay;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// A layer a step produced: the compressed blob and its uncompressed digest.
 #[derive(Clone, Debug)]
@@ -28,38 +29,6 @@ pub struct LayerOptions {
     pub zstd: bool,
     /// `SOURCE_DATE_EPOCH`: file times in layers are clamped to it.
     pub source_date_epoch: Option<i64>,
-}
-
-/// A scratch area inside the store (same filesystem, so renames work), removed on drop.
-pub struct WorkDir {
-    path: PathBuf,
-}
-
-impl WorkDir {
-    /// A new empty directory under the store's `tmp/`.
-    pub fn new(store: &Store, prefix: &str) -> Result<WorkDir> {
-        let base = store.root().join("tmp");
-        std::fs::create_dir_all(&base)?;
-        WorkDir::new_in(&base, prefix)
-    }
-
-    /// A new empty directory under `base` (for scratch data that must stay off the store's
-    /// disk, such as secrets in a tmpfs).
-    pub fn new_in(base: &Path, prefix: &str) -> Result<WorkDir> {
-        let dir = tempfile::Builder::new().prefix(prefix).tempdir_in(base)?;
-        Ok(WorkDir { path: dir.keep() })
-    }
-
-    /// Its path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for WorkDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
 }
 
 /// Mounts `layers` read-write (changes go to a fresh upper dir), runs `step` on the merged

@@ -4,7 +4,11 @@
 //! ([`Board::result`]), so its earlier steps overlap with that stage. The first failure
 //! cancels the rest: waiting stages stop, running ones stop at their next step, and the
 //! caller's `on_cancel` hook stops what is running right now (RUN containers).
+//!
+//! The [`Board`] alone decides whether the build is failing and which failure is the
+//! build's: a failing step claims it ([`Board::claim_failure`]) before it is reported.
 
+use crate::error::{is_cancelled, Cancelled};
 use crate::state::ImageState;
 use anyhow::{anyhow, Result};
 use skiff_frontend::graph::{DependencyKind, PlannedStage};
@@ -12,23 +16,6 @@ use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
-
-/// Why a stage stopped without failing itself: another stage failed first.
-#[derive(Debug)]
-pub struct Cancelled;
-
-impl std::fmt::Display for Cancelled {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "cancelled because another stage of the build failed")
-    }
-}
-
-impl std::error::Error for Cancelled {}
-
-/// Whether `err` is a [`Cancelled`], however much context was added to it.
-pub(crate) fn is_cancelled(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| cause.is::<Cancelled>())
-}
 
 /// The stages' results and the build's failure state, shared by the stage threads.
 pub struct Board {
@@ -46,12 +33,15 @@ struct BoardState {
     /// A stage that ended [`Cancelled`] before any failure was recorded here (its step lost the
     /// race to report the first failure, whose stage has not finished yet).
     cancelled: Option<anyhow::Error>,
+    /// The stage whose step failed first ([`Board::claim_failure`]): its error, when the stage
+    /// ends, is the build's failure; errors other stages end with after it are not.
+    failed_stage: Option<usize>,
 }
 
 impl BoardState {
     /// Whether the build is failing: the other stages are to stop.
     fn failing(&self) -> bool {
-        self.failure.is_some() || self.cancelled.is_some()
+        self.failure.is_some() || self.cancelled.is_some() || self.failed_stage.is_some()
     }
 }
 
@@ -97,15 +87,30 @@ impl Board {
         Ok(())
     }
 
+    /// Records that a step of stage `stage` failed, if the build is not failing already: the
+    /// one authority on which failure is the build's. Returns whether it was the first (the
+    /// step's error is then the build's failure; otherwise the step was cancelled by it).
+    /// From now on the other stages stop, and what they end with does not count.
+    pub fn claim_failure(&self, stage: usize) -> bool {
+        let mut state = self.lock();
+        if state.failing() {
+            return false;
+        }
+        state.failed_stage = Some(stage);
+        self.changed.notify_all();
+        true
+    }
+
     fn finish(&self, index: usize, result: Result<ImageState>) {
         let mut state = self.lock();
         state.finished += 1;
+        let claimed_by_other = state.failed_stage.is_some_and(|s| s != index);
         match result {
             Ok(image) => {
                 state.results.insert(index, image);
             }
             // The first failure is the build's; what it cancelled only follows from it.
-            Err(err) if state.failure.is_none() && !is_cancelled(&err) => {
+            Err(err) if state.failure.is_none() && !claimed_by_other && !is_cancelled(&err) => {
                 state.failure = Some(err);
             }
             Err(_) if state.failing() => {}
@@ -170,7 +175,8 @@ pub fn run<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::{Board, Cancelled};
+    use super::Board;
+    use crate::error::Cancelled;
     use crate::state::ImageState;
     use crate::Platform;
     use anyhow::anyhow;

@@ -6,7 +6,7 @@
 //! connection to the agent. `--ssh ID=KEY_FILE[,KEY_FILE…]` has no agent to relay to, so one is
 //! started from the host's `ssh-agent` for the step, loaded with `ssh-add`, and stopped after it.
 
-use crate::rootfs::WorkDir;
+use crate::scratch::WorkDir;
 use anyhow::{anyhow, bail, Context as _, Result};
 use std::io::{Read, Write};
 use std::net::Shutdown;

@@ -7,12 +7,9 @@ use anyhow::{Context as _, Result};
 use oci_spec::image::{Descriptor, Digest, MediaType};
 use serde::{Deserialize, Serialize};
 use skiff_image::Store;
-use std::str::FromStr;
 
 /// OCI media type of an image manifest.
 pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
-/// OCI media type of an image config.
-pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.image.config.v1+json";
 
 /// An image under construction.
 #[derive(Clone, Debug)]
@@ -186,11 +183,6 @@ pub fn empty_layer(
         descriptor: Descriptor::new(media, size, digest),
         diff_id: format!("sha256:{}", hex::encode(sha2::Sha256::digest(tar))),
     })
-}
-
-/// Parses `sha256:…` into a digest.
-pub fn digest(s: &str) -> Result<Digest> {
-    Digest::from_str(s).with_context(|| format!("invalid digest {s}"))
 }
 
 #[cfg(test)]

@@ -14,6 +14,26 @@ pub fn created(source_date_epoch: Option<i64>) -> String {
     rfc3339(secs)
 }
 
+/// A history time: `SOURCE_DATE_EPOCH` when given, else now with nanoseconds, written as Go's
+/// RFC 3339 with nanoseconds (trailing zeros of the fraction dropped), as BuildKit writes it.
+pub fn history_time(source_date_epoch: Option<i64>) -> String {
+    if source_date_epoch.is_some() {
+        return created(source_date_epoch);
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let seconds = rfc3339(i64::try_from(now.as_secs()).unwrap_or(i64::MAX));
+    match now.subsec_nanos() {
+        0 => seconds,
+        nanos => {
+            let fraction = format!("{nanos:09}");
+            let whole = seconds.trim_end_matches('Z');
+            format!("{whole}.{}Z", fraction.trim_end_matches('0'))
+        }
+    }
+}
+
 /// The newest mtime a layer may carry; later ones are clamped to it, so a layer is a function
 /// of the step's inputs (what its cache key is made of) and not of when it ran.
 ///

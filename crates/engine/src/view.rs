@@ -1,7 +1,7 @@
 //! Read-only views of an image's filesystem (for `COPY --from` and `RUN --mount=from=`),
 //! kept mounted for as long as the returned guard lives.
 
-use crate::rootfs::WorkDir;
+use crate::scratch::WorkDir;
 use anyhow::{Context as _, Result};
 use oci_spec::image::Descriptor;
 use skiff_image::Store;

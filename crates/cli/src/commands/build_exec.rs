@@ -8,10 +8,9 @@ use super::build_flags as flags;
 use super::build_outputs::deliver;
 use super::Context;
 use anyhow::{anyhow, bail, Result};
-use skiff_engine::progress::{Event, Mode, Progress, Summary};
-use skiff_engine::rootfs::LayerOptions;
-use skiff_engine::stage::DockerfileError;
-use skiff_engine::{BuildOptions, Platform};
+use skiff_engine::LayerOptions;
+use skiff_engine::{BuildError, BuildOptions, Platform};
+use skiff_engine::{Event, Mode, Progress, Summary};
 use skiff_frontend::diagnostics::{render_with, Style};
 use skiff_image::Store;
 use std::io::IsTerminal;
@@ -135,12 +134,14 @@ fn build_and_deliver(
     })
 }
 
-/// The error as the person reads it: a Dockerfile error with its file, line, column and the
-/// source line (coloured on a terminal in tty mode), anything else as `error: …` with causes.
+/// The error as the person reads it: a Dockerfile error or a failed step with its file, line,
+/// column and the source line (coloured on a terminal in tty mode), anything else as
+/// `error: …` with causes.
 fn render_error(err: &anyhow::Error, dockerfile: Option<&(PathBuf, String)>, mode: Mode) -> String {
-    if let (Some(DockerfileError(d)), Some((path, text))) =
-        (err.downcast_ref::<DockerfileError>(), dockerfile)
-    {
+    let placed = err
+        .downcast_ref::<BuildError>()
+        .and_then(BuildError::diagnostic);
+    if let (Some(d), Some((path, text))) = (placed, dockerfile) {
         let style = if mode == Mode::Tty
             && std::io::stderr().is_terminal()
             && std::env::var_os("NO_COLOR").is_none()
@@ -151,7 +152,7 @@ fn render_error(err: &anyhow::Error, dockerfile: Option<&(PathBuf, String)>, mod
         };
         // Spans index into the text without its byte-order mark, as the parser keeps it.
         let source = text.strip_prefix('\u{feff}').unwrap_or(text);
-        return render_with(d, &path.to_string_lossy(), source, style);
+        return render_with(&d, &path.to_string_lossy(), source, style);
     }
     format!("error: {err:#}")
 }

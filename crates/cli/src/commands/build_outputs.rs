@@ -4,7 +4,7 @@
 
 use anyhow::{Context as _, Result};
 use oci_spec::image::Descriptor;
-use skiff_engine::progress::{Event, Progress};
+use skiff_engine::{Event, Progress};
 use skiff_image::export::{self, Destination, Output};
 use skiff_image::reference::Reference;
 use skiff_image::registry::{Client, ClientOptions};

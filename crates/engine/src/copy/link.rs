@@ -20,7 +20,8 @@
 use super::CopyPlan;
 use crate::cachekey::step_key;
 use crate::config::ImageConfig;
-use crate::rootfs::{self, LayerOptions, NewLayer, WorkDir};
+use crate::rootfs::{self, LayerOptions, NewLayer};
+use crate::scratch::WorkDir;
 use crate::spec::{LayerFormat, LinkLayerSpec, StepSpec};
 use crate::state::ImageState;
 use anyhow::{anyhow, Context as _, Result};

@@ -1,7 +1,7 @@
 //! Materializing planned `RUN --mount`s on the host, when the step runs: each function
 //! does one side effect and keeps what backs the mount alive in [`Materialized`].
 
-use crate::rootfs::WorkDir;
+use crate::scratch::WorkDir;
 use crate::ssh::{AgentProxy, SocketAccess, SshAgent};
 use crate::view::View;
 use anyhow::{bail, Context as _, Result};

@@ -1,4 +1,8 @@
 use super::*;
+use crate::error::is_cancelled;
+use crate::schedule::Board;
+use crate::steps::Steps;
+use anyhow::anyhow;
 use std::sync::{Arc, Mutex};
 
 /// A writer the test can read back after the progress is dropped.
@@ -212,36 +216,27 @@ fn invalid_progress_value_names_the_choices() {
 }
 
 /// Three stages' steps running when the first one fails; the second then finishes, a step
-/// starts too late, and the third fails on its own after the failure.
+/// starts too late, and the third fails on its own after the failure. The steps are reported
+/// as the scheduler's board decides (see `crate::steps`); the progress renders them.
 fn a_failing_build(progress: &Progress) -> (bool, bool) {
-    for (step, name) in [
-        (1, "[a 1/1] RUN exit 3"),
-        (2, "[b 1/2] RUN sleep 9"),
-        (4, "[c 1/1] RUN false"),
-    ] {
-        progress.emit(Event::StepStart {
-            step,
-            name: name.into(),
-        });
-    }
-    let first = progress.step_failed(1, "exit code: 3".into());
-    progress.emit(Event::StepDone {
-        step: 2,
-        seconds: 0.5,
-    });
-    progress.emit(Event::StepStart {
-        step: 3,
-        name: "[b 2/2] RUN echo never".into(),
-    });
-    progress.emit(Event::StepOutput {
-        step: 3,
-        line: "never".into(),
-    });
-    progress.emit(Event::StepDone {
-        step: 3,
-        seconds: 0.1,
-    });
-    let second = progress.failed() && progress.step_failed(4, "exit code: 1".into());
+    let board = Board::new([0, 1, 2]);
+    let steps = Steps::new(progress.clone(), &board);
+    let start = |name: &str| steps.start(name.into()).unwrap();
+    let a = start("[a 1/1] RUN exit 3");
+    let b = start("[b 1/2] RUN sleep 9");
+    let c = start("[c 1/1] RUN false");
+    let first = !is_cancelled(&steps.failed(a, 0, anyhow!("exit code: 3")));
+    let ended = steps.done(b, Instant::now());
+    assert!(
+        is_cancelled(&ended.unwrap_err()),
+        "a step ending after the failure is cancelled"
+    );
+    let late = steps.start("[b 2/2] RUN echo never".into());
+    assert!(
+        is_cancelled(&late.unwrap_err()),
+        "nothing starts after the failure"
+    );
+    let second = !is_cancelled(&steps.failed(c, 2, anyhow!("exit code: 1")));
     progress.emit(Event::Error {
         message: "error: exit code: 3\n --> Dockerfile:2:1".into(),
     });
@@ -266,10 +261,10 @@ fn after_a_failure_plain_reports_canceled_and_no_done() {
         text.contains("#2 [b 1/2] RUN sleep 9\n#2 CANCELED\n"),
         "{text}"
     );
-    assert!(text.contains("#4 CANCELED\n"), "{text}");
+    assert!(text.contains("#3 CANCELED\n"), "{text}");
     assert!(!text.contains("DONE"), "{text}");
-    assert!(!text.contains("#3") && !text.contains("never"), "{text}");
-    assert!(!text.contains("#4 ERROR"), "{text}");
+    assert!(!text.contains("#4") && !text.contains("never"), "{text}");
+    assert!(!text.contains("#3 ERROR"), "{text}");
     assert!(text.trim_end().ends_with("Dockerfile:2:1"), "{text}");
 }
 
@@ -290,7 +285,7 @@ fn after_a_failure_json_has_step_canceled_events() {
         [
             ("step_error".to_string(), 1),
             ("step_canceled".to_string(), 2),
-            ("step_canceled".to_string(), 4)
+            ("step_canceled".to_string(), 3)
         ],
         "{text}"
     );

@@ -1,0 +1,108 @@
+//! The request a `COPY` or `ADD` makes, built once from the typed (expanded) instruction,
+//! with the history text BuildKit writes for it.
+
+use skiff_frontend::instructions::{AddCommand, CopyCommand, SourcesAndDest};
+
+/// A COPY/ADD with its words expanded.
+#[derive(Clone, Debug, Default)]
+pub struct CopyRequest {
+    /// Source paths or patterns (for ADD also URLs and git repositories).
+    pub sources: Vec<String>,
+    /// Heredoc sources: (file name, contents).
+    pub contents: Vec<(String, String)>,
+    /// Destination (relative to WORKDIR unless absolute).
+    pub dest: String,
+    /// `--from`.
+    pub from: Option<String>,
+    /// `--chown`.
+    pub chown: Option<String>,
+    /// `--chmod`.
+    pub chmod: Option<String>,
+    /// `--exclude` patterns.
+    pub excludes: Vec<String>,
+    /// `--parents`: keep the sources' directories (below a `/./` pivot when there is one).
+    pub parents: bool,
+    /// ADD rather than COPY.
+    pub is_add: bool,
+    /// ADD `--unpack`: `None` extracts local archives only, `Some(true)` remote ones too,
+    /// `Some(false)` none.
+    pub unpack: Option<bool>,
+    /// ADD `--checksum` of a remote source.
+    pub checksum: Option<String>,
+    /// ADD `--keep-git-dir`.
+    pub keep_git_dir: bool,
+    /// `--link`.
+    pub link: bool,
+}
+
+impl CopyRequest {
+    /// `COPY` or `ADD`, as messages name the instruction.
+    pub fn name(&self) -> &'static str {
+        if self.is_add {
+            "ADD"
+        } else {
+            "COPY"
+        }
+    }
+
+    /// The history's `created_by`: `COPY src… <<heredoc… dest # buildkit` (BuildKit leaves the
+    /// flags out).
+    pub fn history_text(&self) -> String {
+        let mut text = self.name().to_string();
+        for src in &self.sources {
+            text.push(' ');
+            text.push_str(src);
+        }
+        for (name, _) in &self.contents {
+            text.push_str(" <<");
+            text.push_str(name);
+        }
+        text.push(' ');
+        text.push_str(&self.dest);
+        text.push_str(" # buildkit");
+        text
+    }
+
+    /// The request's sources, heredocs and destination, common to both instructions.
+    fn paths(paths: &SourcesAndDest) -> CopyRequest {
+        CopyRequest {
+            sources: paths.sources.iter().map(|w| w.value.clone()).collect(),
+            contents: (paths.contents.iter())
+                .map(|s| (s.path.clone(), s.data.clone()))
+                .collect(),
+            dest: paths.dest.value.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+impl From<&CopyCommand> for CopyRequest {
+    fn from(c: &CopyCommand) -> CopyRequest {
+        CopyRequest {
+            from: c.from.as_ref().map(|w| w.value.clone()),
+            chown: c.chown.as_ref().map(|w| w.value.clone()),
+            chmod: c.chmod.as_ref().map(|w| w.value.clone()),
+            excludes: c.exclude.iter().map(|w| w.value.clone()).collect(),
+            parents: c.parents,
+            is_add: false,
+            link: c.link,
+            ..CopyRequest::paths(&c.paths)
+        }
+    }
+}
+
+impl From<&AddCommand> for CopyRequest {
+    fn from(a: &AddCommand) -> CopyRequest {
+        CopyRequest {
+            chown: a.chown.as_ref().map(|w| w.value.clone()),
+            chmod: a.chmod.as_ref().map(|w| w.value.clone()),
+            excludes: a.exclude.iter().map(|w| w.value.clone()).collect(),
+            is_add: true,
+            unpack: a.unpack,
+            checksum: a.checksum.as_ref().map(|w| w.value.clone()),
+            keep_git_dir: a.keep_git_dir,
+            link: a.link,
+            ..CopyRequest::paths(&a.paths)
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! What a build reads besides the Dockerfile: the build context, named contexts, other
+//! stages' results and base images. Every `--from` (of `COPY` and of `RUN --mount`) is
+//! resolved here, once, the same way.
+
+use crate::dockerignore::Matcher;
+use crate::progress::Progress;
+use crate::schedule::Board;
+use crate::sources::SourceTree;
+use crate::state::ImageState;
+use crate::{NamedContext, Platform};
+use anyhow::{anyhow, bail, Context as _, Result};
+use oci_spec::image::Descriptor;
+use skiff_frontend::graph::{Plan, Source};
+use skiff_frontend::shell::{Env, Lexer};
+use skiff_image::reference::Reference;
+use skiff_image::Store;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// Where a `--from` reads its files.
+pub enum FromSource {
+    /// A named local context: a directory.
+    Dir(SourceTree),
+    /// Another stage's result or an image: its layers.
+    Layers {
+        /// The stage's or image's state.
+        state: ImageState,
+        /// What to call it in messages (`stage builder`, `image alpine`).
+        label: String,
+    },
+}
+
+/// Which instruction a `--from` belongs to: stage indices and messages differ slightly.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum FromUse {
+    /// `COPY --from`.
+    Copy,
+    /// `RUN --mount=from=`.
+    Mount,
+}
+
+/// The build's inputs, shared by its stages.
+pub struct Inputs<'a> {
+    /// The checked plan.
+    pub plan: &'a Plan,
+    /// The shell lexer with the Dockerfile's escape character.
+    pub lexer: Lexer,
+    /// `--build-arg` values as an expansion environment.
+    pub build_args: Env,
+    board: &'a Board,
+    store: Store,
+    platform: Platform,
+    context: PathBuf,
+    /// The `.dockerignore` text in force, if any.
+    ignore_text: Option<String>,
+    named: Vec<(String, NamedContext)>,
+    insecure_registries: Vec<String>,
+    progress: Progress,
+    images: Mutex<HashMap<String, ImageState>>,
+}
+
+/// Where [`Inputs`] finds what it resolves.
+pub struct InputSources {
+    /// The shell lexer with the Dockerfile's escape character.
+    pub lexer: Lexer,
+    /// `--build-arg` values as an expansion environment.
+    pub build_args: Env,
+    /// The context directory.
+    pub context: PathBuf,
+    /// The `.dockerignore` text in force, if any.
+    pub ignore_text: Option<String>,
+    /// `--build-context` entries.
+    pub named: Vec<(String, NamedContext)>,
+    /// Registries reached over plain HTTP (for pulls).
+    pub insecure_registries: Vec<String>,
+    /// The target platform (base images must have it).
+    pub platform: Platform,
+}
+
+impl<'a> Inputs<'a> {
+    /// The inputs of a build of `plan`, whose stages' results are on `board`.
+    pub fn new(
+        plan: &'a Plan,
+        board: &'a Board,
+        store: Store,
+        sources: InputSources,
+        progress: Progress,
+    ) -> Inputs<'a> {
+        Inputs {
+            plan,
+            lexer: sources.lexer,
+            build_args: sources.build_args,
+            board,
+            store,
+            platform: sources.platform,
+            context: sources.context,
+            ignore_text: sources.ignore_text,
+            named: sources.named,
+            insecure_registries: sources.insecure_registries,
+            progress,
+            images: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The target platform.
+    pub fn platform(&self) -> &Platform {
+        &self.platform
+    }
+
+    /// The result of another stage (waiting for it if it is still being built). Its key is
+    /// its content (the manifest digest), so what depends on it is cached by what it holds.
+    pub fn stage_result(&self, index: usize) -> Result<ImageState> {
+        self.board.result(index)
+    }
+
+    /// The build context as a COPY source (with `.dockerignore` and extra `--exclude`s).
+    pub fn context_tree(&self, excludes: &[String]) -> Result<SourceTree> {
+        let mut text = self.ignore_text.clone().unwrap_or_default();
+        for e in excludes {
+            text.push('\n');
+            text.push_str(e);
+        }
+        let ignore = if text.trim().is_empty() {
+            None
+        } else {
+            Some(
+                Matcher::parse(&text)
+                    .map_err(|e| anyhow!("invalid .dockerignore or --exclude pattern: {e}"))?,
+            )
+        };
+        Ok(SourceTree {
+            root: self.context.clone(),
+            ignore,
+            keep_owner: false,
+            label: "build context".into(),
+        })
+    }
+
+    /// What `from` names for `used_by`: a named local context, another stage (waiting for
+    /// it) or an image (pulled when needed).
+    pub fn resolve_from(&self, from: &str, used_by: FromUse) -> Result<FromSource> {
+        if let Some(dir) = self.named_context_dir(from) {
+            let label = match used_by {
+                FromUse::Copy => format!("build context \"{from}\""),
+                FromUse::Mount => from.to_string(),
+            };
+            return Ok(FromSource::Dir(SourceTree {
+                root: dir,
+                ignore: None,
+                keep_owner: false,
+                label,
+            }));
+        }
+        let (state, label) = match self.plan.source(from, used_by == FromUse::Mount) {
+            Source::Stage(i) => {
+                let label = self.plan.stage(i).map(|s| s.label()).unwrap_or_default();
+                (self.stage_result(i)?, format!("stage {label}"))
+            }
+            Source::Image(reference) => {
+                (self.image_state(&reference)?, format!("image {reference}"))
+            }
+            Source::BadIndex(n) => match used_by {
+                FromUse::Copy => {
+                    bail!("invalid stage index {n} in --from: it must name an earlier stage")
+                }
+                FromUse::Mount => bail!("invalid stage index {n} in --mount from"),
+            },
+        };
+        Ok(FromSource::Layers { state, label })
+    }
+
+    /// A `--build-context NAME=DIR` directory, if `name` is one.
+    fn named_context_dir(&self, name: &str) -> Option<PathBuf> {
+        self.named.iter().find_map(|(n, c)| match c {
+            NamedContext::Dir(d) if n == name => Some(d.clone()),
+            _ => None,
+        })
+    }
+
+    /// The image `reference` names (a `--build-context`, the store, or pulled), as a state.
+    pub fn image_state(&self, reference: &str) -> Result<ImageState> {
+        let images = || self.images.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(state) = images().get(reference) {
+            return Ok(state.clone());
+        }
+        let state = self.resolve_image(reference)?;
+        images().insert(reference.to_string(), state.clone());
+        Ok(state)
+    }
+
+    fn resolve_image(&self, reference: &str) -> Result<ImageState> {
+        let named = self
+            .named
+            .iter()
+            .find(|(n, _)| n == reference)
+            .map(|(_, c)| c.clone());
+        let manifest = match named {
+            Some(NamedContext::OciLayout(dir, tag)) => {
+                skiff_image::import::oci_layout(&self.store, &dir, tag.as_deref())
+                    .with_context(|| format!("importing the OCI layout {}", dir.display()))?
+            }
+            Some(NamedContext::Image(r)) => self.pull(&r)?,
+            Some(NamedContext::Dir(_)) => {
+                bail!("build context \"{reference}\" is a directory, not an image")
+            }
+            None => self.pull(reference)?,
+        };
+        let state = ImageState::load(&self.store, manifest.digest())?;
+        let c = &state.config;
+        if !c.architecture.is_empty()
+            && !self
+                .platform
+                .matches(&c.os, &c.architecture, c.variant.as_deref())
+        {
+            let base = Platform::new(&c.os, &c.architecture, c.variant.as_deref());
+            bail!(
+                "the base image {reference} is for {base}, not for the target platform {}: skiff runs \
+                 build steps natively, so use a base image that has {} or leave out --platform",
+                self.platform,
+                self.platform
+            );
+        }
+        Ok(state)
+    }
+
+    fn pull(&self, reference: &str) -> Result<Descriptor> {
+        let r = Reference::parse(reference)?;
+        if let Some(desc) = self.store.resolve(&r.to_string())? {
+            return Ok(desc);
+        }
+        crate::pull::pull(
+            &self.store,
+            &r,
+            &self.platform,
+            &self.insecure_registries,
+            &self.progress,
+        )
+    }
+}
