@@ -25,6 +25,7 @@ use crate::inputs::{FromSource, FromUse, Inputs};
 use crate::paths::absolute;
 use crate::progress::Progress;
 use crate::remote::{self, Fetched};
+use crate::rootfs::{LayerOptions, NewLayer};
 use crate::sources::{components, Selected, SourceTree};
 use crate::spec::{AddSpec, CopySpec, Origin as SpecOrigin, SourceSpec, StepSpec, Unpack};
 use crate::statcache::StatCache;
@@ -429,6 +430,26 @@ impl CopyPlan {
             return Ok(());
         }
         writer.copy_source(tree, one, excludes, &self.dest, self.dest_is_dir)
+    }
+}
+
+impl CopyPlan {
+    /// The key the `--link` layer is cached under: the copy's own inputs and how layers are
+    /// written (compression, the time clamp of a layer `depth` layers up), not the parent.
+    pub fn link_layer_key(&self, opts: &LayerOptions, depth: usize) -> String {
+        link::layer_key(&self.spec, opts, depth)
+    }
+
+    /// Copies into an empty directory, writes it as a layer meant to sit `depth` layers up
+    /// (the empty layer when nothing was copied), and records it under `key`.
+    pub fn make_link_layer(
+        &self,
+        store: &Store,
+        opts: &LayerOptions,
+        depth: usize,
+        key: &str,
+    ) -> Result<NewLayer> {
+        link::make_layer(store, opts, depth, key, |root| self.execute(root))
     }
 }
 

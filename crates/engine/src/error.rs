@@ -105,3 +105,52 @@ pub(crate) fn at(span: Span, err: anyhow::Error) -> anyhow::Error {
 pub(crate) fn diag(d: Diagnostic) -> anyhow::Error {
     BuildError::Dockerfile(d).into()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{at, diag, BuildError, Cancelled};
+    use crate::run::RunFailed;
+    use skiff_frontend::ast::Span;
+    use skiff_frontend::Diagnostic;
+
+    fn span(line: usize) -> Span {
+        Span {
+            line,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_step_failure_keeps_its_typed_cause() {
+        let failed = RunFailed {
+            command: "/bin/sh -c exit 3".into(),
+            exit_code: 3,
+            tail: Vec::new(),
+        };
+        let err = BuildError::classify(at(span(4), anyhow::Error::from(failed)));
+        let BuildError::Step { span, source, .. } = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(span.line, 4);
+        assert_eq!(source.downcast_ref::<RunFailed>().unwrap().exit_code, 3);
+        let d = err.diagnostic().unwrap();
+        assert!(d.message.ends_with("exit code: 3"), "{}", d.message);
+    }
+
+    #[test]
+    fn an_error_keeps_its_first_place_and_cancelled_stays_cancelled() {
+        let inner = diag(Diagnostic::error("bad", Some(span(2))));
+        match BuildError::classify(at(span(9), at(span(5), inner))) {
+            BuildError::Dockerfile(d) => assert_eq!(d.span.unwrap().line, 2),
+            other => panic!("{other:?}"),
+        }
+        let cancelled = anyhow::Error::from(Cancelled).context("COPY --from=a");
+        assert!(matches!(
+            BuildError::classify(at(span(3), cancelled)),
+            BuildError::Cancelled
+        ));
+        let other = BuildError::classify(anyhow::anyhow!("the store is locked"));
+        assert!(matches!(other, BuildError::Other(_)));
+        assert_eq!(other.to_string(), "the store is locked");
+    }
+}

@@ -3,16 +3,17 @@
 //! resolved here, once, the same way.
 
 use crate::dockerignore::Matcher;
+use crate::options::NamedContext;
 use crate::progress::Progress;
 use crate::schedule::Board;
 use crate::sources::SourceTree;
 use crate::state::ImageState;
-use crate::{NamedContext, Platform};
 use anyhow::{anyhow, bail, Context as _, Result};
 use oci_spec::image::Descriptor;
 use skiff_frontend::graph::{Plan, Source};
 use skiff_frontend::shell::{Env, Lexer};
 use skiff_image::reference::Reference;
+use skiff_image::registry::Platform;
 use skiff_image::Store;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -25,7 +26,7 @@ pub enum FromSource {
     /// Another stage's result or an image: its layers.
     Layers {
         /// The stage's or image's state.
-        state: ImageState,
+        state: Box<ImageState>,
         /// What to call it in messages (`stage builder`, `image alpine`).
         label: String,
     },
@@ -167,7 +168,10 @@ impl<'a> Inputs<'a> {
                 FromUse::Mount => bail!("invalid stage index {n} in --mount from"),
             },
         };
-        Ok(FromSource::Layers { state, label })
+        Ok(FromSource::Layers {
+            state: Box::new(state),
+            label,
+        })
     }
 
     /// A `--build-context NAME=DIR` directory, if `name` is one.

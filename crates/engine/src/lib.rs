@@ -5,6 +5,11 @@
 //! instruction with Docker's semantics, and leaves the result in the store. Every step that
 //! makes a layer is looked up in the cache first: a hit reuses the stored result, so a fully
 //! cached build does no layer work at all.
+//!
+//! The modules are private: what callers use is re-exported here. A build fails with a
+//! [`BuildError`] (a Dockerfile error, a failed step with its place and typed cause such as
+//! [`RunFailed`], or a cancellation); its events go to a [`Progress`]. The one public module,
+//! [`spec`], is the cache key format ([`step_key`]), documented in `docs/cache-keys.md`.
 
 mod archive;
 mod build;
@@ -17,6 +22,7 @@ mod error;
 mod glob;
 mod inputs;
 mod mounts;
+mod options;
 mod paths;
 mod progress;
 mod pull;
@@ -43,34 +49,13 @@ pub use build::{build, BuildOptions, BuildOutcome};
 pub use cachekey::{key_document, step_key, KEY_FORMAT_VERSION};
 pub use config::ImageConfig;
 pub use error::BuildError;
-pub use progress::{human_size, Event, Mode, Progress, Summary};
+pub use options::{NamedContext, Secret};
+pub use progress::{Event, Mode, Progress, Summary};
 pub use rootfs::LayerOptions;
 pub use run::RunFailed;
 pub use ssh::{SshAgent, SshSource};
 pub use state::ImageState;
 
-use std::path::PathBuf;
-
 /// The platform an image is built for: the image crate's type (the one registry pulls and
 /// image indexes use), so that `--platform` means the same thing everywhere.
 pub use skiff_image::registry::Platform;
-
-/// A `--secret` given to the build.
-#[derive(Clone, Debug)]
-pub struct Secret {
-    /// The id `RUN --mount=type=secret,id=…` names.
-    pub id: String,
-    /// The secret's bytes.
-    pub value: Vec<u8>,
-}
-
-/// Where a build's input files come from besides the main context.
-#[derive(Clone, Debug)]
-pub enum NamedContext {
-    /// A local directory.
-    Dir(PathBuf),
-    /// An image reference (`docker-image://REF`).
-    Image(String),
-    /// An OCI layout directory (`oci-layout:///path[:tag]`).
-    OciLayout(PathBuf, Option<String>),
-}

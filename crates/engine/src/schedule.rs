@@ -178,8 +178,8 @@ mod tests {
     use super::Board;
     use crate::error::Cancelled;
     use crate::state::ImageState;
-    use crate::Platform;
     use anyhow::anyhow;
+    use skiff_image::registry::Platform;
 
     fn image(key: &str) -> ImageState {
         let mut state = ImageState::scratch(&Platform::host());
@@ -231,6 +231,23 @@ mod tests {
         );
         assert!(board.check().unwrap_err().is::<Cancelled>());
         board.finish(0, Err(anyhow!("first")));
+        let state = board.lock();
+        assert_eq!(format!("{}", state.failure.as_ref().unwrap()), "first");
+    }
+
+    #[test]
+    fn the_first_claimed_step_failure_is_the_builds_and_stops_the_rest() {
+        let board = Board::new([0, 1]);
+        assert!(
+            board.claim_failure(1),
+            "the first failing step is the build's failure"
+        );
+        assert!(board.check().unwrap_err().is::<Cancelled>());
+        assert!(!board.claim_failure(0), "a later failure is a cancellation");
+        // Stage 0 ends with an error of its own before stage 1 has finished: it does not
+        // replace the failure stage 1 claimed.
+        board.finish(0, Err(anyhow!("later")));
+        board.finish(1, Err(anyhow!("first")));
         let state = board.lock();
         assert_eq!(format!("{}", state.failure.as_ref().unwrap()), "first");
     }

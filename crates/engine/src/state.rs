@@ -35,7 +35,7 @@ struct ManifestJson {
 
 impl ImageState {
     /// An empty image (`FROM scratch`).
-    pub fn scratch(platform: &crate::Platform) -> ImageState {
+    pub fn scratch(platform: &skiff_image::registry::Platform) -> ImageState {
         let mut config = ImageConfig {
             architecture: platform.architecture.clone(),
             os: platform.os.clone(),

@@ -2,9 +2,9 @@
 //! build: how layers are written, what `RUN` is given (secrets, ssh agents, proxy build
 //! args) and the OCI runtime, found the first time a `RUN` needs it.
 
+use crate::options::Secret;
 use crate::rootfs::LayerOptions;
 use crate::ssh::SshAgent;
-use crate::Secret;
 use anyhow::{anyhow, Result};
 use oci_spec::image::Descriptor;
 use skiff_image::Store;

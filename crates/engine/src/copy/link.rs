@@ -17,7 +17,6 @@
 //! layer's key: a parent with as many layers (a changed `RUN`, a rebuilt base image of the
 //! same shape) reuses the layer; one with more or fewer layers makes it again.
 
-use super::CopyPlan;
 use crate::cachekey::step_key;
 use crate::config::ImageConfig;
 use crate::rootfs::{self, LayerOptions, NewLayer};
@@ -26,6 +25,7 @@ use crate::spec::{LayerFormat, LinkLayerSpec, StepSpec};
 use crate::state::ImageState;
 use anyhow::{anyhow, Context as _, Result};
 use skiff_image::Store;
+use std::path::Path;
 
 /// `--chown` of a `--link` copy as `uid:gid`: numbers (or `root`, which BuildKit's
 /// `llb.WithUser` takes as 0) only; a user given alone is also the group, as in a plain COPY.
@@ -54,37 +54,35 @@ pub(super) fn numeric_chown(spec: &str) -> Result<String> {
     Ok(format!("{uid}:{gid}"))
 }
 
-impl CopyPlan {
-    /// The key the `--link` layer is cached under: the copy's own inputs and how layers are
-    /// written (compression, the time clamp of a layer `depth` layers up), not the parent.
-    pub fn link_layer_key(&self, opts: &LayerOptions, depth: usize) -> String {
-        let spec = StepSpec::LinkLayer(LinkLayerSpec {
-            copy: Box::new(self.spec.clone()),
-            mtime_clamp: crate::time::layer_mtime_clamp(opts.source_date_epoch, depth),
-        });
-        step_key(None, &spec, Some(&LayerFormat::of(opts)))
-    }
+/// The key a `--link` layer is cached under: the copy's own spec and how layers are written
+/// (compression, the time clamp of a layer `depth` layers up), not the parent.
+pub(super) fn layer_key(spec: &StepSpec, opts: &LayerOptions, depth: usize) -> String {
+    let spec = StepSpec::LinkLayer(LinkLayerSpec {
+        copy: Box::new(spec.clone()),
+        mtime_clamp: crate::time::layer_mtime_clamp(opts.source_date_epoch, depth),
+    });
+    step_key(None, &spec, Some(&LayerFormat::of(opts)))
+}
 
-    /// Copies into an empty directory, writes it as a layer meant to sit `depth` layers up
-    /// (the empty layer when nothing was copied), and records it under `key`.
-    pub fn make_link_layer(
-        &self,
-        store: &Store,
-        opts: &LayerOptions,
-        depth: usize,
-        key: &str,
-    ) -> Result<NewLayer> {
-        let work = WorkDir::new(store, "link-")?;
-        let root = work.path().join("rootfs");
-        std::fs::create_dir(&root).context("creating the --link copy's directory")?;
-        self.execute(&root)?;
-        let layer = match rootfs::make_layer(store, &root, opts, depth)? {
-            Some(layer) => layer,
-            None => crate::state::empty_layer(store, opts)?,
-        };
-        record(store, key, &layer)?;
-        Ok(layer)
-    }
+/// Runs `copy` into an empty directory, writes it as a layer meant to sit `depth` layers up
+/// (the empty layer when nothing was copied), and records it under `key`.
+pub(super) fn make_layer(
+    store: &Store,
+    opts: &LayerOptions,
+    depth: usize,
+    key: &str,
+    copy: impl FnOnce(&Path) -> Result<()>,
+) -> Result<NewLayer> {
+    let work = WorkDir::new(store, "link-")?;
+    let root = work.path().join("rootfs");
+    std::fs::create_dir(&root).context("creating the --link copy's directory")?;
+    copy(&root)?;
+    let layer = match rootfs::make_layer(store, &root, opts, depth)? {
+        Some(layer) => layer,
+        None => crate::state::empty_layer(store, opts)?,
+    };
+    record(store, key, &layer)?;
+    Ok(layer)
 }
 
 /// The `--link` layer recorded under `key`, if any.
