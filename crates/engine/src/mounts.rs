@@ -82,6 +82,7 @@ enum Action {
         required: bool,
     },
     Heredoc {
+        target: String,
         name: String,
         body: String,
     },
@@ -145,6 +146,7 @@ pub fn plan(
                 content: body.clone(),
             });
             p.actions.push(Action::Heredoc {
+                target: HEREDOC_DIR.trim_end_matches('/').to_string(),
                 name: doc.name.clone(),
                 body,
             });
@@ -234,7 +236,7 @@ impl MountPlan {
                     };
                     out.ssh(agent, *access, target)?;
                 }
-                Action::Heredoc { name, body } => out.heredoc(store, name, body)?,
+                Action::Heredoc { target, name, body } => out.heredoc(store, target, name, body)?,
             }
         }
         Ok(out)

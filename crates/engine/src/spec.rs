@@ -395,6 +395,8 @@ pub enum Compression {
     Gzip,
     /// `application/vnd.oci.image.layer.v1.tar+zstd`.
     Zstd,
+    /// `application/vnd.oci.image.layer.v1.tar` (reserved: not written by `--compression` yet).
+    Uncompressed,
 }
 
 impl LayerFormat {

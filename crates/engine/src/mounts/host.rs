@@ -211,14 +211,21 @@ impl Materialized {
         Ok(())
     }
 
-    /// A heredoc script with a shebang, as an executable file in [`super::HEREDOC_DIR`].
-    pub(super) fn heredoc(&mut self, store: &Store, name: &str, body: &str) -> Result<()> {
+    /// A heredoc script with a shebang, as an executable file `name` in the directory
+    /// `target`.
+    pub(super) fn heredoc(
+        &mut self,
+        store: &Store,
+        target: &str,
+        name: &str,
+        body: &str,
+    ) -> Result<()> {
         let dir = WorkDir::new(store, "heredoc-")?;
         let file = dir.path().join(name);
         fs::write(&file, body.as_bytes())?;
         fs::set_permissions(&file, fs::Permissions::from_mode(0o755))?;
         self.mounts.push(Mount {
-            destination: super::HEREDOC_DIR.trim_end_matches('/').to_string(),
+            destination: target.to_string(),
             kind: MountKind::Bind {
                 source: dir.path().to_path_buf(),
                 readonly: true,
