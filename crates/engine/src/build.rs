@@ -6,7 +6,7 @@
 //! step options) and the [`Steps`] reporter; the scheduler's [`Board`] holds the stages'
 //! results and decides failure.
 
-use crate::cachekey::KeyBuilder;
+use crate::cachekey::step_key;
 use crate::dockerignore::Matcher;
 use crate::error::{diag, BuildError};
 use crate::inputs::{InputSources, Inputs};
@@ -14,6 +14,7 @@ use crate::options::{NamedContext, Secret};
 use crate::progress::Progress;
 use crate::rootfs::LayerOptions;
 use crate::schedule::{self, Board};
+use crate::spec::{StageResultSpec, StepSpec};
 use crate::stage::{StageBuilder, StageParts};
 use crate::state::ImageState;
 use crate::steps::Steps;
@@ -208,13 +209,10 @@ fn build_stage(parts: StageParts, stage: &PlannedStage, no_cache: bool) -> Resul
     let store = &parts.workspace.store;
     // The target's history times are filled in (as BuildKit's exporter does), so its final
     // state is not the same as the one an intermediate stage with the same steps ends with.
-    let mut key = KeyBuilder::new(&built.key, "stage-result");
-    key.part(if stage.index == parts.inputs.plan.target {
-        "target"
-    } else {
-        "intermediate"
+    let spec = StepSpec::StageResult(StageResultSpec {
+        target: stage.index == parts.inputs.plan.target,
     });
-    let key = key.finish();
+    let key = step_key(Some(&built.key), &spec, None);
     let cached = if no_cache {
         None
     } else {

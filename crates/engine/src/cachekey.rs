@@ -1,46 +1,96 @@
-//! Cache keys: a step's key is the SHA-256 of its parent's key and everything that decides
-//! its result. Parts are length-prefixed so no two different inputs can hash alike.
+//! Cache keys, format version [`KEY_FORMAT_VERSION`] (specified in `docs/cache-keys.md`).
+//!
+//! A step's key is `sha256:` + the hex SHA-256 of one canonical JSON document:
+//!
+//! ```json
+//! {"format":"skiff.cache-key","layer":{…}|null,"parent":"…"|null,"step":{"kind":"run",…},"version":3}
+//! ```
+//!
+//! `step` is the step's [`StepSpec`], `parent` the key (or manifest digest) it builds on,
+//! `layer` how a layer step writes its layers. Canonical means: object keys sorted by their
+//! UTF-8 bytes, no whitespace, strings escaped as `serde_json` escapes them, integers in
+//! decimal. No `Debug` output and no host path ever enters a key, so a key is the same on
+//! every machine (the registry-shared cache ships keys between machines).
 
+use crate::spec::{LayerFormat, StepSpec};
+use serde::Serialize;
+use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-/// Builds one step's cache key.
-pub struct KeyBuilder {
-    hasher: Sha256,
+/// The key format's version: bumped whenever a key would stand for something else (a field
+/// added, removed or renamed in a spec, a new canonical form, a change of what a step's
+/// result depends on), so that entries of an older format are never reused.
+/// v2: layer mtimes clamped to a logical clock, stage results keyed by content.
+/// v3: typed specs in canonical JSON; compression and `SOURCE_DATE_EPOCH` keyed.
+pub const KEY_FORMAT_VERSION: u32 = 3;
+
+/// The `format` field of every key document.
+pub const KEY_FORMAT_NAME: &str = "skiff.cache-key";
+
+/// The document a key is the hash of.
+#[derive(Serialize)]
+struct KeyDocument<'a> {
+    format: &'static str,
+    version: u32,
+    parent: Option<&'a str>,
+    step: &'a StepSpec,
+    layer: Option<&'a LayerFormat>,
 }
 
-impl KeyBuilder {
-    /// Starts a key from the parent's key and the kind of step (`run`, `copy`, …).
-    pub fn new(parent: &str, kind: &str) -> KeyBuilder {
-        let mut k = KeyBuilder {
-            hasher: Sha256::new(),
-        };
-        // Bumped when what a key stands for changes (v2: layer mtimes clamped to a logical
-        // clock, stage results keyed by content), so older entries are not reused.
-        k.part("v2");
-        k.part(parent);
-        k.part(kind);
-        k
-    }
+/// The key of `step` on top of `parent` (none: a key that does not follow a parent, like a
+/// `--link` layer's), whose layers are written as `layer` (none: a step that writes none).
+pub fn step_key(parent: Option<&str>, step: &StepSpec, layer: Option<&LayerFormat>) -> String {
+    let text = key_document(parent, step, layer);
+    format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())))
+}
 
-    /// Adds one input.
-    pub fn part(&mut self, value: &str) -> &mut Self {
-        self.hasher.update((value.len() as u64).to_le_bytes());
-        self.hasher.update(value.as_bytes());
-        self
-    }
+/// The canonical document [`step_key`] hashes (exposed for tests and for debugging a miss).
+pub fn key_document(parent: Option<&str>, step: &StepSpec, layer: Option<&LayerFormat>) -> String {
+    canonical_json(&KeyDocument {
+        format: KEY_FORMAT_NAME,
+        version: KEY_FORMAT_VERSION,
+        parent,
+        step,
+        layer,
+    })
+}
 
-    /// Adds a list of inputs (its length first).
-    pub fn list<S: AsRef<str>>(&mut self, values: &[S]) -> &mut Self {
-        self.part(&values.len().to_string());
-        for v in values {
-            self.part(v.as_ref());
+/// `value` as canonical JSON: objects with their keys sorted, no whitespace.
+pub fn canonical_json(value: &impl Serialize) -> String {
+    // Specs hold only strings, integers, booleans, null, lists and maps: they always convert.
+    let value = serde_json::to_value(value).expect("a spec serializes to JSON");
+    let mut out = String::new();
+    write_canonical(&value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            out.push('{');
+            for (i, (k, v)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                write_canonical(v, out);
+            }
+            out.push('}');
         }
-        self
-    }
-
-    /// The finished key (`sha256:…`).
-    pub fn finish(self) -> String {
-        format!("sha256:{}", hex::encode(self.hasher.finalize()))
+        Value::Array(items) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(v, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
     }
 }
 
@@ -60,25 +110,54 @@ pub const PROXY_ARGS: &[&str] = &[
 
 #[cfg(test)]
 mod tests {
-    use super::KeyBuilder;
+    use super::*;
+    use crate::spec::{MetaSpec, WorkdirSpec};
 
-    #[test]
-    fn parts_are_delimited() {
-        let mut a = KeyBuilder::new("p", "run");
-        a.part("ab").part("c");
-        let mut b = KeyBuilder::new("p", "run");
-        b.part("a").part("bc");
-        assert_ne!(a.finish(), b.finish());
+    fn meta(change: &str) -> StepSpec {
+        StepSpec::Meta(MetaSpec {
+            instruction: "ENV".into(),
+            change: change.into(),
+        })
     }
 
     #[test]
-    fn same_inputs_same_key() {
-        let mk = || {
-            let mut k = KeyBuilder::new("parent", "copy");
-            k.list(&["x", "y"]);
-            k.finish()
+    fn keys_are_sorted_and_compact() {
+        let doc = key_document(Some("scratch"), &meta("ENV A=1"), None);
+        assert_eq!(
+            doc,
+            r#"{"format":"skiff.cache-key","layer":null,"parent":"scratch","step":{"change":"ENV A=1","instruction":"ENV","kind":"meta"},"version":3}"#
+        );
+    }
+
+    #[test]
+    fn every_input_changes_the_key() {
+        let base = step_key(Some("p"), &meta("ENV A=1"), None);
+        assert_ne!(base, step_key(Some("q"), &meta("ENV A=1"), None));
+        assert_ne!(base, step_key(None, &meta("ENV A=1"), None));
+        assert_ne!(base, step_key(Some("p"), &meta("ENV A=2"), None));
+        let wd = |user: &str| {
+            StepSpec::Workdir(WorkdirSpec {
+                path: "/app".into(),
+                user: user.into(),
+            })
         };
-        assert_eq!(mk(), mk());
-        assert!(mk().starts_with("sha256:"));
+        assert_ne!(
+            step_key(Some("p"), &wd(""), None),
+            step_key(Some("p"), &wd("1"), None)
+        );
+        assert!(base.starts_with("sha256:") && base.len() == 71);
+    }
+
+    #[test]
+    fn strings_are_escaped_not_spliced() {
+        // A value holding JSON syntax cannot pose as another field.
+        let a = key_document(Some("p"), &meta(r#"x","instruction":"LABEL"#), None);
+        assert!(
+            a.contains(r#""change":"x\",\"instruction\":\"LABEL""#),
+            "{a}"
+        );
     }
 }
+
+#[cfg(test)]
+mod golden;

@@ -27,6 +27,7 @@ use crate::progress::Progress;
 use crate::remote::{self, Fetched};
 use crate::rootfs::{LayerOptions, NewLayer};
 use crate::sources::{components, Selected, SourceTree};
+use crate::spec::{AddSpec, CopySpec, Origin as SpecOrigin, SourceSpec, StepSpec, Unpack};
 use crate::statcache::StatCache;
 use anyhow::{anyhow, bail, Context as _, Result};
 use layer_source::LayerSource;
@@ -69,12 +70,13 @@ pub struct CopyPlan {
     /// Whether the copy is a layer of its own (`--link`, as BuildKit applies it: not with
     /// `--chmod`). Its key then leaves out the parent: see [`CopyPlan::link_layer_key`].
     pub link: bool,
-    /// What the cache key is made of (besides the parent key).
-    pub key_parts: Vec<String>,
+    /// The step as the cache keys it (besides the parent key): [`StepSpec::Copy`] or
+    /// [`StepSpec::Add`].
+    pub spec: StepSpec,
 }
 
 /// Works out a COPY/ADD for a stage whose working directory is `workdir`: what is copied
-/// from where (sources selected and checksummed, remote ones fetched) and its key parts.
+/// from where (sources selected and checksummed, remote ones fetched) and its spec.
 pub fn plan(
     inputs: &Inputs,
     store: &Store,
@@ -97,23 +99,17 @@ pub fn plan(
         Some(spec) if link => Some(link::numeric_chown(spec)?),
         other => other.clone(),
     };
-    let mut key_parts = vec![
-        format!("dest={dest}"),
-        format!("chown={}", chown.clone().unwrap_or_default()),
-        format!("chmod={}", req.chmod.clone().unwrap_or_default()),
-        format!(
-            "parents={} unpack={:?} add={}",
-            req.parents, req.unpack, req.is_add
+    let (mut origin, spec_origin) = match &req.from {
+        None => (
+            Origin::Local(inputs.context_tree(&[])?),
+            SpecOrigin::Context,
         ),
-    ];
-    key_parts.extend(req.excludes.iter().map(|e| format!("exclude={e}")));
-    let mut origin = match &req.from {
-        None => Origin::Local(inputs.context_tree(&[])?),
         Some(from) => match inputs.resolve_from(from, FromUse::Copy)? {
-            FromSource::Dir(tree) => Origin::Local(tree),
-            FromSource::Layers { state, label } => {
-                Origin::Layers(Box::new(LayerSource::new(store, state.layers, label)))
-            }
+            FromSource::Dir(tree) => (Origin::Local(tree), SpecOrigin::NamedContext(from.clone())),
+            FromSource::Layers { state, label } => (
+                Origin::Layers(Box::new(LayerSource::new(store, state.layers, label))),
+                SpecOrigin::Layers,
+            ),
         },
     };
     let selection = Selection {
@@ -122,15 +118,30 @@ pub fn plan(
         progress,
         tmp: store.root().join("tmp"),
     };
-    let mut parts = selection.sources(store, &mut origin, &mut key_parts)?;
+    let mut key_sources = Vec::new();
+    let mut parts = selection.sources(store, &mut origin, &mut key_sources)?;
     for (name, data) in &req.contents {
-        key_parts.push(format!("content {name} {data}"));
+        key_sources.push(SourceSpec::Inline {
+            name: name.clone(),
+            content: data.clone(),
+        });
         parts.push(Part::Inline {
             name: name.clone(),
             data: data.clone(),
         });
     }
+    let copy = CopySpec {
+        sources: key_sources,
+        dest: dest.clone(),
+        origin: spec_origin,
+        chown: chown.clone(),
+        chmod: req.chmod.clone(),
+        link,
+        excludes: req.excludes.clone(),
+        parents: req.parents,
+    };
     Ok(CopyPlan {
+        spec: step_spec(&req, copy),
         origin,
         parts,
         dest_is_dir: dest.ends_with('/'),
@@ -141,8 +152,21 @@ pub fn plan(
         parents: req.parents,
         unpack_local: req.is_add && req.unpack != Some(false),
         link,
-        key_parts,
     })
+}
+
+/// The step as the cache keys it: a COPY, or an ADD with its download and archive options.
+fn step_spec(req: &CopyRequest, copy: CopySpec) -> StepSpec {
+    if req.is_add {
+        StepSpec::Add(AddSpec {
+            copy,
+            unpack: Unpack::from_flag(req.unpack),
+            checksum: req.checksum.clone(),
+            keep_git_dir: req.keep_git_dir,
+        })
+    } else {
+        StepSpec::Copy(copy)
+    }
 }
 
 /// The absolute destination (ending in `/` when it names a directory), checked against the
@@ -179,12 +203,12 @@ struct Selection<'r> {
 }
 
 impl Selection<'_> {
-    /// Each source as a part of the plan, its key part added to `key_parts`.
+    /// Each source as a part of the plan, its spec added to `key_sources`.
     fn sources(
         &self,
         store: &Store,
         origin: &mut Origin,
-        key_parts: &mut Vec<String>,
+        key_sources: &mut Vec<SourceSpec>,
     ) -> Result<Vec<Part>> {
         let req = self.req;
         let mut stat_cache = match &*origin {
@@ -196,21 +220,24 @@ impl Selection<'_> {
             if req.is_add && remote::is_git(s) {
                 let fetched =
                     remote::git_checkout(s, req.keep_git_dir, req.checksum.as_deref(), &self.tmp)?;
-                key_parts.push(fetched.key.clone());
+                key_sources.push(fetched.source.clone());
                 parts.push(Part::Remote {
                     fetched,
                     unpack: false,
                 });
             } else if req.is_add && remote::is_http(s) {
                 let fetched = remote::download(s, req.checksum.as_deref(), &self.tmp)?;
-                key_parts.push(fetched.key.clone());
+                key_sources.push(fetched.source.clone());
                 parts.push(Part::Remote {
                     fetched,
                     unpack: req.unpack == Some(true),
                 });
             } else {
                 let (sum, selected) = self.path(s, origin, stat_cache.as_mut())?;
-                key_parts.push(format!("src={s} sum={sum}"));
+                key_sources.push(SourceSpec::Path {
+                    pattern: s.clone(),
+                    checksum: sum,
+                });
                 parts.push(Part::Path {
                     source: s.clone(),
                     selected,
@@ -410,7 +437,7 @@ impl CopyPlan {
     /// The key the `--link` layer is cached under: the copy's own inputs and how layers are
     /// written (compression, the time clamp of a layer `depth` layers up), not the parent.
     pub fn link_layer_key(&self, opts: &LayerOptions, depth: usize) -> String {
-        link::layer_key(&self.key_parts, opts, depth)
+        link::layer_key(&self.spec, opts, depth)
     }
 
     /// Copies into an empty directory, writes it as a layer meant to sit `depth` layers up

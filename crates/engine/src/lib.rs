@@ -8,7 +8,8 @@
 //!
 //! The modules are private: what callers use is re-exported here. A build fails with a
 //! [`BuildError`] (a Dockerfile error, a failed step with its place and typed cause such as
-//! [`RunFailed`], or a cancellation); its events go to a [`Progress`].
+//! [`RunFailed`], or a cancellation); its events go to a [`Progress`]. The one public module,
+//! [`spec`], is the cache key format ([`step_key`]), documented in `docs/cache-keys.md`.
 
 mod archive;
 mod build;
@@ -32,6 +33,7 @@ mod run;
 mod schedule;
 mod scratch;
 mod sources;
+pub mod spec;
 mod ssh;
 mod stage;
 mod statcache;
@@ -42,6 +44,9 @@ mod view;
 mod workspace;
 
 pub use build::{build, plan, BuildOptions, BuildOutcome, Planned};
+/// The cache key format (see `docs/cache-keys.md`): what a key is computed from, shared
+/// with whatever ships keys between machines.
+pub use cachekey::{key_document, step_key, KEY_FORMAT_VERSION};
 pub use config::ImageConfig;
 pub use dockerignore::Matcher;
 pub use error::BuildError;

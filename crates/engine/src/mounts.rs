@@ -1,117 +1,113 @@
-//! `RUN --mount`: turning each typed mount into something the sandbox can mount, plus what
-//! it contributes to the step's cache key.
+//! `RUN --mount`: planned as pure values while the step's key is computed, materialized
+//! (locks taken, directories copied or created, secret files written, ssh relays started)
+//! only when the step actually runs, after the cache lookup missed. A cached `RUN` has no
+//! side effect from its mounts.
 //!
 //! - `bind`: a directory or file of the context, a stage or an image; read-only unless
-//!   `rw`, and then writes go to a throwaway copy.
+//!   `rw`, and then writes go to a throwaway copy (made when the step runs).
 //! - `cache`: a directory in the store (`cache-mounts/`) that persists across builds, empty
 //!   at first or a copy of `from`/`source`; its contents never enter a layer or the key.
+//!   `sharing=locked` holds its lock while the step runs; `private` uses it when it is free
+//!   and a throwaway directory when it is not.
 //! - `tmpfs`: an empty tmpfs.
 //! - `secret`: a `--secret` as a file (default `/run/secrets/<id>`, kept in `/dev/shm` while
 //!   the step runs) and/or an environment variable; the value never enters a layer, the
-//!   history or the key.
+//!   history or the key. A `required` secret that was not given fails the step when it runs.
 //! - `ssh`: a `--ssh` agent as a socket (default `/run/buildkit/ssh_agent.N`, mode 0600) through
 //!   a proxy of its own (see [`crate::ssh`]); the first one is `$SSH_AUTH_SOCK`. The host's
-//!   socket path never enters the key, the history or a layer. The relay is started only
-//!   when the step runs ([`Prepared::start_ssh`]): a cached step needs no agent.
+//!   socket path never enters the key, the history or a layer.
+
+mod host;
 
 use crate::inputs::{FromSource, FromUse, Inputs};
-use crate::scratch::WorkDir;
-use crate::ssh::{AgentProxy, SocketAccess, SshAgent};
+use crate::spec::{CacheSeed, CacheSharing, MountSpec, Origin};
+use crate::ssh::{SocketAccess, SshAgent};
 use crate::state::ImageState;
-use crate::view::View;
 use crate::workspace::Workspace;
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{anyhow, bail, Result};
 use sha2::{Digest as _, Sha256};
 use skiff_frontend::ast::Heredoc;
 use skiff_frontend::instructions::{heredoc_text, Mount as TypedMount, MountType, Sharing};
-use skiff_sandbox::{Mount, MountKind};
-use std::fs::{self, File};
-use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use skiff_image::Store;
+
+pub use host::Materialized;
+use host::{CacheDir, FileAccess, HostSource};
 
 /// Where a heredoc script with a shebang is mounted for execution (as BuildKit does).
 pub const HEREDOC_DIR: &str = "/dev/pipes/";
 
-/// The mounts of one RUN, ready for the sandbox; keeps what backs them alive.
-pub struct Prepared {
-    /// The sandbox mounts, in order.
-    pub mounts: Vec<Mount>,
-    /// Extra environment (`type=secret,env=NAME`): passed to the process, never keyed.
+/// The mounts of one RUN, planned: what the key covers, and what to do when it runs.
+pub struct MountPlan {
+    /// The mounts as the cache key covers them, in order.
+    pub specs: Vec<MountSpec>,
+    /// Extra environment (`type=secret,env=NAME`, `SSH_AUTH_SOCK`): passed to the process,
+    /// never keyed (the secret's value) or keyed through its spec.
     pub env: Vec<String>,
-    /// What the mounts add to the cache key.
-    pub key_parts: Vec<String>,
-    _views: Vec<View>,
-    _dirs: Vec<WorkDir>,
-    _locks: Vec<File>,
-    /// The ssh mounts, started by [`Prepared::start_ssh`] only when the step runs.
-    ssh: Vec<PendingSsh>,
+    actions: Vec<Action>,
 }
 
-/// An ssh mount whose agent relay is not started yet: a cached step needs no agent (as in
-/// BuildKit, where a cache hit never asks the client's session for one).
-struct PendingSsh {
-    id: String,
-    agent: Option<SshAgent>,
-    access: SocketAccess,
-    target: String,
-    required: bool,
+/// One thing to set up when the step runs.
+enum Action {
+    Bind {
+        target: String,
+        source: HostSource,
+        display: String,
+        rw: bool,
+    },
+    Cache {
+        target: String,
+        dir: CacheDir,
+        /// Where a new cache's files come from, and the source as written.
+        seed: Option<(HostSource, String)>,
+    },
+    Tmpfs {
+        target: String,
+        size: Option<u64>,
+    },
+    Secret {
+        id: String,
+        /// The file's target and value; `None` with `env` alone.
+        file: Option<(String, Vec<u8>)>,
+        given: bool,
+        required: bool,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    },
+    Ssh {
+        id: String,
+        agent: Option<SshAgent>,
+        access: SocketAccess,
+        target: String,
+        required: bool,
+    },
+    Heredoc {
+        target: String,
+        name: String,
+        body: String,
+    },
 }
 
-impl Prepared {
-    /// Starts the relays of this RUN's ssh mounts, for a step that is about to run: the mounts
-    /// to add to the sandbox's, and the relays, which must live until the step ends. Fails when
-    /// a `required` mount's agent was not given with `--ssh`.
-    pub fn start_ssh(&self) -> Result<(Vec<Mount>, Vec<AgentProxy>)> {
-        let (mut mounts, mut relays) = (Vec::new(), Vec::new());
-        for pending in &self.ssh {
-            let Some(agent) = &pending.agent else {
-                if pending.required {
-                    let id = &pending.id;
-                    bail!(
-                        "ssh agent \"{id}\" is required by RUN --mount=type=ssh but was not \
-                         given: pass --ssh {id}=SOCKET (or --ssh {id}=KEY_FILE; --ssh default \
-                         forwards $SSH_AUTH_SOCK)"
-                    );
-                }
-                continue;
-            };
-            let proxy = AgentProxy::start(agent, pending.access)?;
-            mounts.push(Mount {
-                destination: pending.target.clone(),
-                kind: MountKind::Bind {
-                    source: proxy.socket().to_path_buf(),
-                    readonly: true,
-                },
-            });
-            relays.push(proxy);
-        }
-        Ok((mounts, relays))
-    }
-}
-
-/// What mounts are made from: the store and the options (secrets, ssh agents), and the
-/// build's inputs (a mount's `from`).
+/// What mounts are planned from: the options (secrets, ssh agents) and the build's inputs
+/// (a mount's `from`).
 struct MountEnv<'a> {
     workspace: &'a Workspace,
     inputs: &'a Inputs<'a>,
 }
 
-/// Prepares `mounts` (already expanded) for a RUN on top of `state`.
-pub fn prepare(
+/// Plans `mounts` (already expanded) for a RUN on top of `state`: reads what the key needs
+/// (the checksum of a context source, the key of a `from` stage or image), changes nothing.
+pub fn plan(
     workspace: &Workspace,
     inputs: &Inputs,
     state: &ImageState,
     mounts: &[TypedMount],
     heredocs: &[Heredoc],
-) -> Result<Prepared> {
-    let mut p = Prepared {
-        mounts: Vec::new(),
+) -> Result<MountPlan> {
+    let mut p = MountPlan {
+        specs: Vec::new(),
         env: Vec::new(),
-        key_parts: Vec::new(),
-        _views: Vec::new(),
-        _dirs: Vec::new(),
-        _locks: Vec::new(),
-        ssh: Vec::new(),
+        actions: Vec::new(),
     };
     let cx = &MountEnv { workspace, inputs };
     let mut ssh_index = 0;
@@ -125,15 +121,18 @@ pub fn prepare(
             MountType::Cache => cache(cx, &mut p, m, target)?,
             MountType::Tmpfs => {
                 let target = target.ok_or_else(|| anyhow!("--mount=type=tmpfs needs a target"))?;
-                p.key_parts.push(format!("tmpfs {target} {:?}", m.size));
-                p.mounts.push(Mount {
-                    destination: target,
-                    kind: MountKind::Tmpfs { size: m.size },
+                p.specs.push(MountSpec::Tmpfs {
+                    target: target.clone(),
+                    size: m.size,
+                });
+                p.actions.push(Action::Tmpfs {
+                    target,
+                    size: m.size,
                 });
             }
             MountType::Secret => secret(cx, &mut p, m, target)?,
             MountType::Ssh => {
-                ssh(cx, state, &mut p, m, target, ssh_index)?;
+                ssh(cx, state, &mut p, m, target, ssh_index);
                 ssh_index += 1;
             }
         }
@@ -141,222 +140,267 @@ pub fn prepare(
     if let [doc] = heredocs {
         let body = heredoc_text(doc);
         if body.starts_with("#!") {
-            let dir = WorkDir::new(&cx.workspace.store, "heredoc-")?;
-            let file = dir.path().join(&doc.name);
-            fs::write(&file, body.as_bytes())?;
-            fs::set_permissions(&file, fs::Permissions::from_mode(0o755))?;
-            p.mounts.push(Mount {
-                destination: HEREDOC_DIR.trim_end_matches('/').to_string(),
-                kind: MountKind::Bind {
-                    source: dir.path().to_path_buf(),
-                    readonly: true,
-                },
+            p.specs.push(MountSpec::Heredoc {
+                target: HEREDOC_DIR.trim_end_matches('/').to_string(),
+                name: doc.name.clone(),
+                content: body.clone(),
             });
-            p._dirs.push(dir);
+            p.actions.push(Action::Heredoc {
+                target: HEREDOC_DIR.trim_end_matches('/').to_string(),
+                name: doc.name.clone(),
+                body,
+            });
         }
     }
     Ok(p)
 }
 
-/// Where a mount's files come from: the host path of `source` inside the context or a
-/// `from` (named context, stage or image), plus what identifies it in the cache key.
-/// Mounted views are kept alive in `p`.
+impl MountPlan {
+    /// Sets the mounts up for a step that is about to run: takes cache locks, creates cache
+    /// directories, copies `rw` bind sources, writes secret files, mounts `from` layers and
+    /// starts ssh relays. What it returns must live until the step ends. Fails when a
+    /// `required` secret or ssh agent was not given.
+    pub fn materialize(&self, store: &Store) -> Result<Materialized> {
+        let mut out = Materialized::default();
+        for action in &self.actions {
+            match action {
+                Action::Bind {
+                    target,
+                    source,
+                    display,
+                    rw,
+                } => {
+                    let path = out.host_path(store, source)?;
+                    if !path.exists() {
+                        bail!("--mount source \"{display}\" does not exist");
+                    }
+                    out.bind(store, target, path, *rw)?;
+                }
+                Action::Cache { target, dir, seed } => {
+                    let seed = match seed {
+                        Some((source, display)) => {
+                            let path = out.host_path(store, source)?;
+                            if !path.is_dir() {
+                                bail!(
+                                    "--mount=type=cache source \"{display}\" is not a directory \
+                                     in the from source"
+                                );
+                            }
+                            Some(path)
+                        }
+                        None => None,
+                    };
+                    out.cache(store, target, dir, seed.as_deref())?;
+                }
+                Action::Tmpfs { target, size } => out.tmpfs(target, *size),
+                Action::Secret {
+                    id,
+                    file,
+                    given,
+                    required,
+                    mode,
+                    uid,
+                    gid,
+                } => {
+                    if !given {
+                        if *required {
+                            bail!("secret \"{id}\" is required but was not given: pass --secret id={id},src=FILE (or env=VAR)");
+                        }
+                        continue;
+                    }
+                    if let Some((target, value)) = file {
+                        let access = FileAccess {
+                            mode: *mode,
+                            uid: *uid,
+                            gid: *gid,
+                        };
+                        out.secret_file(store, target, value, access)?;
+                    }
+                }
+                Action::Ssh {
+                    id,
+                    agent,
+                    access,
+                    target,
+                    required,
+                } => {
+                    let Some(agent) = agent else {
+                        if *required {
+                            bail!(
+                                "ssh agent \"{id}\" is required by RUN --mount=type=ssh but was \
+                                 not given: pass --ssh {id}=SOCKET (or --ssh {id}=KEY_FILE; \
+                                 --ssh default forwards $SSH_AUTH_SOCK)"
+                            );
+                        }
+                        continue;
+                    };
+                    out.ssh(agent, *access, target)?;
+                }
+                Action::Heredoc { target, name, body } => out.heredoc(store, target, name, body)?,
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A mount's source resolved: where its files are, its origin, and its content identity
+/// (the checksum of the selection in a local context, or the stage's or image's key).
+/// Nothing is mounted: a stage or an image is only mounted when the step runs.
 fn resolve_source(
     cx: &MountEnv,
-    p: &mut Prepared,
     m: &TypedMount,
     source: &str,
-) -> Result<(PathBuf, String)> {
-    let tree = match &m.from {
-        None => cx.inputs.context_tree(&[])?,
+) -> Result<(HostSource, Origin, String)> {
+    let (tree, origin) = match &m.from {
+        None => (cx.inputs.context_tree(&[])?, Origin::Context),
         Some(from) => match cx.inputs.resolve_from(&from.value, FromUse::Mount)? {
-            FromSource::Dir(tree) => tree,
+            FromSource::Dir(tree) => (tree, Origin::NamedContext(from.value.clone())),
             FromSource::Layers { state, .. } => {
-                let view = View::mount(&cx.workspace.store, &state.layers)?;
-                let path = crate::rootpath::resolve(view.root(), source, true)?;
-                p._views.push(view);
-                return Ok((path, format!("{source} from {}", state.key)));
+                let host = HostSource::Layers {
+                    layers: state.layers,
+                    path: source.to_string(),
+                };
+                return Ok((host, Origin::Layers, state.key));
             }
         },
     };
     let sel = tree.select(source)?;
-    let key = format!("{source} {}", tree.checksum(&sel)?);
-    Ok((crate::rootpath::resolve(&tree.root, source, true)?, key))
+    let content = tree.checksum(&sel)?;
+    let path = crate::rootpath::resolve(&tree.root, source, true)?;
+    Ok((HostSource::Path(path), origin, content))
 }
 
-fn bind(cx: &MountEnv, p: &mut Prepared, m: &TypedMount, target: Option<String>) -> Result<()> {
+fn bind(cx: &MountEnv, p: &mut MountPlan, m: &TypedMount, target: Option<String>) -> Result<()> {
     let target = target.ok_or_else(|| anyhow!("--mount=type=bind needs a target"))?;
     let source = m
         .source
         .as_ref()
-        .map(|w| w.value.clone())
-        .unwrap_or_else(|| "/".into());
-    let (host_path, key) = resolve_source(cx, p, m, &source)?;
-    p.key_parts
-        .push(format!("bind {target} {key} ro={}", m.readonly));
-    if !host_path.exists() {
-        bail!("--mount source \"{source}\" does not exist");
+        .map_or_else(|| "/".to_string(), |w| w.value.clone());
+    let (host, origin, content) = resolve_source(cx, m, &source)?;
+    if let HostSource::Path(path) = &host {
+        if !path.exists() {
+            bail!("--mount source \"{source}\" does not exist");
+        }
     }
-    let host_path = if m.readonly {
-        host_path
-    } else {
-        // rw: the RUN may write, but the writes are thrown away (as in BuildKit).
-        let dir = WorkDir::new(&cx.workspace.store, "bind-rw-")?;
-        let copy = dir.path().join("data");
-        copy_tree(&host_path, &copy)?;
-        p._dirs.push(dir);
-        copy
-    };
-    p.mounts.push(Mount {
-        destination: target,
-        kind: MountKind::Bind {
-            source: host_path,
-            readonly: m.readonly,
-        },
+    p.specs.push(MountSpec::Bind {
+        target: target.clone(),
+        source: source.clone(),
+        origin,
+        content,
+        rw: !m.readonly,
+    });
+    p.actions.push(Action::Bind {
+        target,
+        source: host,
+        display: source,
+        rw: !m.readonly,
     });
     Ok(())
 }
 
-/// `cp -a SRC DEST` (DEST must not exist): a file or a whole tree with owners, modes, links.
-fn copy_tree(src: &std::path::Path, dest: &std::path::Path) -> Result<()> {
-    let status = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(src)
-        .arg(dest)
-        .status()
-        .context("running cp -a to copy a mount source")?;
-    if !status.success() {
-        bail!(
-            "copying the mount source {} to {} failed",
-            src.display(),
-            dest.display()
-        );
-    }
-    Ok(())
-}
-
 /// A cache mount: a directory under the store's `cache-mounts/` named after its id (and its
-/// `from` source, like BuildKit, which keys a cache with a base by both). It is created on
-/// first use, empty with `mode`/`uid`/`gid`, or as a copy of the `from`/`source` directory; its
-/// contents persist across builds and never enter a layer or the cache key.
-fn cache(cx: &MountEnv, p: &mut Prepared, m: &TypedMount, target: Option<String>) -> Result<()> {
+/// `from` source, like BuildKit, which keys a cache with a base by both).
+fn cache(cx: &MountEnv, p: &mut MountPlan, m: &TypedMount, target: Option<String>) -> Result<()> {
     let target = target.ok_or_else(|| anyhow!("--mount=type=cache needs a target"))?;
     let id =
         m.id.as_ref()
-            .map(|w| w.value.clone())
-            .unwrap_or_else(|| target.clone());
+            .map_or_else(|| target.clone(), |w| w.value.clone());
     let seed = match &m.from {
         Some(_) => {
             let source = m
                 .source
                 .as_ref()
-                .map(|w| w.value.clone())
-                .unwrap_or_else(|| "/".into());
-            let (path, key) = resolve_source(cx, p, m, &source)?;
-            if !path.is_dir() {
-                bail!(
-                    "--mount=type=cache source \"{source}\" is not a directory in the from source"
-                );
-            }
-            Some((path, key))
+                .map_or_else(|| "/".to_string(), |w| w.value.clone());
+            let (host, origin, content) = resolve_source(cx, m, &source)?;
+            Some((host, origin, content, source))
         }
         None => None,
     };
-    let base = cx.workspace.store.root().join("cache-mounts");
-    fs::create_dir_all(&base)?;
+    // The directory's name (not a cache key): the id, and where a seeded cache comes from.
     let naming = match &seed {
-        Some((_, key)) => format!("{id}\0{key}"),
+        Some((HostSource::Layers { .. }, _, content, source)) => {
+            format!("{id}\0{source} from {content}")
+        }
+        Some((_, _, content, source)) => format!("{id}\0{source} {content}"),
         None => id.clone(),
     };
     let name = hex::encode(&Sha256::digest(naming.as_bytes())[..12]);
-    let dir = base.join(&name);
-    let lock = File::create(base.join(format!("{name}.lock")))?;
-    let dir = match m.sharing {
-        Sharing::Shared => dir,
-        Sharing::Locked => {
-            rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)?;
-            p._locks.push(lock);
-            dir
-        }
-        Sharing::Private => {
-            if rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive)
-                .is_ok()
-            {
-                p._locks.push(lock);
-                dir
-            } else {
-                let tmp = WorkDir::new(&cx.workspace.store, "cache-private-")?;
-                let d = tmp.path().join("data");
-                p._dirs.push(tmp);
-                d
-            }
-        }
-    };
-    if !dir.exists() {
-        let parent = dir.parent().unwrap_or(&base);
-        let tmp = parent.join(format!("{name}.new-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&tmp);
-        match &seed {
-            Some((source, _)) => copy_tree(source, &tmp)?,
-            None => {
-                fs::create_dir_all(&tmp)?;
-                fs::set_permissions(&tmp, fs::Permissions::from_mode(m.mode.unwrap_or(0o755)))?;
-                std::os::unix::fs::chown(&tmp, Some(m.uid.unwrap_or(0)), Some(m.gid.unwrap_or(0)))?;
-            }
-        }
-        if fs::rename(&tmp, &dir).is_err() {
-            // Another build created it meanwhile: use theirs.
-            let _ = fs::remove_dir_all(&tmp);
-        }
-    }
-    let from_key = seed.map(|(_, key)| key).unwrap_or_default();
-    p.key_parts
-        .push(format!("cache {target} id={id} from={from_key}"));
-    p.mounts.push(Mount {
-        destination: target,
-        kind: MountKind::Bind {
-            source: dir,
-            readonly: m.readonly,
+    p.specs.push(MountSpec::Cache {
+        target: target.clone(),
+        id,
+        sharing: match m.sharing {
+            Sharing::Shared => CacheSharing::Shared,
+            Sharing::Private => CacheSharing::Private,
+            Sharing::Locked => CacheSharing::Locked,
         },
+        readonly: m.readonly,
+        uid: m.uid,
+        gid: m.gid,
+        mode: m.mode,
+        seed: seed.as_ref().map(|(_, origin, content, source)| CacheSeed {
+            source: source.clone(),
+            origin: origin.clone(),
+            content: content.clone(),
+        }),
+    });
+    p.actions.push(Action::Cache {
+        target,
+        dir: CacheDir {
+            name,
+            sharing: m.sharing,
+            readonly: m.readonly,
+            access: FileAccess {
+                mode: m.mode.unwrap_or(0o755),
+                uid: m.uid.unwrap_or(0),
+                gid: m.gid.unwrap_or(0),
+            },
+        },
+        seed: seed.map(|(host, _, _, source)| (host, source)),
     });
     Ok(())
 }
 
-fn secret(cx: &MountEnv, p: &mut Prepared, m: &TypedMount, target: Option<String>) -> Result<()> {
+fn secret(cx: &MountEnv, p: &mut MountPlan, m: &TypedMount, target: Option<String>) -> Result<()> {
     let id = match (&m.id, &target) {
         (Some(id), _) => id.value.clone(),
         (None, Some(t)) => t.rsplit('/').next().unwrap_or_default().to_string(),
         (None, None) => bail!("--mount=type=secret needs an id or a target"),
     };
-    let Some(secret) = cx.workspace.secrets.iter().find(|s| s.id == id) else {
-        if m.required {
-            bail!("secret \"{id}\" is required but was not given: pass --secret id={id},src=FILE (or env=VAR)");
-        }
-        return Ok(());
-    };
     let env_name = m.env.as_ref().map(|w| w.value.clone());
-    p.key_parts
-        .push(format!("secret {id} target={target:?} env={env_name:?}"));
-    if let Some(name) = &env_name {
+    p.specs.push(MountSpec::Secret {
+        id: id.clone(),
+        target: target.clone(),
+        env: env_name.clone(),
+        required: m.required,
+        uid: m.uid,
+        gid: m.gid,
+        mode: m.mode,
+    });
+    let value = cx
+        .workspace
+        .secrets
+        .iter()
+        .find(|s| s.id == id)
+        .map(|s| s.value.clone());
+    if let (Some(name), Some(value)) = (&env_name, &value) {
         p.env
-            .push(format!("{name}={}", String::from_utf8_lossy(&secret.value)));
+            .push(format!("{name}={}", String::from_utf8_lossy(value)));
     }
-    if env_name.is_none() || target.is_some() {
-        let target = target.unwrap_or_else(|| format!("/run/secrets/{id}"));
-        let dir = secret_dir(cx)?;
-        let file = dir.path().join("secret");
-        fs::write(&file, &secret.value)?;
-        fs::set_permissions(&file, fs::Permissions::from_mode(m.mode.unwrap_or(0o400)))?;
-        std::os::unix::fs::chown(&file, Some(m.uid.unwrap_or(0)), Some(m.gid.unwrap_or(0)))?;
-        p.mounts.push(Mount {
-            destination: target,
-            kind: MountKind::Bind {
-                source: file,
-                readonly: true,
-            },
-        });
-        p._dirs.push(dir);
-    }
+    let file = (env_name.is_none() || target.is_some()).then(|| {
+        (
+            target.unwrap_or_else(|| format!("/run/secrets/{id}")),
+            value.clone().unwrap_or_default(),
+        )
+    });
+    p.actions.push(Action::Secret {
+        id,
+        file,
+        given: value.is_some(),
+        required: m.required,
+        mode: m.mode.unwrap_or(0o400),
+        uid: m.uid.unwrap_or(0),
+        gid: m.gid.unwrap_or(0),
+    });
     Ok(())
 }
 
@@ -367,15 +411,14 @@ fn secret(cx: &MountEnv, p: &mut Prepared, m: &TypedMount, target: Option<String
 fn ssh(
     cx: &MountEnv,
     state: &ImageState,
-    p: &mut Prepared,
+    p: &mut MountPlan,
     m: &TypedMount,
     target: Option<String>,
     index: usize,
-) -> Result<()> {
+) {
     let id =
         m.id.as_ref()
-            .map(|w| w.value.clone())
-            .unwrap_or_else(|| crate::ssh::DEFAULT_ID.to_string());
+            .map_or_else(|| crate::ssh::DEFAULT_ID.to_string(), |w| w.value.clone());
     let target = target.unwrap_or_else(|| format!("/run/buildkit/ssh_agent.{index}"));
     let access = SocketAccess {
         mode: m.mode.unwrap_or(0o600),
@@ -386,26 +429,19 @@ fn ssh(
     if index == 0 && !env_has_sock {
         p.env.push(format!("SSH_AUTH_SOCK={target}"));
     }
-    p.key_parts.push(format!(
-        "ssh {target} id={id} mode={:o} uid={} gid={} required={}",
-        access.mode, access.uid, access.gid, m.required
-    ));
-    p.ssh.push(PendingSsh {
+    p.specs.push(MountSpec::Ssh {
+        id: id.clone(),
+        target: target.clone(),
+        required: m.required,
+        uid: access.uid,
+        gid: access.gid,
+        mode: access.mode,
+    });
+    p.actions.push(Action::Ssh {
         agent: cx.workspace.ssh.iter().find(|a| a.id == id).cloned(),
         id,
         access,
         target,
         required: m.required,
     });
-    Ok(())
-}
-
-/// Where a secret file waits while its step runs: in memory (`/dev/shm`, a tmpfs on Linux
-/// hosts) when it is there, like BuildKit's tmpfs for secrets, so the value does not touch a
-/// disk; else a scratch dir in the store. Removed after the step either way.
-fn secret_dir(cx: &MountEnv) -> Result<WorkDir> {
-    match WorkDir::new_in(std::path::Path::new("/dev/shm"), "skiff-secret-") {
-        Ok(dir) => Ok(dir),
-        Err(_) => WorkDir::new(&cx.workspace.store, "secret-"),
-    }
 }

@@ -5,6 +5,7 @@
 //! key (the download's SHA-256, the commit checked out), as in BuildKit. The fetched files
 //! live in a temporary directory that the plan keeps until the step has run.
 
+use crate::spec::SourceSpec;
 use anyhow::{bail, Context as _, Result};
 use sha2::{Digest as _, Sha256};
 use std::fs;
@@ -20,8 +21,8 @@ pub struct Fetched {
     pub dir: TempDir,
     /// What to copy, relative to `dir`: the downloaded file, or the checkout (or its subdir).
     pub path: String,
-    /// What goes into the cache key.
-    pub key: String,
+    /// What the cache key covers of it (the URL and the download's digest, or the commit).
+    pub source: SourceSpec,
 }
 
 /// Whether an ADD source is a git repository, as BuildKit's `ParseGitRef` tells: `git@…`,
@@ -124,7 +125,12 @@ pub fn download(url: &str, checksum: Option<&str>, tmp: &Path) -> Result<Fetched
     fs::set_permissions(&path, fs::Permissions::from_mode(0o600))?;
     crate::destination::set_mtime(&path, (last_modified, 0))?;
     Ok(Fetched {
-        key: format!("url {url} {name} {digest} {last_modified}"),
+        source: SourceSpec::Url {
+            url: url.to_string(),
+            name: name.clone(),
+            digest,
+            last_modified,
+        },
         path: name,
         dir,
     })
@@ -313,10 +319,12 @@ pub fn git_checkout(
         );
     }
     Ok(Fetched {
-        key: format!(
-            "git {} {commit} {:?} keep-git-dir={keep_git_dir}",
-            r.remote, r.subdir
-        ),
+        source: SourceSpec::Git {
+            remote: r.remote.clone(),
+            commit,
+            subdir: r.subdir.clone(),
+            keep_git_dir,
+        },
         path,
         dir,
     })

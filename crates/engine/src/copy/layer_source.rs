@@ -8,9 +8,10 @@
 //! index entry, so `skiff prune` keeps it exactly as long as the entry. A fully cached build
 //! therefore neither mounts nor reads the source layers.
 
-use crate::cachekey::KeyBuilder;
+use crate::cachekey::step_key;
 use crate::dockerignore::Matcher;
 use crate::sources::SourceTree;
+use crate::spec::{SourceChecksumSpec, StepSpec};
 use crate::view::View;
 use anyhow::{Context as _, Result};
 use oci_spec::image::Descriptor;
@@ -93,10 +94,12 @@ impl LayerSource {
     }
 
     fn sum_key(&self, pattern: &str, excludes: &[String]) -> String {
-        let layers: Vec<String> = self.layers.iter().map(|l| l.digest().to_string()).collect();
-        let mut key = KeyBuilder::new("copy --from source checksum", "v1");
-        key.list(&layers).part(pattern).list(excludes);
-        key.finish()
+        let spec = StepSpec::SourceChecksum(SourceChecksumSpec {
+            layers: self.layers.iter().map(|l| l.digest().to_string()).collect(),
+            pattern: pattern.to_string(),
+            excludes: excludes.to_vec(),
+        });
+        step_key(None, &spec, None)
     }
 
     fn remembered(&self, key: &str) -> Option<(String, bool)> {

@@ -17,13 +17,13 @@
 //! layer's key: a parent with as many layers (a changed `RUN`, a rebuilt base image of the
 //! same shape) reuses the layer; one with more or fewer layers makes it again.
 
-use crate::cachekey::KeyBuilder;
+use crate::cachekey::step_key;
 use crate::config::ImageConfig;
 use crate::rootfs::{self, LayerOptions, NewLayer};
 use crate::scratch::WorkDir;
+use crate::spec::{LayerFormat, LinkLayerSpec, StepSpec};
 use crate::state::ImageState;
 use anyhow::{anyhow, Context as _, Result};
-use skiff_image::layer::Compression;
 use skiff_image::Store;
 use std::path::Path;
 
@@ -54,20 +54,14 @@ pub(super) fn numeric_chown(spec: &str) -> Result<String> {
     Ok(format!("{uid}:{gid}"))
 }
 
-/// The key a `--link` layer is cached under: the copy's own inputs (`key_parts`) and how
-/// layers are written (compression, the time clamp of a layer `depth` layers up), not the
-/// parent.
-pub(super) fn layer_key(key_parts: &[String], opts: &LayerOptions, depth: usize) -> String {
-    let clamp = crate::time::layer_mtime_clamp(opts.source_date_epoch, depth);
-    let compression = match opts.compression {
-        Compression::Gzip => "gzip",
-        Compression::Zstd => "zstd",
-        Compression::Uncompressed => "none",
-    };
-    let mut key = KeyBuilder::new("copy --link layer", "copy");
-    key.list(key_parts)
-        .part(&format!("compression={compression} clamp={clamp}"));
-    key.finish()
+/// The key a `--link` layer is cached under: the copy's own spec and how layers are written
+/// (compression, the time clamp of a layer `depth` layers up), not the parent.
+pub(super) fn layer_key(spec: &StepSpec, opts: &LayerOptions, depth: usize) -> String {
+    let spec = StepSpec::LinkLayer(LinkLayerSpec {
+        copy: Box::new(spec.clone()),
+        mtime_clamp: crate::time::layer_mtime_clamp(opts.source_date_epoch, depth),
+    });
+    step_key(None, &spec, Some(&LayerFormat::of(opts)))
 }
 
 /// Runs `copy` into an empty directory, writes it as a layer meant to sit `depth` layers up

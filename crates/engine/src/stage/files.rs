@@ -3,10 +3,11 @@
 
 use super::step::Made;
 use super::StageBuilder;
-use crate::cachekey::KeyBuilder;
+use crate::cachekey::step_key;
 use crate::copy::{self, CopyPlan, CopyRequest};
 use crate::paths::{absolute, clean_path};
 use crate::rootfs::with_writable_rootfs;
+use crate::spec::{LayerFormat, StepSpec, WorkdirSpec};
 use anyhow::Result;
 use skiff_frontend::TypedInstruction;
 
@@ -19,10 +20,12 @@ impl StageBuilder<'_> {
         // BuildKit records the resolved directory, not the words written.
         let created_by = format!("WORKDIR {dir}");
         let user = self.state.config.config.user.clone();
-        let mut key = KeyBuilder::new(&self.state.key, "workdir");
-        key.part(&dir).part(&user);
-        let key = key.finish();
         let opts = self.workspace.layer.clone();
+        let spec = StepSpec::Workdir(WorkdirSpec {
+            path: dir.clone(),
+            user: user.clone(),
+        });
+        let key = step_key(Some(&self.state.key), &spec, Some(&LayerFormat::of(&opts)));
         self.cached_step(inst, key, &created_by, |this, _| {
             let store = &this.workspace.store;
             with_writable_rootfs(store, &this.state.layers, &opts, |root| {
@@ -60,10 +63,12 @@ impl StageBuilder<'_> {
         if plan.link {
             return self.copy_link(inst, &plan, created_by);
         }
-        let mut key = KeyBuilder::new(&self.state.key, "copy");
-        key.list(&plan.key_parts);
-        let key = key.finish();
         let opts = workspace.layer.clone();
+        let key = step_key(
+            Some(&self.state.key),
+            &plan.spec,
+            Some(&LayerFormat::of(&opts)),
+        );
         self.cached_step(inst, key, created_by, |this, _| {
             with_writable_rootfs(&workspace.store, &this.state.layers, &opts, |root| {
                 plan.execute(root)
@@ -84,9 +89,11 @@ impl StageBuilder<'_> {
         let depth = self.state.layers.len();
         let layer_key = plan.link_layer_key(opts, depth);
         // The step's key follows the parent's: the steps after it see a different rootfs.
-        let mut key = KeyBuilder::new(&self.state.key, "copy --link");
-        key.part(&layer_key);
-        let key = key.finish();
+        let key = step_key(
+            Some(&self.state.key),
+            &plan.spec,
+            Some(&LayerFormat::of(opts)),
+        );
         let no_cache = self.no_cache;
         self.layer_step(inst, key, created_by, |_, _| {
             if !no_cache {

@@ -11,11 +11,12 @@ mod meta;
 mod run;
 mod step;
 
-use crate::cachekey::KeyBuilder;
+use crate::cachekey::step_key;
 use crate::config::History;
 use crate::copy::CopyRequest;
 use crate::error::{at, diag};
 use crate::inputs::Inputs;
+use crate::spec::{MetaSpec, StepSpec};
 use crate::state::ImageState;
 use crate::steps::Steps;
 use crate::workspace::Workspace;
@@ -200,7 +201,7 @@ impl<'a> StageBuilder<'a> {
             Command::Onbuild(o) => {
                 // No history entry (as in BuildKit), but the config changed: so does the key.
                 let text = meta::onbuild(config, o);
-                self.advance_key(&text);
+                self.advance_key(command.name(), &text);
                 return Ok(());
             }
             Command::Workdir(w) => return self.workdir(inst, &w.path.value),
@@ -214,22 +215,24 @@ impl<'a> StageBuilder<'a> {
                 return self.copy(inst, req.clone(), &req.history_text());
             }
         };
-        self.meta(&created_by);
+        self.meta(command.name(), &created_by);
         Ok(())
     }
 
     /// A metadata-only step: history entry without a layer, and a new key.
-    fn meta(&mut self, created_by: &str) {
-        self.advance_key(created_by);
+    fn meta(&mut self, instruction: &str, created_by: &str) {
+        self.advance_key(instruction, created_by);
         self.push_history(created_by, true);
     }
 
     /// Folds a metadata change into the cache key, so later steps never reuse a result
     /// built under another config or history.
-    fn advance_key(&mut self, change: &str) {
-        let mut key = KeyBuilder::new(&self.state.key, "meta");
-        key.part(change);
-        self.state.key = key.finish();
+    fn advance_key(&mut self, instruction: &str, change: &str) {
+        let spec = StepSpec::Meta(MetaSpec {
+            instruction: instruction.to_string(),
+            change: change.to_string(),
+        });
+        self.state.key = step_key(Some(&self.state.key), &spec, None);
     }
 
     /// Appends a history entry. A layer step is stamped now (or `SOURCE_DATE_EPOCH`); a

@@ -3,9 +3,10 @@
 
 use super::meta::{argv, shell_of};
 use super::StageBuilder;
-use crate::cachekey::KeyBuilder;
+use crate::cachekey::step_key;
 use crate::mounts;
 use crate::run::{self, RunParams};
+use crate::spec::{EnvVar, LayerFormat, NetworkMode, RunSpec, SecurityMode, StepSpec};
 use anyhow::{anyhow, Result};
 use skiff_frontend::instructions::{heredoc_text, CommandLine, Network, RunCommand};
 use skiff_frontend::TypedInstruction;
@@ -19,28 +20,33 @@ impl StageBuilder<'_> {
         // kept out of the key and the history (they may hold credentials).
         let effective = self.args.effective_env(&self.state.config.config.env);
         let mut env: Vec<String> = effective.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let key_env: Vec<String> = effective
+        let key_env: Vec<EnvVar> = effective
             .iter()
             .filter(|(k, _)| !self.args.is_proxy_arg(k))
-            .map(|(k, v)| format!("{k}={v}"))
+            .map(|(k, v)| EnvVar {
+                name: k.clone(),
+                value: v.clone(),
+            })
             .collect();
         let history_args = self.args.history_args(&effective);
-        let prepared =
-            mounts::prepare(workspace, self.inputs, &self.state, &r.mounts, &r.heredocs)?;
-        env.extend(prepared.env.iter().cloned());
+        let planned = mounts::plan(workspace, self.inputs, &self.state, &r.mounts, &r.heredocs)?;
+        env.extend(planned.env.iter().cloned());
         env.extend(run::undeclared_proxy_env(&workspace.build_args, &effective));
         let network = match r.network {
             Some(Network::None) => skiff_sandbox::Network::None,
             _ => skiff_sandbox::Network::Host,
         };
-        let mut key = KeyBuilder::new(&self.state.key, "run");
-        key.list(&argv)
-            .list(&key_env)
-            .part(&format!("{network:?}"))
-            .list(&prepared.key_parts);
-        key.part(&self.state.config.config.user)
-            .part(&self.state.config.config.working_dir);
-        let key = key.finish();
+        let opts = workspace.layer.clone();
+        let spec = StepSpec::Run(RunSpec {
+            argv: argv.clone(),
+            env: key_env,
+            user: self.state.config.config.user.clone(),
+            workdir: self.state.config.config.working_dir.clone(),
+            network: NetworkMode::of(r.network),
+            security: SecurityMode::of(r.security),
+            mounts: planned.specs.clone(),
+        });
+        let key = step_key(Some(&self.state.key), &spec, Some(&LayerFormat::of(&opts)));
         let created_by = history_text(&argv, &history_args);
         let params = RunParams {
             argv,
@@ -48,14 +54,15 @@ impl StageBuilder<'_> {
             cwd: self.state.config.config.working_dir.clone(),
             user: self.state.config.config.user.clone(),
             network,
-            mounts: prepared.mounts.clone(),
+            mounts: Vec::new(),
         };
-        let opts = workspace.layer.clone();
         self.cached_step(inst, key, &created_by, |this, step| {
             let runtime = workspace.runtime_for(&this.state.layers)?;
-            let (ssh_mounts, _relays) = prepared.start_ssh()?;
+            // The mounts are set up only now that the step runs: a cached RUN takes no cache
+            // lock, copies no bind source, writes no secret and starts no ssh relay.
+            let materialized = planned.materialize(&workspace.store)?;
             let mut params = params.clone();
-            params.mounts.extend(ssh_mounts);
+            params.mounts.clone_from(&materialized.mounts);
             run::execute(
                 &workspace.store,
                 runtime,
@@ -65,9 +72,7 @@ impl StageBuilder<'_> {
                 this.steps.progress(),
                 step,
             )
-        })?;
-        drop(prepared);
-        Ok(())
+        })
     }
 
     /// The argv of a RUN: a lone heredoc is the script (run as a file when it has a `#!`
