@@ -189,22 +189,22 @@ pub fn plan(
         },
     };
 
-    let tmp = shared.store.root().join("tmp");
+    let tmp = &shared.store;
     let mut stat_cache = match &origin {
-        Origin::Local(tree) => Some(StatCache::open(shared.store.root(), &tree.root)),
+        Origin::Local(tree) => Some(StatCache::open(&shared.store, &tree.root)),
         Origin::Layers(_) => None,
     };
     let mut parts = Vec::new();
     for s in &req.sources {
         if req.is_add && remote::is_git(s) {
-            let fetched = remote::git_checkout(s, req.keep_git_dir, req.checksum.as_deref(), &tmp)?;
+            let fetched = remote::git_checkout(s, req.keep_git_dir, req.checksum.as_deref(), tmp)?;
             key_parts.push(fetched.key.clone());
             parts.push(Part::Remote {
                 fetched,
                 unpack: false,
             });
         } else if req.is_add && remote::is_http(s) {
-            let fetched = remote::download(s, req.checksum.as_deref(), &tmp)?;
+            let fetched = remote::download(s, req.checksum.as_deref(), tmp)?;
             key_parts.push(fetched.key.clone());
             parts.push(Part::Remote {
                 fetched,

@@ -264,8 +264,7 @@ fn cache(shared: &Shared, p: &mut Prepared, m: &TypedMount, target: Option<Strin
         }
         None => None,
     };
-    let base = shared.store.root().join("cache-mounts");
-    fs::create_dir_all(&base)?;
+    let base = shared.store.cache_mounts_dir();
     let naming = match &seed {
         Some((_, key)) => format!("{id}\0{key}"),
         None => id.clone(),
@@ -295,9 +294,8 @@ fn cache(shared: &Shared, p: &mut Prepared, m: &TypedMount, target: Option<Strin
         }
     };
     if !dir.exists() {
-        let parent = dir.parent().unwrap_or(&base);
-        let tmp = parent.join(format!("{name}.new-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&tmp);
+        let seeding = shared.store.temp_dir("cache-mount")?;
+        let tmp = seeding.path().join("data");
         match &seed {
             Some((source, _)) => copy_tree(source, &tmp)?,
             None => {

@@ -7,7 +7,7 @@
 
 use crate::build::Shared;
 use crate::cachekey::{KeyBuilder, PROXY_ARGS};
-use crate::config::{go_fmt, Healthcheck, History};
+use crate::config::{go_fmt, Healthcheck, HealthcheckText, History};
 use crate::copy::{self, CopyRequest};
 use crate::mounts;
 use crate::progress::Event;
