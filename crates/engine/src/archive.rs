@@ -18,17 +18,15 @@ enum Kind {
     Zstd,
 }
 
+/// The image crate's sniffer, the one the workspace uses.
 fn compression(head: &[u8]) -> Kind {
-    if head.starts_with(&[0x1f, 0x8b]) {
-        Kind::Gzip
-    } else if head.starts_with(b"BZh") {
-        Kind::Bzip2
-    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
-        Kind::Xz
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Kind::Zstd
-    } else {
-        Kind::Tar
+    use skiff_image::layer::Compressed;
+    match skiff_image::layer::sniff(head) {
+        Some(Compressed::Gzip) => Kind::Gzip,
+        Some(Compressed::Bzip2) => Kind::Bzip2,
+        Some(Compressed::Xz) => Kind::Xz,
+        Some(Compressed::Zstd) => Kind::Zstd,
+        None => Kind::Tar,
     }
 }
 
@@ -71,7 +69,7 @@ fn is_tar_header(block: &[u8]) -> bool {
 
 /// The compression of `path` when it is a tar archive (plain or compressed), else `None`.
 fn sniff(path: &Path) -> Result<Option<Kind>> {
-    let mut head = [0u8; 6];
+    let mut head = [0u8; skiff_image::layer::SNIFF_LEN];
     let n = read_up_to(&mut File::open(path)?, &mut head)?;
     let kind = compression(&head[..n]);
     let mut block = [0u8; 512];

@@ -116,7 +116,6 @@ pub fn plan(
         req: &req,
         excludes: excludes.as_ref(),
         progress,
-        tmp: store.root().join("tmp"),
     };
     let mut key_sources = Vec::new();
     let mut parts = selection.sources(store, &mut origin, &mut key_sources)?;
@@ -198,8 +197,6 @@ struct Selection<'r> {
     req: &'r CopyRequest,
     excludes: Option<&'r Matcher>,
     progress: &'r Progress,
-    /// Where downloads and checkouts go.
-    tmp: std::path::PathBuf,
 }
 
 impl Selection<'_> {
@@ -212,21 +209,21 @@ impl Selection<'_> {
     ) -> Result<Vec<Part>> {
         let req = self.req;
         let mut stat_cache = match &*origin {
-            Origin::Local(tree) => Some(StatCache::open(store.root(), &tree.root)),
+            Origin::Local(tree) => Some(StatCache::open(store, &tree.root)),
             Origin::Layers(_) => None,
         };
         let mut parts = Vec::new();
         for s in &req.sources {
             if req.is_add && remote::is_git(s) {
                 let fetched =
-                    remote::git_checkout(s, req.keep_git_dir, req.checksum.as_deref(), &self.tmp)?;
+                    remote::git_checkout(s, req.keep_git_dir, req.checksum.as_deref(), store)?;
                 key_sources.push(fetched.source.clone());
                 parts.push(Part::Remote {
                     fetched,
                     unpack: false,
                 });
             } else if req.is_add && remote::is_http(s) {
-                let fetched = remote::download(s, req.checksum.as_deref(), &self.tmp)?;
+                let fetched = remote::download(s, req.checksum.as_deref(), store)?;
                 key_sources.push(fetched.source.clone());
                 parts.push(Part::Remote {
                     fetched,

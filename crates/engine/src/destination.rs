@@ -324,23 +324,11 @@ fn copy_xattrs(src: &Path, dst: &Path) {
     }
 }
 
-/// Creates `dir` and its missing parents inside `root` (mode 0755, owned by `owner` or root).
+/// Creates `dir` and its missing parents inside `root` (mode 0755, owned by `owner` or root),
+/// replacing a non-directory in the way: the sandbox's [`skiff_sandbox::rootfs_path::mkdir_all`].
 pub fn mkdir_all(root: &Path, dir: &Path, owner: Option<(u32, u32)>) -> Result<()> {
-    if dir == root || !dir.starts_with(root) || dir.is_dir() {
-        return Ok(());
-    }
-    if let Some(parent) = dir.parent() {
-        mkdir_all(root, parent, owner)?;
-    }
-    if fs::symlink_metadata(dir).is_ok_and(|m| !m.is_dir()) {
-        fs::remove_file(dir)?;
-    }
-    fs::create_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o755))?;
-    if let Some((uid, gid)) = owner {
-        std::os::unix::fs::lchown(dir, Some(uid), Some(gid))?;
-    }
-    Ok(())
+    use skiff_sandbox::rootfs_path::{mkdir_all, InTheWay};
+    mkdir_all(root, dir, owner, InTheWay::Replace).map(drop)
 }
 
 /// Sets a path's mtime (and atime) without following a final symlink.

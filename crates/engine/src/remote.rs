@@ -8,12 +8,13 @@
 use crate::spec::SourceSpec;
 use anyhow::{bail, Context as _, Result};
 use sha2::{Digest as _, Sha256};
+use skiff_image::store::TempDir;
+use skiff_image::Store;
 use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-use tempfile::TempDir;
 
 /// A remote source fetched into a local directory, ready to be copied like a local one.
 pub struct Fetched {
@@ -68,10 +69,10 @@ pub fn url_file_name(url: &str) -> String {
     }
 }
 
-/// Downloads `url` into a new directory under `tmp`: the file is named as BuildKit names it,
+/// Downloads `url` into a new temp directory of the store: the file is named as BuildKit names it,
 /// mode 0600, mtime from `Last-Modified` (the epoch when absent). With `checksum`
 /// (`sha256:…`) the content must match.
-pub fn download(url: &str, checksum: Option<&str>, tmp: &Path) -> Result<Fetched> {
+pub fn download(url: &str, checksum: Option<&str>, store: &Store) -> Result<Fetched> {
     let expected = checksum.map(parse_checksum).transpose()?;
     // No overall timeout (the blocking client's default is 30 s): big downloads take longer.
     let client = reqwest::blocking::Client::builder()
@@ -93,10 +94,7 @@ pub fn download(url: &str, checksum: Option<&str>, tmp: &Path) -> Result<Fetched
         .and_then(|v| v.to_str().ok())
         .and_then(parse_http_date)
         .unwrap_or(0);
-    fs::create_dir_all(tmp)?;
-    let dir = tempfile::Builder::new()
-        .prefix("add-url-")
-        .tempdir_in(tmp)?;
+    let dir = store.temp_dir("add-url")?;
     let name = url_file_name(url);
     let path = dir.path().join(&name);
     let mut file = fs::File::create(&path)?;
@@ -220,20 +218,17 @@ pub fn parse_git(src: &str) -> GitRef {
     }
 }
 
-/// Checks a git source out into a new directory under `tmp` with the `git` command (a
+/// Checks a git source out into a new temp directory of the store with the `git` command (a
 /// shallow fetch when the server allows it). `.git` is removed unless `keep_git_dir`;
 /// with `checksum`, the commit must start with it.
 pub fn git_checkout(
     src: &str,
     keep_git_dir: bool,
     checksum: Option<&str>,
-    tmp: &Path,
+    store: &Store,
 ) -> Result<Fetched> {
     let r = parse_git(src);
-    fs::create_dir_all(tmp)?;
-    let dir = tempfile::Builder::new()
-        .prefix("add-git-")
-        .tempdir_in(tmp)?;
+    let dir = store.temp_dir("add-git")?;
     let repo = dir.path().join("repo");
     fs::create_dir(&repo)?;
     let wanted = r.reference.clone().unwrap_or_else(|| "HEAD".to_string());

@@ -5,12 +5,8 @@
 use crate::config::ImageConfig;
 use anyhow::{Context as _, Result};
 use oci_spec::image::{Descriptor, Digest, MediaType};
-use serde::{Deserialize, Serialize};
 use skiff_image::layer::Compression;
 use skiff_image::Store;
-
-/// OCI media type of an image manifest.
-pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 
 /// An image under construction.
 #[derive(Clone, Debug)]
@@ -21,17 +17,6 @@ pub struct ImageState {
     pub layers: Vec<Descriptor>,
     /// The cache key of everything that led here.
     pub key: String,
-}
-
-/// The manifest JSON as skiff writes it (fields in the order the OCI spec lists them).
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ManifestJson {
-    schema_version: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    media_type: Option<String>,
-    config: Descriptor,
-    layers: Vec<Descriptor>,
 }
 
 impl ImageState {
@@ -59,14 +44,7 @@ impl ImageState {
 
     /// Loads a committed state (a manifest in the store).
     pub fn load(store: &Store, manifest: &Digest) -> Result<ImageState> {
-        let bytes = store
-            .read_blob(manifest)
-            .with_context(|| format!("reading manifest {manifest}"))?;
-        let m: ManifestJson = serde_json::from_slice(&bytes).context("parsing image manifest")?;
-        let cfg = store
-            .read_blob(m.config.digest())
-            .context("reading image config")?;
-        let config: ImageConfig = serde_json::from_slice(&cfg).context("parsing image config")?;
+        let (m, config) = store.read_image(manifest)?;
         Ok(ImageState {
             config,
             layers: m.layers,
@@ -76,38 +54,8 @@ impl ImageState {
 
     /// Writes config and manifest blobs; returns the manifest's descriptor.
     pub fn commit(&self, store: &Store) -> Result<Descriptor> {
-        let config = go_json(serde_json::to_vec(&self.config)?);
-        let (cdigest, csize) = store.put_blob(&config)?;
-        let manifest = ManifestJson {
-            schema_version: 2,
-            media_type: Some(MANIFEST_MEDIA_TYPE.into()),
-            config: Descriptor::new(MediaType::ImageConfig, csize, cdigest),
-            layers: self.layers.clone(),
-        };
-        let bytes = serde_json::to_vec(&manifest)?;
-        let (digest, size) = store.put_blob(&bytes)?;
-        Ok(Descriptor::new(MediaType::ImageManifest, size, digest))
+        store.write_image(&self.config, &self.layers)
     }
-}
-
-/// JSON as Go's `encoding/json` writes it, which BuildKit's config bytes follow: `&`, `<`, `>`
-/// and U+2028/U+2029 escaped as `\u0026`, `\u003c`, `\u003e`, `\u2028`, `\u2029`. Those
-/// characters can only occur inside JSON strings, so a byte-wise replacement is exact.
-pub fn go_json(json: Vec<u8>) -> Vec<u8> {
-    let text = String::from_utf8(json)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("\\u0026"),
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
-        }
-    }
-    out.into_bytes()
 }
 
 /// Fills in the `created` times BuildKit's exporter fills in. An entry without a time (a
@@ -256,14 +204,5 @@ mod tests {
         fill_history_times(&mut scratch, "now");
         assert_eq!(times(&scratch), ["now"]);
         assert_eq!(scratch.created.as_deref(), Some("now"));
-    }
-
-    #[test]
-    fn go_json_escapes_html_characters() {
-        let json = serde_json::to_vec(&serde_json::json!({"k": "a & <b>\u{2028}"})).unwrap();
-        assert_eq!(
-            String::from_utf8(go_json(json)).unwrap(),
-            r#"{"k":"a \u0026 \u003cb\u003e\u2028"}"#
-        );
     }
 }

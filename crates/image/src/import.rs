@@ -2,11 +2,10 @@
 //! BuildKit's `--build-context NAME=oci-layout:///path[:tag]`.
 
 use crate::export::{is_index_media_type, ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME};
+use crate::model::{Document, Index, Manifest};
 use crate::Store;
 use anyhow::{anyhow, bail, Context, Result};
-use oci_spec::image::{
-    Arch, Descriptor, Digest, DigestAlgorithm, ImageIndex, ImageManifest, MediaType, Os,
-};
+use oci_spec::image::{Arch, Descriptor, Digest, DigestAlgorithm, Os};
 use sha2::{Digest as _, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -27,33 +26,33 @@ pub fn oci_layout(store: &Store, dir: &Path, tag: Option<&str>) -> Result<Descri
     let mut desc = select(&layout, &index, tag)?;
     while is_index_media_type(desc.media_type()) {
         let bytes = layout.read_small_blob(&desc)?;
-        let nested = ImageIndex::from_reader(bytes.as_slice()).with_context(|| {
+        let nested = Index::from_bytes(&bytes).with_context(|| {
             format!(
                 "index {} in {} is not valid JSON",
                 desc.digest(),
                 dir.display()
             )
         })?;
-        desc = pick_host_platform(nested.manifests()).ok_or_else(|| {
+        desc = pick_host_platform(&nested.manifests).ok_or_else(|| {
             anyhow!(
                 "image {} in {} has no manifest for this host's platform ({}/{}); it has: {}",
                 desc.digest(),
                 dir.display(),
                 Os::default(),
                 Arch::default(),
-                platforms_of(nested.manifests())
+                platforms_of(&nested.manifests)
             )
         })?;
     }
     let manifest_bytes = layout.read_small_blob(&desc)?;
-    let manifest = ImageManifest::from_reader(manifest_bytes.as_slice()).with_context(|| {
+    let manifest = Manifest::from_bytes(&manifest_bytes).with_context(|| {
         format!(
             "manifest {} in {} is not valid",
             desc.digest(),
             dir.display()
         )
     })?;
-    for blob in std::iter::once(manifest.config()).chain(manifest.layers()) {
+    for blob in manifest.blobs() {
         layout.copy_blob(store, blob)?;
     }
     store.put_blob(&manifest_bytes)?;
@@ -61,9 +60,9 @@ pub fn oci_layout(store: &Store, dir: &Path, tag: Option<&str>) -> Result<Descri
 }
 
 /// The manifest entry of `index.json` that `tag` names.
-fn select(layout: &Layout, index: &ImageIndex, tag: Option<&str>) -> Result<Descriptor> {
+fn select(layout: &Layout, index: &Index, tag: Option<&str>) -> Result<Descriptor> {
     let dir = layout.dir;
-    let entries = index.manifests();
+    let entries = &index.manifests;
     let annotation = |d: &Descriptor, key: &str| -> Option<String> {
         d.annotations().as_ref().and_then(|a| a.get(key).cloned())
     };
@@ -181,11 +180,11 @@ impl Layout<'_> {
         }
     }
 
-    fn read_index_json(&self) -> Result<ImageIndex> {
+    fn read_index_json(&self) -> Result<Index> {
         let path = self.dir.join("index.json");
-        let file = std::fs::File::open(&path)
+        let bytes = std::fs::read(&path)
             .with_context(|| format!("cannot open {} of the OCI layout", path.display()))?;
-        ImageIndex::from_reader(file)
+        Index::from_bytes(&bytes)
             .with_context(|| format!("{} is not a valid OCI index", path.display()))
     }
 
@@ -203,18 +202,17 @@ impl Layout<'_> {
                 path.display()
             )
         })?;
-        let json: serde_json::Value = serde_json::from_slice(&bytes).with_context(|| {
+        let document = Document::from_bytes(&bytes).with_context(|| {
             format!(
                 "blob {digest} in {} is not a manifest or index",
                 self.dir.display()
             )
         })?;
-        let media_type = match json.get("mediaType").and_then(|m| m.as_str()) {
-            Some(m) => MediaType::from(m),
-            None if json.get("manifests").is_some() => MediaType::ImageIndex,
-            None => MediaType::ImageManifest,
-        };
-        Ok(Descriptor::new(media_type, bytes.len() as u64, digest))
+        Ok(Descriptor::new(
+            document.media_type(),
+            bytes.len() as u64,
+            digest,
+        ))
     }
 
     fn blob_path(&self, desc: &Descriptor) -> Result<PathBuf> {

@@ -3,6 +3,7 @@
 pub mod export;
 pub mod import;
 pub mod layer;
+pub mod model;
 pub mod reference;
 pub mod registry;
 pub mod store;

@@ -46,10 +46,7 @@ fn the_platform_is_chosen_from_an_index() {
             written.images[i].manifest_digest,
             "{platform}"
         );
-        assert_eq!(
-            pulled.config.architecture().to_string(),
-            platform.architecture
-        );
+        assert_eq!(pulled.config.architecture.clone(), platform.architecture);
     }
 
     let root = tempfile::tempdir().unwrap();
@@ -96,5 +93,5 @@ fn docker_schema_2_manifests_are_pulled() {
         pulled.manifest.media_type().to_string(),
         "application/vnd.docker.distribution.manifest.v2+json"
     );
-    assert!(store.has_blob(pulled.manifest_value.layers()[0].digest()));
+    assert!(store.has_blob(pulled.manifest_value.layers[0].digest()));
 }

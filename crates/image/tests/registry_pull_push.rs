@@ -45,10 +45,10 @@ fn pull_by_tag_and_by_digest_stores_the_verified_image() {
         .unwrap();
     assert_eq!(pulled.manifest.digest().to_string(), busybox.digest);
     assert_eq!(pulled.name, busybox.reference);
-    assert_eq!(pulled.config.os().to_string(), "linux");
-    assert_eq!(pulled.manifest_value.layers().len(), 1);
-    assert!(store.has_blob(pulled.manifest_value.config().digest()));
-    for layer in pulled.manifest_value.layers() {
+    assert_eq!(pulled.config.os, "linux");
+    assert_eq!(pulled.manifest_value.layers.len(), 1);
+    assert!(store.has_blob(pulled.manifest_value.config.digest()));
+    for layer in &pulled.manifest_value.layers {
         assert!(store.has_blob(layer.digest()));
     }
     let named = store.resolve(&busybox.reference).unwrap().unwrap();

@@ -6,12 +6,13 @@
 //! - [`Overlay`]: the step's rootfs (parent layers below, the change captured in the upper dir).
 //! - [`Runtime`]: finds a runc/crun that works here and runs a [`RunSpec`] in an OCI bundle.
 //! - [`resolve_user`]: `USER` text to numbers, from the rootfs's own passwd/group files.
-//! - [`resolve_in_rootfs`]: container paths to host paths, symlinks clamped to the rootfs.
+//! - [`resolve_in_rootfs`]: container paths to host paths, symlinks clamped to the rootfs;
+//!   [`rootfs_path`] is the workspace's one path-in-root resolver and `mkdir_all`.
 
 mod bundle;
 mod copy_overlay;
 mod overlay;
-mod rootfs_path;
+pub mod rootfs_path;
 mod runtime;
 mod runtime_select;
 mod stubs;

@@ -3,7 +3,8 @@
 use super::Context;
 use anyhow::{anyhow, Context as _, Result};
 use clap::Args;
-use oci_spec::image::{Descriptor, ImageConfiguration, ImageManifest};
+use oci_spec::image::Descriptor;
+use skiff_image::model::{ImageConfig, Manifest};
 use skiff_image::reference::Reference;
 use skiff_image::registry::{Client, ClientOptions, Platform};
 use skiff_image::Store;
@@ -126,8 +127,8 @@ pub fn images(ctx: &Context, args: ImagesArgs) -> Result<ExitCode> {
         .map(|(name, descriptor)| {
             let (size, created) = match read_image(&store, descriptor) {
                 Ok((manifest, config)) => (
-                    human_size(image_size(&manifest)),
-                    config.created().clone().unwrap_or_else(|| "-".to_string()),
+                    human_size(manifest.size()),
+                    config.created.unwrap_or_else(|| "-".to_string()),
                 ),
                 Err(_) => ("?".to_string(), "?".to_string()),
             };
@@ -164,9 +165,10 @@ pub fn inspect(ctx: &Context, args: InspectArgs) -> Result<ExitCode> {
     let store = open_store(ctx)?;
     let (name, descriptor) = find_image(&store, &args.name)?;
     let manifest_bytes = store.read_blob(descriptor.digest())?;
-    let manifest = ImageManifest::from_reader(&manifest_bytes[..])
+    let manifest = store
+        .read_manifest(&descriptor)
         .with_context(|| format!("parsing the manifest of {name}"))?;
-    let config_bytes = store.read_blob(manifest.config().digest())?;
+    let config_bytes = store.read_blob(manifest.config.digest())?;
     // Names and digests are validated references and hex: they need no JSON escaping.
     println!(
         "{{\n  \"Name\": \"{name}\",\n  \"Digest\": \"{}\",\n  \"Manifest\": {},\n  \"Config\": {}\n}}",
@@ -207,13 +209,14 @@ pub fn prune(ctx: &Context, args: PruneArgs) -> Result<ExitCode> {
     let store = open_store(ctx)?;
     let report = store.prune()?;
     println!(
-        "Removed blobs: {} ({}), snapshots: {} ({}), cache entries: {}, abandoned temp files: {}",
+        "Removed blobs: {} ({}), snapshots: {} ({}), cache entries: {}, abandoned temp files: {}, stale stat caches: {}",
         report.blobs_removed,
         human_size(report.blob_bytes_freed),
         report.snapshots_removed,
         human_size(report.snapshot_bytes_freed),
         report.cache_entries_removed,
-        report.temp_entries_removed
+        report.temp_entries_removed,
+        report.stat_caches_removed
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -233,19 +236,11 @@ fn find_image(store: &Store, name: &str) -> Result<(String, Descriptor)> {
     ))
 }
 
-fn read_image(
-    store: &Store,
-    descriptor: &Descriptor,
-) -> Result<(ImageManifest, ImageConfiguration)> {
-    let manifest = ImageManifest::from_reader(&store.read_blob(descriptor.digest())?[..])?;
-    let config =
-        ImageConfiguration::from_reader(&store.read_blob(manifest.config().digest())?[..])?;
+/// The image a name points at: its manifest (one platform) and its config.
+fn read_image(store: &Store, descriptor: &Descriptor) -> Result<(Manifest, ImageConfig)> {
+    let manifest = store.read_manifest(descriptor)?;
+    let config = store.read_config(manifest.config.digest())?;
     Ok((manifest, config))
-}
-
-/// What the image weighs in the registry: config plus compressed layers.
-fn image_size(manifest: &ImageManifest) -> u64 {
-    manifest.config().size() + manifest.layers().iter().map(|l| l.size()).sum::<u64>()
 }
 
 fn short_digest(descriptor: &Descriptor) -> String {

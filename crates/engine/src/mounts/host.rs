@@ -106,8 +106,7 @@ impl Materialized {
         cache: &CacheDir,
         seed: Option<&Path>,
     ) -> Result<()> {
-        let base = store.root().join("cache-mounts");
-        fs::create_dir_all(&base)?;
+        let base = store.cache_mounts_dir();
         let name = &cache.name;
         let dir = base.join(name);
         let lock = File::create(base.join(format!("{name}.lock")))?;
@@ -133,9 +132,8 @@ impl Materialized {
             }
         };
         if !dir.exists() {
-            let parent = dir.parent().unwrap_or(&base);
-            let tmp = parent.join(format!("{name}.new-{}", std::process::id()));
-            let _ = fs::remove_dir_all(&tmp);
+            let seeding = store.temp_dir("cache-mount")?;
+            let tmp = seeding.path().join("data");
             match seed {
                 Some(source) => copy_tree(source, &tmp)?,
                 None => {

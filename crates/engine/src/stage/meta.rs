@@ -1,7 +1,7 @@
 //! The metadata instructions: each one changes the image config and returns the `created_by`
 //! text BuildKit writes into the history for it, as Go formats it (`CMD %q`, `VOLUME %v`, …).
 
-use crate::config::{go_fmt, Healthcheck, ImageConfig, RunConfig};
+use crate::config::{go_fmt, HealthcheckText, ImageConfig, RunConfig};
 use crate::error::diag;
 use anyhow::Result;
 use skiff_frontend::ast::Word;
@@ -93,7 +93,7 @@ pub(super) fn entrypoint(config: &mut ImageConfig, e: &EntrypointCommand, cmd_se
 
 /// `HEALTHCHECK`.
 pub(super) fn healthcheck(config: &mut ImageConfig, h: &HealthcheckCommand) -> String {
-    let check = Healthcheck::from(h);
+    let check = crate::config::healthcheck(h);
     let text = format!("HEALTHCHECK {}", check.go_format());
     config.config.healthcheck = Some(check);
     text

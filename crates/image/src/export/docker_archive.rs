@@ -6,7 +6,6 @@
 //! cannot read zstd, so those layers are shipped uncompressed.
 
 use super::archive::Archive;
-use super::image::read_manifest;
 use super::Destination;
 use crate::layer::decompressed;
 use crate::reference::Reference;
@@ -39,12 +38,12 @@ pub fn write_docker_archive(
     names: &[String],
     dest: &Destination,
 ) -> Result<()> {
-    let image = read_manifest(store, manifest)?;
+    let image = store.read_manifest(manifest)?;
     let mut archive = Archive::default();
-    let config = archive.add_layout_blob(image.config().digest());
+    let config = archive.add_layout_blob(image.config.digest());
     let scratch = dest.scratch_dir()?;
     let layers = image
-        .layers()
+        .layers
         .iter()
         .map(|layer| add_layer(&mut archive, store, layer, &scratch))
         .collect::<Result<_>>()?;
@@ -59,10 +58,10 @@ pub fn write_docker_archive(
             repo_tags.push(familiar);
             // `docker save` records the top layer's v1 ID here; `docker load` reads
             // this file only when manifest.json is absent, so the image ID serves.
-            repositories.entry(repo).or_default().insert(
-                tag.to_string(),
-                image.config().digest().digest().to_string(),
-            );
+            repositories
+                .entry(repo)
+                .or_default()
+                .insert(tag.to_string(), image.config.digest().digest().to_string());
         }
     }
     let entry = DockerManifestEntry {

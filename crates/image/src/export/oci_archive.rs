@@ -5,11 +5,11 @@
 use super::archive::Archive;
 use super::image::all_blobs;
 use super::Destination;
+use crate::model::Index;
 use crate::reference::Reference;
 use crate::Store;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use oci_spec::image::Descriptor;
-use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 /// The annotation containerd and BuildKit use for the full image name.
@@ -38,7 +38,7 @@ pub fn write_oci_archive(
 pub(crate) fn index_json(manifest: &Descriptor, names: &[String]) -> Result<Vec<u8>> {
     let mut entries = Vec::new();
     if names.is_empty() {
-        entries.push(index_entry(manifest, BTreeMap::new())?);
+        entries.push(index_entry(manifest, BTreeMap::new()));
     }
     for name in names {
         let reference = Reference::parse(name)?;
@@ -52,27 +52,21 @@ pub(crate) fn index_json(manifest: &Descriptor, names: &[String]) -> Result<Vec<
             (ANNOTATION_IMAGE_NAME.to_string(), full),
             (ANNOTATION_REF_NAME.to_string(), object),
         ]);
-        entries.push(index_entry(manifest, annotations)?);
+        entries.push(index_entry(manifest, annotations));
     }
-    let index = json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.index.v1+json",
-        "manifests": entries,
-    });
-    Ok(serde_json::to_vec(&index)?)
+    Index::new(entries).to_bytes()
 }
 
-fn index_entry(manifest: &Descriptor, annotations: BTreeMap<String, String>) -> Result<Value> {
-    let mut entry = json!({
-        "mediaType": manifest.media_type().to_string(),
-        "digest": manifest.digest().to_string(),
-        "size": manifest.size(),
-    });
-    if let Some(platform) = manifest.platform() {
-        entry["platform"] = serde_json::to_value(platform).context("encoding the platform")?;
-    }
+/// The manifest's descriptor (its platform kept) with `annotations` only.
+fn index_entry(manifest: &Descriptor, annotations: BTreeMap<String, String>) -> Descriptor {
+    let mut entry = Descriptor::new(
+        manifest.media_type().clone(),
+        manifest.size(),
+        manifest.digest().clone(),
+    );
+    entry.set_platform(manifest.platform().clone());
     if !annotations.is_empty() {
-        entry["annotations"] = serde_json::to_value(annotations)?;
+        entry.set_annotations(Some(annotations.into_iter().collect()));
     }
-    Ok(entry)
+    entry
 }

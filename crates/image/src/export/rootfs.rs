@@ -3,7 +3,6 @@
 //! safe extraction.
 
 use super::dir_tar::write_dir_tar;
-use super::image::read_manifest;
 use super::Destination;
 use crate::layer::apply_flat;
 use crate::Store;
@@ -15,26 +14,20 @@ use std::path::Path;
 /// (created if missing; files already there are overwritten or removed as the
 /// layers say). Each layer is checked against the diff ID its config records.
 pub fn write_local(store: &Store, manifest: &Descriptor, dest: &Path) -> Result<()> {
-    let image = read_manifest(store, manifest)?;
-    let config: serde_json::Value =
-        serde_json::from_slice(&store.read_blob(image.config().digest())?).with_context(|| {
-            format!("image config {} is not valid JSON", image.config().digest())
-        })?;
-    let diff_ids = config["rootfs"]["diff_ids"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    if diff_ids.len() != image.layers().len() {
+    let image = store.read_manifest(manifest)?;
+    let config = store.read_config(image.config.digest())?;
+    let diff_ids = config.rootfs.diff_ids;
+    if diff_ids.len() != image.layers.len() {
         bail!(
             "image {} is inconsistent: {} layers but {} diff IDs in its config",
             manifest.digest(),
-            image.layers().len(),
+            image.layers.len(),
             diff_ids.len()
         );
     }
     std::fs::create_dir_all(dest)
         .with_context(|| format!("creating the output directory {}", dest.display()))?;
-    for (layer, expected) in image.layers().iter().zip(diff_ids) {
+    for (layer, expected) in image.layers.iter().zip(diff_ids) {
         let path = store.blob_path(layer.digest());
         let blob = std::fs::File::open(&path).with_context(|| {
             format!(
@@ -45,7 +38,7 @@ pub fn write_local(store: &Store, manifest: &Descriptor, dest: &Path) -> Result<
         })?;
         let diff_id = apply_flat(blob, dest)
             .with_context(|| format!("applying layer {} to {}", layer.digest(), dest.display()))?;
-        if expected.as_str() != Some(diff_id.as_ref()) {
+        if expected != diff_id.as_ref() {
             bail!(
                 "layer {} unpacks to {diff_id}, but the image config expects {expected}: the store is corrupt, pull or rebuild the image",
                 layer.digest()

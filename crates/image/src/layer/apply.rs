@@ -92,6 +92,26 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
+/// The device number a char or block device entry's header records.
+fn device_number(header: &tar::Header) -> Result<u64> {
+    let (raw_major, raw_minor) = match (header.as_ustar(), header.as_gnu()) {
+        (Some(u), _) => (u.dev_major, u.dev_minor),
+        (None, Some(g)) => (g.dev_major, g.dev_minor),
+        _ => bail!("device entry in a pre-USTAR header has no device numbers"),
+    };
+    let major = numeric(
+        header.device_major().map(|d| d.unwrap_or(0).into()),
+        &raw_major,
+    )
+    .context("bad device major")?;
+    let minor = numeric(
+        header.device_minor().map(|d| d.unwrap_or(0).into()),
+        &raw_minor,
+    )
+    .context("bad device minor")?;
+    Ok(makedev(major as u32, minor as u32))
+}
+
 /// What a tar header says about an entry's metadata (PAX records win).
 struct Meta {
     mode: u32,
@@ -145,46 +165,14 @@ impl Applier {
         match kind {
             EntryType::Directory => self.directory(&parent, &comps, name, meta),
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
-                replace(&parent, name)?;
-                let fd = openat(
-                    &parent,
-                    name.as_os_str(),
-                    OFlags::WRONLY
-                        | OFlags::CREATE
-                        | OFlags::EXCL
-                        | OFlags::NOFOLLOW
-                        | OFlags::CLOEXEC,
-                    Mode::from_raw_mode(0o600),
-                )
-                .context("cannot create file")?;
-                let mut file = std::fs::File::from(fd);
-                let mut out = std::io::BufWriter::with_capacity(1 << 20, &mut file);
-                std::io::copy(entry, &mut out)
-                    .and_then(|_| out.flush())
-                    .context("cannot write file contents")?;
-                drop(out);
-                self.owner_and_xattrs(&file, &meta)?;
-                fchmod(&file, Mode::from_raw_mode(meta.mode)).context("cannot set mode")?;
-                futimens(&file, &times(meta.mtime)).context("cannot set mtime")?;
-                Ok(())
+                self.regular(entry, &parent, name, &meta)
             }
             EntryType::Symlink => {
                 let target = entry
                     .link_name_bytes()
                     .context("symlink without a target")?
                     .into_owned();
-                replace(&parent, name)?;
-                symlinkat(OsStr::from_bytes(&target), &parent, name.as_os_str())
-                    .context("cannot create symlink")?;
-                self.chown_at(&parent, name, &meta)?;
-                utimensat(
-                    &parent,
-                    name.as_os_str(),
-                    &times(meta.mtime),
-                    AtFlags::SYMLINK_NOFOLLOW,
-                )
-                .context("cannot set symlink mtime")?;
-                Ok(())
+                self.symlink(&parent, name, &target, &meta)
             }
             EntryType::Link => {
                 let target = entry
@@ -194,63 +182,104 @@ impl Applier {
                 self.hardlink(&parent, name, &target)
             }
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
-                let file_type = match kind {
-                    EntryType::Char => FileType::CharacterDevice,
-                    EntryType::Block => FileType::BlockDevice,
-                    _ => FileType::Fifo,
-                };
-                if file_type != FileType::Fifo && !self.privileged {
-                    return Ok(()); // device nodes need root; rootless extraction skips them
-                }
-                let dev = if file_type == FileType::Fifo {
-                    0
-                } else {
-                    let header = entry.header();
-                    let (raw_major, raw_minor) = match (header.as_ustar(), header.as_gnu()) {
-                        (Some(u), _) => (u.dev_major, u.dev_minor),
-                        (None, Some(g)) => (g.dev_major, g.dev_minor),
-                        _ => bail!("device entry in a pre-USTAR header has no device numbers"),
-                    };
-                    let major = numeric(
-                        header.device_major().map(|d| d.unwrap_or(0).into()),
-                        &raw_major,
-                    )
-                    .context("bad device major")?;
-                    let minor = numeric(
-                        header.device_minor().map(|d| d.unwrap_or(0).into()),
-                        &raw_minor,
-                    )
-                    .context("bad device minor")?;
-                    makedev(major as u32, minor as u32)
-                };
-                replace(&parent, name)?;
-                mknodat(
-                    &parent,
-                    name.as_os_str(),
-                    file_type,
-                    Mode::from_raw_mode(0o600),
-                    dev,
-                )
-                .context("cannot create device node or fifo")?;
-                self.chown_at(&parent, name, &meta)?;
-                chmodat(
-                    &parent,
-                    name.as_os_str(),
-                    Mode::from_raw_mode(meta.mode),
-                    AtFlags::empty(),
-                )
-                .context("cannot set mode")?;
-                utimensat(
-                    &parent,
-                    name.as_os_str(),
-                    &times(meta.mtime),
-                    AtFlags::SYMLINK_NOFOLLOW,
-                )
-                .context("cannot set mtime")?;
-                Ok(())
+                self.special(entry.header(), kind, &parent, name, &meta)
             }
             other => bail!("unsupported tar entry type {other:?}"),
         }
+    }
+
+    /// A regular file: created anew (never through an existing link), then its contents,
+    /// owner, xattrs, mode and mtime.
+    fn regular<R: Read>(
+        &self,
+        entry: &mut tar::Entry<R>,
+        parent: &OwnedFd,
+        name: &OsString,
+        meta: &Meta,
+    ) -> Result<()> {
+        replace(parent, name)?;
+        let fd = openat(
+            parent,
+            name.as_os_str(),
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        )
+        .context("cannot create file")?;
+        let mut file = std::fs::File::from(fd);
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, &mut file);
+        std::io::copy(entry, &mut out)
+            .and_then(|_| out.flush())
+            .context("cannot write file contents")?;
+        drop(out);
+        self.owner_and_xattrs(&file, meta)?;
+        fchmod(&file, Mode::from_raw_mode(meta.mode)).context("cannot set mode")?;
+        futimens(&file, &times(meta.mtime)).context("cannot set mtime")?;
+        Ok(())
+    }
+
+    /// A symlink, whose target is stored as it is (it is never followed here).
+    fn symlink(&self, parent: &OwnedFd, name: &OsString, target: &[u8], meta: &Meta) -> Result<()> {
+        replace(parent, name)?;
+        symlinkat(OsStr::from_bytes(target), parent, name.as_os_str())
+            .context("cannot create symlink")?;
+        self.chown_at(parent, name, meta)?;
+        utimensat(
+            parent,
+            name.as_os_str(),
+            &times(meta.mtime),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .context("cannot set symlink mtime")?;
+        Ok(())
+    }
+
+    /// A device node or a fifo (device nodes only when running as root).
+    fn special(
+        &self,
+        header: &tar::Header,
+        kind: EntryType,
+        parent: &OwnedFd,
+        name: &OsString,
+        meta: &Meta,
+    ) -> Result<()> {
+        let file_type = match kind {
+            EntryType::Char => FileType::CharacterDevice,
+            EntryType::Block => FileType::BlockDevice,
+            _ => FileType::Fifo,
+        };
+        if file_type != FileType::Fifo && !self.privileged {
+            return Ok(()); // device nodes need root; rootless extraction skips them
+        }
+        let dev = if file_type == FileType::Fifo {
+            0
+        } else {
+            device_number(header)?
+        };
+        replace(parent, name)?;
+        mknodat(
+            parent,
+            name.as_os_str(),
+            file_type,
+            Mode::from_raw_mode(0o600),
+            dev,
+        )
+        .context("cannot create device node or fifo")?;
+        self.chown_at(parent, name, meta)?;
+        chmodat(
+            parent,
+            name.as_os_str(),
+            Mode::from_raw_mode(meta.mode),
+            AtFlags::empty(),
+        )
+        .context("cannot set mode")?;
+        utimensat(
+            parent,
+            name.as_os_str(),
+            &times(meta.mtime),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .context("cannot set mtime")?;
+        Ok(())
     }
 
     fn open_parent(&self, parent_comps: &[OsString]) -> Result<OwnedFd> {

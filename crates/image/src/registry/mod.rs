@@ -15,10 +15,11 @@ mod sources;
 pub use platform::Platform;
 pub use retry::RetryPolicy;
 
+use crate::model::{ImageConfig, Manifest};
 use crate::reference::Reference;
 use crate::store::Store;
 use anyhow::Result;
-use oci_spec::image::{Descriptor, Digest, ImageConfiguration, ImageManifest};
+use oci_spec::image::{Descriptor, Digest};
 use std::time::Duration;
 
 /// How a [`Client`] reaches registries.
@@ -97,9 +98,9 @@ pub struct PulledImage {
     /// The image manifest's descriptor (the platform's manifest when the reference named an index).
     pub manifest: Descriptor,
     /// The image manifest.
-    pub manifest_value: ImageManifest,
+    pub manifest_value: Manifest,
     /// The image config.
-    pub config: ImageConfiguration,
+    pub config: ImageConfig,
 }
 
 /// What a push did.

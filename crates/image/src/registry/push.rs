@@ -1,15 +1,15 @@
 //! `push`: each blob is skipped if the repository has it, mounted if another repository of
 //! the same registry is known to hold it, uploaded otherwise; then the manifest goes up.
 
-use super::media::{self, ManifestKind};
 use super::session::Session;
 use super::sources::BlobSources;
 use super::{Client, PushReport};
+use crate::model::Document;
 use crate::reference::Reference;
 use crate::store::Store;
 use anyhow::{anyhow, bail, Context, Result};
 use futures_util::{StreamExt, TryStreamExt};
-use oci_spec::image::{Descriptor, ImageManifest};
+use oci_spec::image::Descriptor;
 
 /// How a blob reached the destination.
 enum Transfer {
@@ -28,20 +28,16 @@ pub(super) async fn push(
         .resolve(&source.to_string())?
         .ok_or_else(|| anyhow!("no image named {source} in the store (see `skiff images`)"))?;
     let bytes = store.read_blob(descriptor.digest())?;
-    let json: serde_json::Value = serde_json::from_slice(&bytes)
-        .with_context(|| format!("the manifest of {source} in the store is not JSON"))?;
-    let (kind, media_type) = media::manifest_kind(&json)?;
-    if kind == ManifestKind::Index {
+    let document = Document::from_bytes(&bytes)
+        .with_context(|| format!("reading the manifest of {source} in the store"))?;
+    let media_type = document.media_type().to_string();
+    let Document::Manifest(manifest) = document else {
         bail!("{source} is a multi-platform index; pushing indexes is not supported yet");
-    }
-    let manifest: ImageManifest = serde_json::from_slice(&bytes)
-        .with_context(|| format!("parsing the manifest of {source}"))?;
+    };
 
     let session = Session::open(client, destination).await?;
-    let sources = BlobSources::new(store.root());
-    let blobs: Vec<&Descriptor> = std::iter::once(manifest.config())
-        .chain(manifest.layers())
-        .collect();
+    let sources = BlobSources::new(store);
+    let blobs: Vec<&Descriptor> = manifest.blobs().collect();
     let transfers: Vec<Transfer> = futures_util::stream::iter(
         blobs
             .iter()

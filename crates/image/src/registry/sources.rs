@@ -2,27 +2,32 @@
 //! so that a push can ask the registry to mount a blob from a sibling repository instead of
 //! uploading it again.
 //!
-//! It is only a hint: a lost update (two processes writing at once) or a stale entry costs an
-//! upload, never correctness, because the registry checks every mount.
+//! It is only a hint: a stale entry costs an upload, never correctness, because the
+//! registry checks every mount. Updates are read-modify-write under the store's
+//! `locks/sources.lock` and replace the file atomically.
 
+use crate::Store;
 use anyhow::{Context, Result};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 
-/// Serialises this process's read-modify-write cycles of the file.
+/// Serialises this process's read-modify-write cycles of the file (the file lock is per
+/// open file, so threads of one process need this too).
 static WRITE_LOCK: Mutex<()> = Mutex::new(());
 
 /// The blob → repositories map of one store.
 pub struct BlobSources {
+    store: Store,
     path: PathBuf,
 }
 
 impl BlobSources {
     /// The map kept under the store root.
-    pub fn new(store_root: &Path) -> BlobSources {
+    pub fn new(store: &Store) -> BlobSources {
         BlobSources {
-            path: store_root.join("registry").join("sources.json"),
+            store: store.clone(),
+            path: store.registry_sources_path(),
         }
     }
 
@@ -38,20 +43,15 @@ impl BlobSources {
         digests: impl IntoIterator<Item = &'a str>,
     ) -> Result<()> {
         let _guard = WRITE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let _lock = self.store.lock_exclusive("sources")?;
         let mut map = self.load()?;
         for digest in digests {
             map.entry(digest.to_string())
                 .or_default()
                 .insert(repository.to_string());
         }
-        let dir = self.path.parent().expect("sources.json has a parent");
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let tmp = dir.join(format!(".sources.json.{}", std::process::id()));
-        std::fs::write(&tmp, serde_json::to_vec(&map)?)
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &self.path)
-            .with_context(|| format!("replacing {}", self.path.display()))?;
-        Ok(())
+        self.store
+            .replace_file(&self.path, &serde_json::to_vec(&map)?)
     }
 
     fn load(&self) -> Result<BTreeMap<String, BTreeSet<String>>> {
@@ -70,7 +70,7 @@ mod tests {
     #[test]
     fn records_accumulate_per_blob() {
         let dir = tempfile::tempdir().unwrap();
-        let sources = BlobSources::new(dir.path());
+        let sources = BlobSources::new(&Store::open(dir.path()).unwrap());
         assert!(sources.repositories("sha256:a").unwrap().is_empty());
         sources
             .record("r:5000/one", ["sha256:a", "sha256:b"])

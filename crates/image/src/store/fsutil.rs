@@ -26,16 +26,52 @@ pub(crate) fn unique_name(prefix: &str) -> String {
 /// the returned handle lives. `prune` treats a temp file it can lock as abandoned
 /// by a dead process and deletes it; one whose writer is alive stays untouched.
 pub(crate) fn create_locked_temp(dir: &Path, prefix: &str) -> Result<(File, PathBuf)> {
-    let path = dir.join(unique_name(prefix));
-    let file = OpenOptions::new()
-        .write(true)
-        .read(true)
-        .create_new(true)
-        .open(&path)
-        .with_context(|| format!("cannot create temp file {}", path.display()))?;
-    flock(&file, FlockOperation::LockExclusive)
-        .with_context(|| format!("cannot lock temp file {}", path.display()))?;
-    Ok((file, path))
+    loop {
+        let path = dir.join(unique_name(prefix));
+        let file = OpenOptions::new()
+            .write(true)
+            .read(true)
+            .create_new(true)
+            .open(&path)
+            .with_context(|| format!("cannot create temp file {}", path.display()))?;
+        if lock_new_entry(&file, &path)? {
+            return Ok((file, path));
+        }
+    }
+}
+
+/// Creates a new temp directory in `dir`, exclusively locked like [`create_locked_temp`]'s
+/// files: the returned handle (the open directory) holds the lock.
+pub(crate) fn create_locked_temp_dir(dir: &Path, prefix: &str) -> Result<(File, PathBuf)> {
+    loop {
+        let path = dir.join(unique_name(prefix));
+        std::fs::create_dir(&path)
+            .with_context(|| format!("cannot create temp directory {}", path.display()))?;
+        let handle = match File::open(&path) {
+            Ok(h) => h,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue, // pruned already
+            Err(e) => return Err(e).with_context(|| format!("cannot open {}", path.display())),
+        };
+        if lock_new_entry(&handle, &path)? {
+            return Ok((handle, path));
+        }
+    }
+}
+
+/// Locks a temp entry just created. Between its creation and this lock a concurrent
+/// `prune` may have claimed it (it holds the lock while it deletes): then it is false
+/// and the caller makes another. The entry must still be the one at `path` once locked.
+fn lock_new_entry(handle: &File, path: &Path) -> Result<bool> {
+    match flock(handle, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::WOULDBLOCK) => return Ok(false),
+        Err(e) => return Err(e).with_context(|| format!("cannot lock {}", path.display())),
+    }
+    let ours = rustix::fs::fstat(handle)?;
+    Ok(
+        rustix::fs::lstat(path)
+            .is_ok_and(|st| st.st_ino == ours.st_ino && st.st_dev == ours.st_dev),
+    )
 }
 
 /// fsyncs a directory so a rename or create inside it survives a crash.
@@ -103,17 +139,19 @@ fn open_lock_file(path: &Path) -> Result<File> {
         .with_context(|| format!("cannot open lock file {}", path.display()))
 }
 
-/// Whether a temp entry (file or directory) is abandoned: nobody holds its
-/// `flock`. Writers keep their temp entries locked until they rename them.
-pub(crate) fn is_abandoned(path: &Path) -> Result<bool> {
+/// Claims a temp entry (file or directory) if it is abandoned: nobody holds its
+/// `flock`. Writers keep their temp entries locked until they rename or remove them;
+/// the returned handle keeps the entry locked while the caller deletes it, so a
+/// writer that just created it cannot take it (see `lock_new_entry`).
+pub(crate) fn claim_abandoned(path: &Path) -> Result<Option<File>> {
     let file = match File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("cannot open {}", path.display())),
     };
     match flock(&file, FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(true),
-        Err(rustix::io::Errno::WOULDBLOCK) => Ok(false),
+        Ok(()) => Ok(Some(file)),
+        Err(rustix::io::Errno::WOULDBLOCK) => Ok(None),
         Err(e) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
     }
 }

@@ -5,26 +5,19 @@
 
 use super::fsutil::{atomic_write, FileLock};
 use super::Store;
+use crate::model::Index;
 use anyhow::{Context, Result};
-use oci_spec::image::{Descriptor, ImageIndex, ImageIndexBuilder, MediaType, ANNOTATION_REF_NAME};
-
-pub(crate) fn empty_index() -> Result<ImageIndex> {
-    Ok(ImageIndexBuilder::default()
-        .schema_version(2u32)
-        .media_type(MediaType::ImageIndex)
-        .manifests(Vec::<Descriptor>::new())
-        .build()?)
-}
+use oci_spec::image::{Descriptor, ANNOTATION_REF_NAME};
 
 /// Reads `index.json` (no lock needed: it is only ever replaced by rename).
-pub(crate) fn read(store: &Store) -> Result<ImageIndex> {
-    let path = store.root().join("index.json");
+pub(crate) fn read(store: &Store) -> Result<Index> {
+    let path = store.index_path();
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return empty_index(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Index::default()),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    serde_json::from_slice(&bytes).with_context(|| {
+    Index::from_bytes(&bytes).with_context(|| {
         format!(
             "{} is not a valid OCI image index; fix or remove it",
             path.display()
@@ -33,12 +26,15 @@ pub(crate) fn read(store: &Store) -> Result<ImageIndex> {
 }
 
 /// Runs `change` on the current index under the index lock and writes the result.
-pub(crate) fn update<T>(store: &Store, change: impl FnOnce(&mut ImageIndex) -> T) -> Result<T> {
+pub(crate) fn update<T>(store: &Store, change: impl FnOnce(&mut Index) -> T) -> Result<T> {
     let _lock = FileLock::acquire(&store.locks_dir().join("index.lock"), true)?;
     let mut index = read(store)?;
     let out = change(&mut index);
-    let bytes = serde_json::to_vec_pretty(&index).context("cannot serialise index.json")?;
-    atomic_write(&store.tmp_dir(), &store.root().join("index.json"), &bytes)?;
+    atomic_write(
+        &store.tmp_dir(),
+        &store.index_path(),
+        &index.to_pretty_bytes()?,
+    )?;
     Ok(out)
 }
 
@@ -51,22 +47,18 @@ pub(crate) fn ref_name(desc: &Descriptor) -> Option<&str> {
 }
 
 /// Points `name` at `manifest`, replacing any previous entry of that name.
-pub(crate) fn set_name(index: &mut ImageIndex, name: &str, manifest: &Descriptor) {
+pub(crate) fn set_name(index: &mut Index, name: &str, manifest: &Descriptor) {
     remove_name(index, name);
     let mut desc = manifest.clone();
     let mut annotations = desc.annotations().clone().unwrap_or_default();
     annotations.insert(ANNOTATION_REF_NAME.to_string(), name.to_string());
     desc.set_annotations(Some(annotations));
-    let mut manifests = index.manifests().clone();
-    manifests.push(desc);
-    index.set_manifests(manifests);
+    index.manifests.push(desc);
 }
 
 /// Removes every entry named `name`; returns whether one existed.
-pub(crate) fn remove_name(index: &mut ImageIndex, name: &str) -> bool {
-    let before = index.manifests().len();
-    let mut manifests = index.manifests().clone();
-    manifests.retain(|d| ref_name(d) != Some(name));
-    index.set_manifests(manifests);
-    index.manifests().len() != before
+pub(crate) fn remove_name(index: &mut Index, name: &str) -> bool {
+    let before = index.manifests.len();
+    index.manifests.retain(|d| ref_name(d) != Some(name));
+    index.manifests.len() != before
 }

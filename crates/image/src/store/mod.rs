@@ -1,11 +1,19 @@
 //! The content store: one directory laid out as an OCI image layout
-//! (`oci-layout`, `index.json`, `blobs/sha256/…`) plus skiff's own state:
+//! (`oci-layout`, `index.json`, `blobs/sha256/…`) plus skiff's own state. The store owns
+//! every entry under its root; nothing else writes there by path, and each entry has its
+//! accessor here and its rule in [`Store::prune`]:
 //!
-//! - `snapshots/sha256/<hex>/` — extracted layers, overlay-ready (see below);
-//! - `cache/<sha256(key)>` — the build cache index, one small file per key;
-//! - `tmp/` — temp files and directories of writes in progress;
-//! - `locks/` — `index.lock` (read-modify-write of `index.json`), `gc.lock`
-//!   (builds and pulls shared, `prune` exclusive), `snapshot-<hex>.lock`.
+//! | entry | what | kept by `prune` |
+//! |---|---|---|
+//! | `oci-layout`, `index.json` | the OCI layout; names of images | always |
+//! | `blobs/sha256/<hex>` | content, verified when written | when reachable from `index.json` or the cache |
+//! | `snapshots/sha256/<hex>/` | extracted layers, overlay-ready (see below) | while their layer blob is kept |
+//! | `cache/<sha256(key)>` | the build cache index, one small file per step key | while its manifest is kept |
+//! | `cache-mounts/<name>/`, `<name>.lock` | `RUN --mount=type=cache` contents ([`Store::cache_mounts_dir`]) | always: they persist across builds by design |
+//! | `statcache/<hash>.json` | context stat caches ([`StatCache`]) | while their context directory exists |
+//! | `registry/sources.json` | which repositories each blob came from or went to (cross-repository mounts on push) | always |
+//! | `tmp/` | temp files and directories of work in progress ([`Store::temp_dir`]) | while the process that made them lives |
+//! | `locks/` | `index.lock` (read-modify-write of `index.json`), `gc.lock` (builds and pulls shared, `prune` exclusive), `snapshot-<hex>.lock`, `sources.lock` | always |
 //!
 //! Crash safety: every write goes to a temp file in `tmp/` (same filesystem),
 //! is verified and fsync'd, renamed into place, and the directory fsync'd, so a
@@ -27,12 +35,17 @@ mod fsutil;
 mod index;
 mod prune;
 mod snapshot;
+mod statcache;
+mod temp;
 
 pub use blob::BlobWriter;
 pub use prune::PruneReport;
+pub use statcache::{file_digest, StatCache};
+pub use temp::TempDir;
 
 use anyhow::{Context, Result};
-use fsutil::{atomic_write, FileLock};
+use fsutil::atomic_write;
+pub(crate) use fsutil::FileLock;
 use oci_spec::image::{Descriptor, Digest};
 use sha2::{Digest as _, Sha256};
 use std::path::{Path, PathBuf};
@@ -66,6 +79,9 @@ impl Store {
             store.cache_dir(),
             store.tmp_dir(),
             store.locks_dir(),
+            store.cache_mounts_dir(),
+            store.stat_cache_dir(),
+            store.registry_dir(),
         ] {
             std::fs::create_dir_all(&dir).with_context(|| {
                 format!(
@@ -78,7 +94,7 @@ impl Store {
         if !layout.exists() {
             atomic_write(&store.tmp_dir(), &layout, OCI_LAYOUT)?;
         }
-        if !store.root.join("index.json").exists() {
+        if !store.index_path().exists() {
             index::update(&store, |_| ())?;
         }
         Ok(store)
@@ -125,6 +141,38 @@ impl Store {
     fn locks_dir(&self) -> PathBuf {
         self.root.join("locks")
     }
+    fn index_path(&self) -> PathBuf {
+        self.root.join("index.json")
+    }
+    fn stat_cache_dir(&self) -> PathBuf {
+        self.root.join("statcache")
+    }
+    fn registry_dir(&self) -> PathBuf {
+        self.root.join("registry")
+    }
+
+    /// `registry/sources.json` (see the registry client's blob sources).
+    pub(crate) fn registry_sources_path(&self) -> PathBuf {
+        self.registry_dir().join("sources.json")
+    }
+
+    /// Holds the lock `locks/<name>.lock` exclusively until the value is dropped (for
+    /// read-modify-write of the store's small state files).
+    pub(crate) fn lock_exclusive(&self, name: &str) -> Result<FileLock> {
+        FileLock::acquire(&self.locks_dir().join(format!("{name}.lock")), true)
+    }
+
+    /// Replaces `dest` (a file of the store) with `bytes` atomically and durably.
+    pub(crate) fn replace_file(&self, dest: &Path, bytes: &[u8]) -> Result<()> {
+        atomic_write(&self.tmp_dir(), dest, bytes)
+    }
+
+    /// Where `RUN --mount=type=cache` directories live (`<name>/`, with `<name>.lock`
+    /// beside it for `sharing=locked|private`). A cache mount is created by seeding a
+    /// [`Store::temp_dir`] and renaming it here, so a half-made one is never seen.
+    pub fn cache_mounts_dir(&self) -> PathBuf {
+        self.root.join("cache-mounts")
+    }
 
     /// Where a blob lives (whether or not it exists).
     pub fn blob_path(&self, digest: &Digest) -> PathBuf {
@@ -170,7 +218,7 @@ impl Store {
     /// The manifest descriptor a name points at.
     pub fn resolve(&self, name: &str) -> Result<Option<Descriptor>> {
         Ok(index::read(self)?
-            .manifests()
+            .manifests
             .iter()
             .find(|d| index::ref_name(d) == Some(name))
             .cloned())
@@ -184,7 +232,7 @@ impl Store {
     /// All named images, sorted by name.
     pub fn images(&self) -> Result<Vec<(String, Descriptor)>> {
         let mut out: Vec<_> = index::read(self)?
-            .manifests()
+            .manifests
             .iter()
             .filter_map(|d| index::ref_name(d).map(|n| (n.to_string(), d.clone())))
             .collect();
@@ -247,11 +295,15 @@ impl Store {
         self.locks_dir().join("gc.lock")
     }
 
-    /// Garbage-collects blobs unreachable from `index.json` and the cache, snapshots
-    /// of layers no longer stored, cache entries whose manifest is gone, and temp
-    /// files abandoned by dead processes. Waits until no build or pull holds a lease.
+    /// Garbage-collects, first (at once) temp files and directories abandoned by dead
+    /// processes and stat caches of contexts that are gone, then — once no build or pull
+    /// holds a lease — blobs unreachable from `index.json` and the cache, snapshots of
+    /// layers no longer stored, and cache entries whose manifest is gone.
     pub fn prune(&self) -> Result<PruneReport> {
+        let mut report = PruneReport::default();
+        prune::remove_stale(self, &mut report)?;
         let _gc = FileLock::acquire(&self.gc_lock_path(), true)?;
-        prune::run(self)
+        prune::run(self, &mut report)?;
+        Ok(report)
     }
 }

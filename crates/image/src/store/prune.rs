@@ -1,9 +1,12 @@
-//! Garbage collection: mark everything reachable from `index.json` and the cache
-//! index, sweep the rest (blobs, snapshots of gone layers, dead cache entries,
-//! abandoned temp entries). Runs under the exclusive GC lock.
+//! Garbage collection, in two parts. What has its own liveness rule goes first, without
+//! waiting for anyone: temp entries of dead processes (their `flock` is free) and stat
+//! caches of contexts that are gone. Then, under the exclusive GC lock (so after every
+//! running build and pull), mark everything reachable from `index.json` and the cache
+//! index and sweep the rest (blobs, snapshots of gone layers, dead cache entries).
 
-use super::fsutil::{disk_usage, is_abandoned, FileLock};
+use super::fsutil::{claim_abandoned, disk_usage, FileLock};
 use super::{index, Store};
+use crate::model::Document;
 use anyhow::{Context, Result};
 use oci_spec::image::Digest;
 use std::collections::HashSet;
@@ -24,20 +27,37 @@ pub struct PruneReport {
     pub cache_entries_removed: usize,
     /// Temp files and directories left behind by killed processes.
     pub temp_entries_removed: usize,
+    /// Stat caches of context directories that no longer exist.
+    pub stat_caches_removed: usize,
 }
 
-pub(crate) fn run(store: &Store) -> Result<PruneReport> {
-    let mut report = PruneReport::default();
-    remove_abandoned_temps(store, &mut report)?;
+/// The part that needs no GC lock: every entry here proves its own liveness.
+pub(crate) fn remove_stale(store: &Store, report: &mut PruneReport) -> Result<()> {
+    remove_abandoned_temps(store, report)?;
+    for entry in read_dir(&store.stat_cache_dir())? {
+        let path = entry.path();
+        if super::statcache::is_stale(&path) {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("cannot remove stale stat cache {}", path.display()))?;
+            report.stat_caches_removed += 1;
+        }
+    }
+    Ok(())
+}
 
+/// The mark and sweep, under the exclusive GC lock.
+pub(crate) fn run(store: &Store, report: &mut PruneReport) -> Result<()> {
     let mut roots: Vec<Digest> = index::read(store)?
-        .manifests()
+        .manifests
         .iter()
         .map(|d| d.digest().clone())
         .collect();
-    roots.extend(live_cache_roots(store, &mut report)?);
+    roots.extend(live_cache_roots(store, report)?);
     let reachable = mark(store, roots);
+    sweep(store, &reachable, report)
+}
 
+fn sweep(store: &Store, reachable: &HashSet<String>, report: &mut PruneReport) -> Result<()> {
     for entry in read_dir(&store.blobs_dir())? {
         let name = entry.file_name().to_string_lossy().into_owned();
         if !reachable.contains(&name) {
@@ -63,7 +83,7 @@ pub(crate) fn run(store: &Store) -> Result<PruneReport> {
         let _ = std::fs::remove_file(&lock);
         report.snapshots_removed += 1;
     }
-    Ok(report)
+    Ok(())
 }
 
 fn read_dir(dir: &std::path::Path) -> Result<Vec<std::fs::DirEntry>> {
@@ -74,9 +94,9 @@ fn read_dir(dir: &std::path::Path) -> Result<Vec<std::fs::DirEntry>> {
 fn remove_abandoned_temps(store: &Store, report: &mut PruneReport) -> Result<()> {
     for entry in read_dir(&store.tmp_dir())? {
         let path = entry.path();
-        if !is_abandoned(&path)? {
+        let Some(_claimed) = claim_abandoned(&path)? else {
             continue;
-        }
+        };
         let removed = if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
             std::fs::remove_dir_all(&path)
         } else {
@@ -120,31 +140,15 @@ fn mark(store: &Store, roots: Vec<Digest>) -> HashSet<String> {
         if !reachable.insert(digest.digest().to_string()) {
             continue;
         }
-        let Ok(bytes) = store.read_blob(&digest) else {
-            continue;
-        };
-        let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
-            continue;
-        };
-        let digest_of = |v: &serde_json::Value| {
-            v.get("digest")
-                .and_then(|d| d.as_str())
-                .and_then(|d| Digest::from_str(d).ok())
-        };
-        // manifests of an index are walked; config and layers are leaves
-        if let Some(children) = doc.get("manifests").and_then(|m| m.as_array()) {
-            stack.extend(children.iter().filter_map(digest_of));
-        }
-        let leaves = doc.get("config").into_iter().chain(
-            doc.get("layers")
-                .and_then(|l| l.as_array())
-                .into_iter()
-                .flatten(),
-        );
-        for leaf in leaves {
-            if let Some(d) = digest_of(leaf) {
-                reachable.insert(d.digest().to_string());
+        match store.read_document(&digest) {
+            // manifests of an index are walked; config and layers are leaves
+            Ok(Document::Index(index)) => {
+                stack.extend(index.manifests.iter().map(|d| d.digest().clone()));
             }
+            Ok(Document::Manifest(manifest)) => {
+                reachable.extend(manifest.blobs().map(|d| d.digest().digest().to_string()));
+            }
+            Err(_) => {}
         }
     }
     reachable

@@ -1,11 +1,10 @@
 //! Extracting layer blobs into overlay-ready snapshot directories, once each.
 
-use super::fsutil::{fsync_dir, unique_name, FileLock};
+use super::fsutil::{create_locked_temp_dir, fsync_dir, FileLock};
 use super::Store;
 use crate::layer::{apply, ApplyMode};
 use anyhow::{bail, Context, Result};
 use oci_spec::image::{Descriptor, DigestAlgorithm};
-use rustix::fs::{flock, FlockOperation};
 use std::path::PathBuf;
 
 /// Returns the snapshot directory of `layer`, extracting it first if needed.
@@ -30,13 +29,9 @@ pub(crate) fn ensure(store: &Store, layer: &Descriptor) -> Result<PathBuf> {
     }
     let blob = std::fs::File::open(store.blob_path(digest))
         .with_context(|| format!("layer {digest} is not in the store: pull the image again"))?;
-    let tmp = store
-        .tmp_dir()
-        .join(unique_name(&format!("snapshot-{hex}")));
-    std::fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    // locked: live for prune
+    let (dir, tmp) = create_locked_temp_dir(&store.tmp_dir(), &format!("snapshot-{hex}"))?;
     let result = (|| {
-        let dir = std::fs::File::open(&tmp)?;
-        flock(&dir, FlockOperation::LockExclusive)?; // live for prune
         apply(blob, &tmp, ApplyMode::Overlay)
             .with_context(|| format!("cannot extract layer {digest}"))?;
         rustix::fs::syncfs(&dir).context("cannot sync the extracted layer to disk")?;
