@@ -79,7 +79,7 @@ pub struct BuildArgs {
     pub check: bool,
     /// How `--check` prints: text (rustc-style) or json.
     #[arg(long, value_enum, requires = "check")]
-    pub format: Option<super::check::CheckFormat>,
+    pub format: Option<CheckFormat>,
     /// The build context directory.
     #[arg(default_value = ".")]
     pub context: PathBuf,
@@ -135,4 +135,13 @@ impl From<CompressionFlag> for Compression {
             CompressionFlag::Zstd => Compression::Zstd,
         }
     }
+}
+
+/// How `--check` prints its results.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckFormat {
+    /// rustc-style text.
+    Text,
+    /// One JSON document shaped as BuildKit's lint result.
+    Json,
 }

@@ -4,7 +4,7 @@
 //! result. The exit code is non-zero only when the checks fail the build: `error=true` (in the
 //! `check` directive or `BUILDKIT_DOCKERFILE_CHECK`) with a finding, or a broken Dockerfile.
 
-use super::args::{BuildArgs, ProgressFlag};
+use super::args::{BuildArgs, CheckFormat, ProgressFlag};
 use anyhow::Result;
 use serde_json::{json, Value};
 use skiff_frontend::diagnostics::{render_with, Style};
@@ -14,15 +14,6 @@ use skiff_frontend::Diagnostic;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-
-/// How `--check` prints its results.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CheckFormat {
-    /// rustc-style text.
-    Text,
-    /// One JSON document shaped as BuildKit's lint result.
-    Json,
-}
 
 /// What a check reads: the Dockerfile, where the context is, and the build's values.
 pub struct CheckRequest {
