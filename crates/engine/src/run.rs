@@ -91,6 +91,7 @@ pub fn execute(
             hostname: HOSTNAME.into(),
             network: params.network,
             mounts: params.mounts.clone(),
+            security: skiff_sandbox::Security::Sandbox,
         };
         let mut pending = Vec::new();
         let mut emit = |chunk: &[u8]| {
