@@ -56,6 +56,8 @@ pub struct BuildOptions {
     pub runtime: Option<String>,
     /// Layer compression and timestamps.
     pub layer: LayerOptions,
+    /// `--allow`: what RUN may have beyond the sandbox.
+    pub allow: crate::run::Entitlements,
 }
 
 /// What a build produced.

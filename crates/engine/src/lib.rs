@@ -31,6 +31,7 @@ pub mod time;
 pub mod view;
 
 pub use build::{build, BuildOptions, BuildOutcome};
+pub use run::Entitlements;
 pub use ssh::{SshAgent, SshSource};
 
 use std::path::PathBuf;

@@ -20,7 +20,7 @@ use anyhow::{anyhow, Result};
 use skiff_frontend::ast::Span;
 use skiff_frontend::graph::{Base, PlannedStage};
 use skiff_frontend::instructions::{
-    heredoc_text, CommandLine, ExpansionScope, HealthcheckCommand, KeyValue, Network, RunCommand,
+    heredoc_text, CommandLine, ExpansionScope, HealthcheckCommand, KeyValue, RunCommand,
     SourcesAndDest,
 };
 use skiff_frontend::shell::Env;
@@ -582,6 +582,7 @@ impl<'a> StageBuilder<'a> {
 
     fn run(&mut self, inst: &TypedInstruction, r: &RunCommand) -> Result<()> {
         let shared = self.shared;
+        let (network, security) = run::confinement(r, shared.options.allow)?;
         let argv = match (&r.command, r.heredocs.as_slice()) {
             (CommandLine::Shell(text), [doc])
                 if text.value.trim() == format!("<<{}", doc.name)
@@ -644,15 +645,14 @@ impl<'a> StageBuilder<'a> {
             &shared.options.build_args,
             &effective,
         ));
-        let network = match r.network {
-            Some(Network::None) => skiff_sandbox::Network::None,
-            _ => skiff_sandbox::Network::Host,
-        };
         let mut key = KeyBuilder::new(&self.state.key, "run");
         key.list(&argv)
             .list(&key_env)
             .part(&format!("{network:?}"))
             .list(&prepared.key_parts);
+        if security == skiff_sandbox::Security::Insecure {
+            key.part("security=insecure");
+        }
         key.part(&self.state.config.config.user)
             .part(&self.state.config.config.working_dir);
         let key = key.finish();
@@ -673,6 +673,7 @@ impl<'a> StageBuilder<'a> {
             user: self.state.config.config.user.clone(),
             network,
             mounts: prepared.mounts.clone(),
+            security,
         };
         let opts = shared.options.layer.clone();
         self.cached_step(inst, key, &created_by, |this, step| {

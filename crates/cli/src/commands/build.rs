@@ -68,12 +68,39 @@ pub struct BuildArgs {
     /// Layer compression: gzip or zstd.
     #[arg(long, default_value = "gzip", value_parser = ["gzip", "zstd"])]
     pub compression: String,
+    /// Allow RUN an entitlement beyond the sandbox, as buildx's `--allow`: `security.insecure`
+    /// for `RUN --security=insecure`, `network.host` for `RUN --network=host` (repeat the flag
+    /// or separate with commas).
+    #[arg(long = "allow", value_enum, value_delimiter = ',')]
+    pub allow: Vec<Entitlement>,
     /// Parse and plan only: print the stage graph and exit.
     #[arg(long)]
     pub dry_run: bool,
     /// The build context directory.
     #[arg(default_value = ".")]
     pub context: PathBuf,
+}
+
+/// An entitlement `--allow` grants (buildx's names; its `device` is not offered, since skiff
+/// does not support `RUN --device`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entitlement {
+    /// `RUN --network=host`.
+    #[value(name = "network.host")]
+    NetworkHost,
+    /// `RUN --security=insecure`.
+    #[value(name = "security.insecure")]
+    SecurityInsecure,
+}
+
+impl BuildArgs {
+    /// The engine's view of `--allow`.
+    pub fn entitlements(&self) -> skiff_engine::Entitlements {
+        skiff_engine::Entitlements {
+            network_host: self.allow.contains(&Entitlement::NetworkHost),
+            security_insecure: self.allow.contains(&Entitlement::SecurityInsecure),
+        }
+    }
 }
 
 /// Runs `skiff build`.

@@ -107,6 +107,7 @@ fn build_and_deliver(
             },
             source_date_epoch: flags::source_date_epoch()?,
         },
+        allow: args.entitlements(),
     };
     let store = Store::open(super::store_root(ctx))?;
     let outcome = skiff_engine::build(&store, options, progress.clone())?;
