@@ -62,6 +62,8 @@ pub struct BuildOptions {
     pub runtime: Option<String>,
     /// Layer compression and timestamps.
     pub layer: LayerOptions,
+    /// `--allow`: what RUN may have beyond the sandbox.
+    pub allow: crate::run::Entitlements,
 }
 
 /// What a build produced.
@@ -171,6 +173,7 @@ fn run(store: &Store, options: BuildOptions, progress: Progress) -> Result<Build
     workspace.secrets = options.secrets;
     workspace.ssh = options.ssh;
     workspace.build_args = options.build_args;
+    workspace.allow = options.allow;
     let steps = Steps::new(progress, &board);
     let parts = StageParts {
         inputs: &inputs,

@@ -53,6 +53,7 @@ pub use error::BuildError;
 pub use options::{NamedContext, Secret};
 pub use progress::{Event, Mode, Progress, Summary};
 pub use rootfs::LayerOptions;
+pub use run::Entitlements;
 pub use run::RunFailed;
 pub use ssh::{SshAgent, SshSource};
 pub use state::ImageState;

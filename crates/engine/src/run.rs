@@ -6,8 +6,9 @@ use crate::progress::{Event, Progress};
 use crate::rootfs::{with_writable_rootfs, LayerOptions, NewLayer};
 use anyhow::Result;
 use oci_spec::image::Descriptor;
+use skiff_frontend::instructions::{Network as NetworkFlag, RunCommand, Security as SecurityFlag};
 use skiff_image::Store;
-use skiff_sandbox::{Mount, Network, RunSpec, Runtime};
+use skiff_sandbox::{Mount, Network, RunSpec, Runtime, Security};
 
 /// The hostname BuildKit gives RUN containers; kept for scripts that look at it.
 pub const HOSTNAME: &str = "buildkitsandbox";
@@ -27,6 +28,49 @@ pub struct RunParams {
     pub network: Network,
     /// Extra mounts (`RUN --mount`), already prepared on the host.
     pub mounts: Vec<Mount>,
+    /// Sandboxed (Docker's seccomp profile and capabilities) or `--security=insecure`.
+    pub security: Security,
+}
+
+/// What the build allows RUN beyond the sandbox (`skiff build --allow`, buildx's entitlements;
+/// BuildKit refuses a step that needs one the build did not grant).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Entitlements {
+    /// `network.host`: `RUN --network=host`.
+    pub network_host: bool,
+    /// `security.insecure`: `RUN --security=insecure`.
+    pub security_insecure: bool,
+}
+
+/// The network and confinement of a RUN, checked against what the build allows (as BuildKit's
+/// solver checks entitlements before it runs anything, so a cached step needs them too).
+pub fn confinement(r: &RunCommand, allowed: Entitlements) -> Result<(Network, Security)> {
+    if let Some(device) = r.devices.first() {
+        anyhow::bail!(
+            "RUN --device={} is not supported: skiff has no CDI device support (BuildKit injects \
+             devices described by CDI specs in /etc/cdi, with the `device` entitlement); remove \
+             the flag or build with BuildKit",
+            device.name.value
+        );
+    }
+    let network = match r.network {
+        Some(NetworkFlag::None) => Network::None,
+        Some(NetworkFlag::Host) if !allowed.network_host => anyhow::bail!(
+            "RUN --network=host needs the network.host entitlement: run skiff build with \
+             --allow network.host"
+        ),
+        // skiff's default network is the host's (as dockerd's BuildKit without a bridge).
+        Some(NetworkFlag::Host | NetworkFlag::Default) | None => Network::Host,
+    };
+    let security = match r.security {
+        Some(SecurityFlag::Insecure) if !allowed.security_insecure => anyhow::bail!(
+            "RUN --security=insecure needs the security.insecure entitlement: run skiff build \
+             with --allow security.insecure"
+        ),
+        Some(SecurityFlag::Insecure) => Security::Insecure,
+        Some(SecurityFlag::Sandbox) | None => Security::Sandbox,
+    };
+    Ok((network, security))
 }
 
 /// Why a RUN failed, with what the person needs to see.
@@ -91,6 +135,7 @@ pub fn execute(
             hostname: HOSTNAME.into(),
             network: params.network,
             mounts: params.mounts.clone(),
+            security: params.security,
         };
         let mut pending = Vec::new();
         let mut emit = |chunk: &[u8]| {

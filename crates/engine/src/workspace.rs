@@ -25,6 +25,8 @@ pub struct Workspace {
     pub ssh: Vec<SshAgent>,
     /// `--build-arg` values as given (a RUN sees the proxy ones without an `ARG` line).
     pub build_args: Vec<(String, String)>,
+    /// `--allow`: what RUN may have beyond the sandbox.
+    pub allow: crate::run::Entitlements,
     /// `--runtime`.
     runtime_name: Option<String>,
     runtime: OnceLock<std::result::Result<Runtime, String>>,
@@ -39,6 +41,7 @@ impl Workspace {
             secrets: Vec::new(),
             ssh: Vec::new(),
             build_args: Vec::new(),
+            allow: crate::run::Entitlements::default(),
             runtime_name: runtime,
             runtime: OnceLock::new(),
         }

@@ -1,18 +1,19 @@
 //! The OCI bundle's `config.json` for one step, with Docker's defaults.
 
 use crate::stubs::StubKind;
-use crate::{MountKind, Network, RunSpec};
+use crate::{seccomp, security};
+use crate::{MountKind, Network, RunSpec, Security};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{
-    Capabilities, Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDeviceCgroupBuilder,
-    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxResourcesBuilder, Mount, MountBuilder,
-    PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder, Spec, SpecBuilder,
-    UserBuilder,
+    Capabilities, Capability, Linux, LinuxBuilder, LinuxCapabilitiesBuilder,
+    LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxNamespaceBuilder, LinuxNamespaceType,
+    LinuxResourcesBuilder, Mount, MountBuilder, PosixRlimitBuilder, PosixRlimitType, Process,
+    ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
 };
 use std::path::{Path, PathBuf};
 
 /// Docker's (and containerd's, so BuildKit's) default capability set.
-const DEFAULT_CAPABILITIES: [Capability; 14] = [
+pub(crate) const DEFAULT_CAPABILITIES: [Capability; 14] = [
     Capability::Chown,
     Capability::DacOverride,
     Capability::Fsetid,
@@ -101,22 +102,51 @@ pub(crate) fn config(spec: &RunSpec, rootfs: &Path, files: &HostFiles) -> Result
     if !spec.cwd.starts_with('/') {
         bail!("working directory {:?} is not an absolute path", spec.cwd);
     }
-    let caps: Capabilities = DEFAULT_CAPABILITIES.into_iter().collect();
+    let bounding: Capabilities = match spec.security {
+        Security::Sandbox => DEFAULT_CAPABILITIES.into_iter().collect(),
+        // BuildKit adds every capability it has to the default set.
+        Security::Insecure => DEFAULT_CAPABILITIES
+            .into_iter()
+            .chain(security::current_capabilities()?)
+            .collect(),
+    };
+    let mut builder = SpecBuilder::default()
+        .version("1.0.2")
+        .root(
+            RootBuilder::default()
+                .path(rootfs)
+                .readonly(false)
+                .build()?,
+        )
+        .process(process(spec, &bounding)?)
+        .mounts(mounts(spec, files)?)
+        .linux(linux(spec, &bounding)?);
+    if !spec.hostname.is_empty() {
+        builder = builder.hostname(spec.hostname.clone());
+    }
+    builder
+        .build()
+        .context("building the OCI runtime configuration")
+}
+
+/// The process: argv, environment, user, capabilities and limits.
+fn process(spec: &RunSpec, bounding: &Capabilities) -> Result<Process> {
     // Like Docker: a non-root user gets no effective/permitted capabilities, as after execve.
     // Every set is written out: the builder's defaults would add oci-spec's own three.
-    let (effective, permitted) = if spec.user.uid == 0 {
-        (caps.clone(), caps.clone())
-    } else {
-        (Capabilities::new(), Capabilities::new())
+    // Insecure steps get every set full, whoever the user (BuildKit's `WithInsecureSpec`).
+    let (effective, inherited) = match spec.security {
+        Security::Sandbox if spec.user.uid == 0 => (bounding.clone(), Capabilities::new()),
+        Security::Sandbox => (Capabilities::new(), Capabilities::new()),
+        Security::Insecure => (bounding.clone(), bounding.clone()),
     };
     let capabilities = LinuxCapabilitiesBuilder::default()
-        .bounding(caps)
-        .effective(effective)
-        .permitted(permitted)
-        .inheritable(Capabilities::new())
-        .ambient(Capabilities::new())
+        .bounding(bounding.clone())
+        .effective(effective.clone())
+        .permitted(effective)
+        .inheritable(inherited.clone())
+        .ambient(inherited)
         .build()?;
-    let process = ProcessBuilder::default()
+    Ok(ProcessBuilder::default()
         .terminal(false)
         .args(spec.args.clone())
         .env(spec.env.clone())
@@ -134,9 +164,16 @@ pub(crate) fn config(spec: &RunSpec, rootfs: &Path, files: &HostFiles) -> Result
             .hard(NOFILE_LIMIT)
             .soft(NOFILE_LIMIT)
             .build()?])
+        // BuildKit turns no_new_privileges off for every step, insecure or not
+        // (`oci.WithNewPrivileges` in `executor/oci/spec.go`), so setuid binaries such as `su`
+        // and `sudo` work in RUN as with `docker build`; the seccomp filter does not need it,
+        // since runc installs the filter while the process still has CAP_SYS_ADMIN.
         .no_new_privileges(false)
-        .build()?;
+        .build()?)
+}
 
+/// Namespaces, the device cgroup, masked and read-only paths, seccomp and devices.
+fn linux(spec: &RunSpec, bounding: &Capabilities) -> Result<Linux> {
     let mut namespaces = vec![
         LinuxNamespaceType::Mount,
         LinuxNamespaceType::Pid,
@@ -151,37 +188,42 @@ pub(crate) fn config(spec: &RunSpec, rootfs: &Path, files: &HostFiles) -> Result
         .into_iter()
         .map(|typ| LinuxNamespaceBuilder::default().typ(typ).build())
         .collect::<Result<Vec<_>, _>>()?;
-    // Deny all devices; runc adds the defaults (/dev/null, zero, full, random, urandom, tty, ptmx).
-    let resources = LinuxResourcesBuilder::default()
-        .devices(vec![LinuxDeviceCgroupBuilder::default()
-            .allow(false)
-            .access("rwm")
-            .build()?])
-        .build()?;
-    let linux = LinuxBuilder::default()
-        .namespaces(namespaces)
-        .resources(resources)
-        .masked_paths(MASKED_PATHS.map(String::from).to_vec())
-        .readonly_paths(READONLY_PATHS.map(String::from).to_vec())
-        .build()?;
-
-    let mut builder = SpecBuilder::default()
-        .version("1.0.2")
-        .root(
-            RootBuilder::default()
-                .path(rootfs)
-                .readonly(false)
-                .build()?,
-        )
-        .process(process)
-        .mounts(mounts(spec, files)?)
-        .linux(linux);
-    if !spec.hostname.is_empty() {
-        builder = builder.hostname(spec.hostname.clone());
-    }
-    builder
-        .build()
-        .context("building the OCI runtime configuration")
+    let builder = LinuxBuilder::default().namespaces(namespaces);
+    let builder = match spec.security {
+        Security::Sandbox => builder
+            // Deny all devices; runc adds the defaults (/dev/null, zero, full, random,
+            // urandom, tty, ptmx).
+            .resources(
+                LinuxResourcesBuilder::default()
+                    .devices(vec![LinuxDeviceCgroupBuilder::default()
+                        .allow(false)
+                        .access("rwm")
+                        .build()?])
+                    .build()?,
+            )
+            .masked_paths(MASKED_PATHS.map(String::from).to_vec())
+            .readonly_paths(READONLY_PATHS.map(String::from).to_vec())
+            .seccomp(seccomp::default_profile(bounding)?),
+        Security::Insecure => {
+            let allow = |typ| {
+                LinuxDeviceCgroupBuilder::default()
+                    .allow(true)
+                    .typ(typ)
+                    .access("rwm")
+                    .build()
+            };
+            builder
+                .resources(
+                    LinuxResourcesBuilder::default()
+                        .devices(vec![allow(LinuxDeviceType::C)?, allow(LinuxDeviceType::B)?])
+                        .build()?,
+                )
+                .masked_paths(Vec::new())
+                .readonly_paths(Vec::new())
+                .devices(security::insecure_devices()?)
+        }
+    };
+    Ok(builder.build()?)
 }
 
 fn mounts(spec: &RunSpec, files: &HostFiles) -> Result<Vec<Mount>> {
@@ -241,7 +283,11 @@ fn mounts(spec: &RunSpec, files: &HostFiles) -> Result<Vec<Mount>> {
             "/sys",
             "sysfs",
             "sysfs",
-            &["nosuid", "noexec", "nodev", "ro"],
+            // Writable for insecure steps (BuildKit's `oci.WithWriteableSysfs`).
+            match spec.security {
+                Security::Sandbox => &["nosuid", "noexec", "nodev", "ro"],
+                Security::Insecure => &["nosuid", "noexec", "nodev", "rw"],
+            },
         )?,
         bind("/etc/resolv.conf", &files.resolv_conf, true)?,
         bind("/etc/hosts", &files.hosts, true)?,

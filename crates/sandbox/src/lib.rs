@@ -15,6 +15,8 @@ mod overlay;
 pub mod rootfs_path;
 mod runtime;
 mod runtime_select;
+mod seccomp;
+mod security;
 mod stubs;
 mod tail;
 mod user;
@@ -46,6 +48,19 @@ pub enum Network {
     Host,
     /// Only a loopback interface (`RUN --network=none`).
     None,
+}
+
+/// How confined a step is (`RUN --security`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Security {
+    /// Docker's default confinement, as BuildKit's `sandbox` mode: Docker's default
+    /// capabilities, its seccomp profile, masked `/proc` paths, a read-only `/sys`.
+    #[default]
+    Sandbox,
+    /// BuildKit's `insecure` mode (`RUN --security=insecure`, which the build must allow): every
+    /// capability skiff has, no seccomp filter, nothing masked or read-only, all devices allowed,
+    /// a writable `/sys` and the host's fuse, kvm, tun, loop and kmsg devices.
+    Insecure,
 }
 
 /// Something mounted into the step's rootfs besides the rootfs itself.
@@ -93,6 +108,8 @@ pub struct RunSpec {
     pub network: Network,
     /// Extra mounts, in order.
     pub mounts: Vec<Mount>,
+    /// Sandboxed (the default) or insecure.
+    pub security: Security,
 }
 
 /// How a process ended.

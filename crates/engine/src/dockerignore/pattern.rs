@@ -52,9 +52,12 @@ impl Pattern {
             // Strip the trailing `**`.
             Test::Prefix => path.starts_with(&self.text[..self.text.len() - 2]),
             Test::Suffix => {
-                // Strip the leading `**`; `**/foo` also matches `foo` itself.
-                let suffix = &self.text[2..];
-                path.ends_with(suffix) || suffix.strip_prefix('/') == Some(path)
+                // Strip the leading `**`; `**/foo` also matches `foo` itself. In bytes, as Go
+                // does: a pattern that starts with a byte order mark (which the translation
+                // skips) has the mark's last byte there, and Go's slice of it matches nothing.
+                let suffix = &self.text.as_bytes()[2..];
+                let path = path.as_bytes();
+                path.ends_with(suffix) || suffix.strip_prefix(b"/") == Some(path)
             }
             Test::Regex(re) => re.is_match(path),
         }

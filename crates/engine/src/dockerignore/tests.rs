@@ -324,3 +324,13 @@ fn later_rules_win_and_exceptions_need_a_match_first() {
         "important.log"
     ));
 }
+
+#[test]
+fn a_byte_order_mark_before_a_leading_double_star_matches_nothing_and_does_not_panic() {
+    // Found by the `dockerignore` fuzz target: the pattern was sliced inside the mark.
+    let text = "build/\n\u{feff}**mF.tmp\n";
+    let m = Matcher::parse(text).unwrap();
+    assert!(!m.is_excluded("mF.tmp", false));
+    assert!(!m.is_excluded("a/mF.tmp", false));
+    assert!(m.is_excluded("build/x", false));
+}

@@ -8,13 +8,14 @@ use crate::mounts;
 use crate::run::{self, RunParams};
 use crate::spec::{EnvVar, LayerFormat, NetworkMode, RunSpec, SecurityMode, StepSpec};
 use anyhow::{anyhow, Result};
-use skiff_frontend::instructions::{heredoc_text, CommandLine, Network, RunCommand};
+use skiff_frontend::instructions::{heredoc_text, CommandLine, RunCommand};
 use skiff_frontend::TypedInstruction;
 
 impl StageBuilder<'_> {
     /// Runs `r` as a cached layer step.
     pub(super) fn run(&mut self, inst: &TypedInstruction, r: &RunCommand) -> Result<()> {
         let workspace = self.workspace;
+        let (network, security) = run::confinement(r, workspace.allow)?;
         let argv = self.run_argv(r)?;
         // Environment: the image's Env with the ARG values on top. Proxy ARGs are passed but
         // kept out of the key and the history (they may hold credentials).
@@ -32,10 +33,6 @@ impl StageBuilder<'_> {
         let planned = mounts::plan(workspace, self.inputs, &self.state, &r.mounts, &r.heredocs)?;
         env.extend(planned.env.iter().cloned());
         env.extend(run::undeclared_proxy_env(&workspace.build_args, &effective));
-        let network = match r.network {
-            Some(Network::None) => skiff_sandbox::Network::None,
-            _ => skiff_sandbox::Network::Host,
-        };
         let opts = workspace.layer.clone();
         let spec = StepSpec::Run(RunSpec {
             argv: argv.clone(),
@@ -55,6 +52,7 @@ impl StageBuilder<'_> {
             user: self.state.config.config.user.clone(),
             network,
             mounts: Vec::new(),
+            security,
         };
         self.cached_step(inst, key, &created_by, |this, step| {
             let runtime = workspace.runtime_for(&this.state.layers)?;

@@ -71,6 +71,11 @@ pub struct BuildArgs {
     /// Layer compression.
     #[arg(long, value_enum, default_value_t = CompressionFlag::Gzip)]
     pub compression: CompressionFlag,
+    /// Allow RUN an entitlement beyond the sandbox, as buildx's `--allow`: `security.insecure`
+    /// for `RUN --security=insecure`, `network.host` for `RUN --network=host` (repeat the flag
+    /// or separate with commas).
+    #[arg(long = "allow", value_enum, value_delimiter = ',')]
+    pub allow: Vec<Entitlement>,
     /// Parse and plan only: print the stage graph and exit.
     #[arg(long)]
     pub dry_run: bool,
@@ -144,4 +149,26 @@ pub enum CheckFormat {
     Text,
     /// One JSON document shaped as BuildKit's lint result.
     Json,
+}
+
+/// An entitlement `--allow` grants (buildx's names; its `device` is not offered, since skiff
+/// does not support `RUN --device`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entitlement {
+    /// `RUN --network=host`.
+    #[value(name = "network.host")]
+    NetworkHost,
+    /// `RUN --security=insecure`.
+    #[value(name = "security.insecure")]
+    SecurityInsecure,
+}
+
+impl BuildArgs {
+    /// The engine's view of `--allow`.
+    pub fn entitlements(&self) -> skiff_engine::Entitlements {
+        skiff_engine::Entitlements {
+            network_host: self.allow.contains(&Entitlement::NetworkHost),
+            security_insecure: self.allow.contains(&Entitlement::SecurityInsecure),
+        }
+    }
 }

@@ -28,6 +28,7 @@ impl BuildConfig {
         let (dockerfile_path, dockerfile) =
             inputs::read_dockerfile(args.file.as_deref(), &args.context)?;
         let outputs = outputs::plan(&args.outputs, &args.tags, args.push)?;
+        let allow = args.entitlements();
         let options = BuildOptions {
             context,
             dockerfile_path,
@@ -67,6 +68,7 @@ impl BuildConfig {
                 compression: args.compression.into(),
                 source_date_epoch: inputs::source_date_epoch()?,
             },
+            allow,
         };
         Ok(BuildConfig {
             options,
