@@ -57,7 +57,7 @@ impl Project {
     /// A project with `dockerfile` for a test whose build runs `RUN` steps, or `None` when
     /// runc is missing (the test is skipped; in CI [`crate::require_tool`] panics instead).
     pub fn needing_runc(dockerfile: &str) -> Option<Project> {
-        if !crate::require_tool("runc") {
+        if !crate::tools::require_tool("runc") {
             return None;
         }
         let p = Project::new();
