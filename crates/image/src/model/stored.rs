@@ -1,7 +1,7 @@
 //! Reading and writing the model's documents as blobs of the store.
 
 use super::{is_index, Document, ImageConfig, Manifest};
-use crate::Store;
+use crate::store::Store;
 use anyhow::{bail, Context as _, Result};
 use oci_spec::image::{Descriptor, Digest, MediaType};
 
