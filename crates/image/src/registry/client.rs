@@ -68,7 +68,7 @@ impl Default for ClientOptions {
     }
 }
 
-/// A registry client: pulls images into a [`Store`] and pushes them from it.
+/// A registry client: pulls images into a [`Store`](crate::store::Store) and pushes them from it.
 #[derive(Clone, Debug)]
 pub struct Client {
     pub(super) options: ClientOptions,

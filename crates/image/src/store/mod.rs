@@ -31,6 +31,7 @@
 //! only known after decompressing, before the lookup.
 
 pub(crate) mod blob;
+mod documents;
 mod fsutil;
 mod index;
 mod layout;
