@@ -3,7 +3,7 @@
 
 use crate::export::{is_index_media_type, ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME};
 use crate::model::{Document, Index, Manifest};
-use crate::Store;
+use crate::store::Store;
 use anyhow::{anyhow, bail, Context, Result};
 use oci_spec::image::{Arch, Descriptor, Digest, DigestAlgorithm, Os};
 use sha2::{Digest as _, Sha256};

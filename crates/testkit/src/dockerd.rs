@@ -99,7 +99,7 @@ impl Dockerd {
     /// [`Dockerd::start`] when `docker.io` is installed; `None` (after printing why) when it is
     /// not and we are not in CI. In CI (`CI=true`) a missing daemon or client panics.
     pub fn start_or_skip() -> Option<Dockerd> {
-        if !crate::require_tool(DOCKERD_BIN) || !crate::require_tool(DOCKER_CLI) {
+        if !crate::tools::require_tool(DOCKERD_BIN) || !crate::tools::require_tool(DOCKER_CLI) {
             return None;
         }
         Some(Dockerd::start().unwrap_or_else(|e| panic!("starting the private dockerd: {e:#}")))

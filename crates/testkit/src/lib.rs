@@ -14,7 +14,7 @@
 //!   exported image back ([`project::BuiltImage`]) with code independent of skiff.
 //! - [`reference_builder::ReferenceBuilder`]: dockerd plus a registry with the busybox base,
 //!   for tests that build the same Dockerfile with BuildKit and skiff.
-//! - [`bench`]: the skiff-vs-BuildKit benchmark behind `scripts/bench` (`skiff-bench`).
+//! - [`bench`](mod@bench): the skiff-vs-BuildKit benchmark behind `scripts/bench` (`skiff-bench`).
 //! - [`store_check`], [`leftovers`]: a store still consistent, and nothing (containers,
 //!   mounts) left on the host by a build that failed or was killed.
 //! - [`skiff_bin`], [`require_tool`], [`command::run_ok`]: the binary under test, tools tests

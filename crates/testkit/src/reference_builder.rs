@@ -2,9 +2,11 @@
 //! and a local registry holding the busybox fixture, the base both builders start from
 //! (`ARG BASE` / `FROM ${BASE}`, given as `--build-arg BASE=127.0.0.1:PORT/…`).
 
+use crate::busybox::busybox_image;
 use crate::dockerd::Dockerd;
 use crate::project::BuiltImage;
-use crate::{busybox_image, require_tool, Registry};
+use crate::registry::Registry;
+use crate::tools::require_tool;
 use anyhow::Result;
 use std::path::Path;
 

@@ -64,7 +64,7 @@ impl Registry {
     /// [`Registry::start`] when `docker-registry` is installed; `None` (after printing why)
     /// when it is not and we are not in CI. In CI (`CI=true`) a missing registry panics.
     pub fn start_or_skip() -> Option<Registry> {
-        if !crate::require_tool(REGISTRY_BIN) {
+        if !crate::tools::require_tool(REGISTRY_BIN) {
             return None;
         }
         Some(Registry::start().unwrap_or_else(|e| panic!("starting the test registry: {e:#}")))

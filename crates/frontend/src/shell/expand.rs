@@ -2,12 +2,13 @@
 //! `processSingleQuote`, `processDoubleQuote`, `processDollar`, `processName`).
 
 use super::chars::{is_digit, is_letter, rune_string};
+use super::env::Env;
+use super::lexer::Lexer;
 use super::pattern::{
     replace_all, replace_first, shell_pattern_to_regex, trim_prefix, trim_suffix,
 };
 use super::scanner::Scanner;
 use super::words::Words;
-use super::{Env, Lexer};
 use std::collections::BTreeSet;
 
 /// The error text of one failed expansion step, before `failed to process "…"` is added.

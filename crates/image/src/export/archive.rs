@@ -2,7 +2,7 @@
 //! path, with fixed owner, mode and mtime, so the same image gives the same bytes.
 //! Blobs are streamed from the store, so memory does not grow with layer size.
 
-use crate::Store;
+use crate::store::Store;
 use anyhow::{Context, Result};
 use oci_spec::image::Digest;
 use std::collections::BTreeMap;

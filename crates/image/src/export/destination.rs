@@ -2,7 +2,7 @@
 //! half-written file behind: bytes go to a temp file in the target's directory,
 //! which is fsync'd and renamed over the target only when everything succeeded.
 
-use super::Destination;
+use super::output::Destination;
 use anyhow::{Context, Result};
 use std::io::{BufWriter, IsTerminal, Write};
 use std::os::unix::fs::PermissionsExt;

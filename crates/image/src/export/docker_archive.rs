@@ -6,10 +6,10 @@
 //! cannot read zstd, so those layers are shipped uncompressed.
 
 use super::archive::Archive;
-use super::Destination;
+use super::output::Destination;
 use crate::layer::decompressed;
 use crate::reference::Reference;
-use crate::Store;
+use crate::store::Store;
 use anyhow::{Context, Result};
 use oci_spec::image::{Descriptor, MediaType};
 use serde::Serialize;

@@ -1,7 +1,7 @@
 //! Listing every blob an archive of an image must carry.
 
 use crate::model::Document;
-use crate::Store;
+use crate::store::Store;
 use anyhow::Result;
 use oci_spec::image::{Descriptor, Digest};
 

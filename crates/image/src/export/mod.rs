@@ -17,7 +17,7 @@ pub use output::{Destination, Output};
 pub use rootfs::{write_local, write_rootfs_tar};
 
 use crate::reference::Reference;
-use crate::Store;
+use crate::store::Store;
 use anyhow::Result;
 use oci_spec::image::Descriptor;
 

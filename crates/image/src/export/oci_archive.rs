@@ -4,10 +4,10 @@
 
 use super::archive::Archive;
 use super::image::all_blobs;
-use super::Destination;
+use super::output::Destination;
 use crate::model::Index;
 use crate::reference::Reference;
-use crate::Store;
+use crate::store::Store;
 use anyhow::Result;
 use oci_spec::image::Descriptor;
 use std::collections::BTreeMap;

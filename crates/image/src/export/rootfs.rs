@@ -3,9 +3,9 @@
 //! safe extraction.
 
 use super::dir_tar::write_dir_tar;
-use super::Destination;
+use super::output::Destination;
 use crate::layer::apply_flat;
-use crate::Store;
+use crate::store::Store;
 use anyhow::{bail, Context, Result};
 use oci_spec::image::Descriptor;
 use std::path::Path;

@@ -14,6 +14,7 @@ mod compression;
 mod create;
 mod entry_path;
 mod pgzip;
+mod snapshot;
 mod tar_header;
 mod unchanged;
 mod whiteout;

@@ -15,10 +15,10 @@
 //! - [`ImageConfig`]: the config blob, byte-identical to BuildKit's for the same build.
 //!
 //! Documents that came from elsewhere (a registry, an OCI layout) are stored as the bytes
-//! they came as, never re-serialised: their digest is their name.
+//! they came as, never re-serialised: their digest is their name. The store reads and writes
+//! them as blobs ([`crate::Store::read_document`] and its neighbours).
 
 pub mod config;
-mod stored;
 
 pub use config::{go_json, Healthcheck, History, ImageConfig, RootFs, RunConfig, DEFAULT_PATH};
 

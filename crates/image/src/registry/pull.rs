@@ -1,15 +1,29 @@
 //! `pull`: manifest (choosing the platform from an index), then config and layers in
 //! parallel into the store, then the manifest blob and the name.
 
+use super::client::Client;
+use super::platform::Platform;
 use super::session::Session;
 use super::sources::BlobSources;
-use super::{Client, Platform, PulledImage};
-use crate::model::{Document, ImageConfig, Index};
+use crate::model::{Document, ImageConfig, Index, Manifest};
 use crate::reference::Reference;
 use crate::store::Store;
 use anyhow::{anyhow, bail, Context, Result};
 use futures_util::{StreamExt, TryStreamExt};
 use oci_spec::image::Descriptor;
+
+/// What a pull put into the store.
+#[derive(Clone, Debug)]
+pub struct PulledImage {
+    /// The name the image is tagged under in the store (the normalised reference).
+    pub name: String,
+    /// The image manifest's descriptor (the platform's manifest when the reference named an index).
+    pub manifest: Descriptor,
+    /// The image manifest.
+    pub manifest_value: Manifest,
+    /// The image config.
+    pub config: ImageConfig,
+}
 
 pub(super) async fn pull(
     client: &Client,

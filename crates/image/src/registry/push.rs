@@ -1,15 +1,30 @@
 //! `push`: each blob is skipped if the repository has it, mounted if another repository of
 //! the same registry is known to hold it, uploaded otherwise; then the manifest goes up.
 
+use super::client::Client;
 use super::session::Session;
 use super::sources::BlobSources;
-use super::{Client, PushReport};
 use crate::model::Document;
 use crate::reference::Reference;
 use crate::store::Store;
 use anyhow::{anyhow, bail, Context, Result};
 use futures_util::{StreamExt, TryStreamExt};
-use oci_spec::image::Descriptor;
+use oci_spec::image::{Descriptor, Digest};
+
+/// What a push did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PushReport {
+    /// Where the image went (normalised reference).
+    pub reference: String,
+    /// The pushed manifest's digest: `reference@digest` pulls exactly this image.
+    pub digest: Digest,
+    /// Blobs sent to the registry.
+    pub uploaded: usize,
+    /// Blobs the repository already had.
+    pub skipped: usize,
+    /// Blobs mounted from another repository of the same registry.
+    pub mounted: usize,
+}
 
 /// How a blob reached the destination.
 enum Transfer {

@@ -2,7 +2,8 @@
 //! HTTPS as Docker would choose), the credentials, and the blob and manifest operations with
 //! retries and verification.
 
-use super::{auth, media, Client};
+use super::client::Client;
+use super::{auth, media};
 use crate::reference::Reference;
 use crate::store::Store;
 use anyhow::{anyhow, bail, Context, Result};

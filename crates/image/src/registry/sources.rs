@@ -6,7 +6,7 @@
 //! registry checks every mount. Updates are read-modify-write under the store's
 //! `locks/sources.lock` and replace the file atomically.
 
-use crate::Store;
+use crate::store::Store;
 use anyhow::{Context, Result};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

@@ -4,7 +4,7 @@
 //! lose each other's names and readers never see a torn file.
 
 use super::fsutil::{atomic_write, FileLock};
-use super::Store;
+use super::layout::Store;
 use crate::model::Index;
 use anyhow::{Context, Result};
 use oci_spec::image::{Descriptor, ANNOTATION_REF_NAME};

@@ -5,7 +5,8 @@
 //! index and sweep the rest (blobs, snapshots of gone layers, dead cache entries).
 
 use super::fsutil::{claim_abandoned, disk_usage, FileLock};
-use super::{index, Store};
+use super::index;
+use super::layout::Store;
 use crate::model::Document;
 use anyhow::{Context, Result};
 use oci_spec::image::Digest;

@@ -1,16 +1,24 @@
-//! Extracting layer blobs into overlay-ready snapshot directories, once each.
+//! The snapshot directories: each layer blob extracted once, under a lock, into a temp dir
+//! that is synced and renamed into place. What extracting means (applying the layer tar,
+//! overlay-ready) is given by the caller, the layer module: the store keeps the directories
+//! and never imports the layer codec, which writes its layers into the store.
 
 use super::fsutil::{create_locked_temp_dir, fsync_dir, FileLock};
-use super::Store;
-use crate::layer::{apply, ApplyMode};
+use super::layout::Store;
 use anyhow::{bail, Context, Result};
 use oci_spec::image::{Descriptor, DigestAlgorithm};
-use std::path::PathBuf;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 
-/// Returns the snapshot directory of `layer`, extracting it first if needed.
-/// Extraction goes into a locked temp dir that is synced and renamed into place,
-/// under a per-snapshot lock so that concurrent builds extract a layer once.
-pub(crate) fn ensure(store: &Store, layer: &Descriptor) -> Result<PathBuf> {
+/// Returns the snapshot directory of `layer`, extracting it first if needed with `extract`
+/// (the layer blob, the empty directory to fill). Extraction goes into a locked temp dir
+/// that is synced and renamed into place, under a per-snapshot lock so that concurrent
+/// builds extract a layer once.
+pub(crate) fn ensure(
+    store: &Store,
+    layer: &Descriptor,
+    extract: impl FnOnce(File, &Path) -> Result<()>,
+) -> Result<PathBuf> {
     let digest = layer.digest();
     if *digest.algorithm() != DigestAlgorithm::Sha256 {
         bail!("layer {digest}: only sha256 layers are supported");
@@ -32,8 +40,7 @@ pub(crate) fn ensure(store: &Store, layer: &Descriptor) -> Result<PathBuf> {
     // locked: live for prune
     let (dir, tmp) = create_locked_temp_dir(&store.tmp_dir(), &format!("snapshot-{hex}"))?;
     let result = (|| {
-        apply(blob, &tmp, ApplyMode::Overlay)
-            .with_context(|| format!("cannot extract layer {digest}"))?;
+        extract(blob, &tmp).with_context(|| format!("cannot extract layer {digest}"))?;
         rustix::fs::syncfs(&dir).context("cannot sync the extracted layer to disk")?;
         std::fs::rename(&tmp, &dest)
             .with_context(|| format!("cannot move snapshot into {}", dest.display()))?;

@@ -14,7 +14,7 @@
 //! file a context ever had; the whole file goes at `prune` once its context is gone.
 
 use super::fsutil::atomic_write;
-use super::Store;
+use super::layout::Store;
 use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};

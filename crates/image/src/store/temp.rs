@@ -9,7 +9,7 @@
 //! lock file next to the directory could outlive it.
 
 use super::fsutil::create_locked_temp_dir;
-use super::Store;
+use super::layout::Store;
 use anyhow::Result;
 use std::fs::File;
 use std::path::{Path, PathBuf};

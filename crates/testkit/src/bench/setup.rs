@@ -3,7 +3,7 @@
 //! filesystems ([`crate::debian`]) and pushed by skiff, as `scripts/demo` does.
 
 use crate::debian::{image_config_for, rootfs_tar, DebianBase};
-use crate::Registry;
+use crate::registry::Registry;
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 use std::process::Command;

@@ -294,7 +294,7 @@ pub fn edit_main_go(app: &Path, run: usize, edit: usize) -> Result<()> {
 
 /// Writes the many-files context into `dir`: its Dockerfile and `files` small files (about
 /// 200 bytes each, naming `run` so that no run finds another's in a cache) in directories of
-/// [`FILES_PER_DIR`]. Returns how many files the context holds, Dockerfile included.
+/// `FILES_PER_DIR`. Returns how many files the context holds, Dockerfile included.
 pub fn write_many_files(dir: &Path, files: usize, run: usize) -> Result<usize> {
     std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join("Dockerfile"), CONTEXT_DOCKERFILE)?;

@@ -1,7 +1,9 @@
-//! Reading and writing the model's documents as blobs of the store.
+//! Reading and writing the model's documents as blobs of the store. Here rather than in
+//! the model, so that the model's typed documents stay below the store that keeps them
+//! (the store's index and prune read them; nothing of the model needs the store).
 
-use super::{is_index, Document, ImageConfig, Manifest};
-use crate::Store;
+use super::layout::Store;
+use crate::model::{is_index, Document, ImageConfig, Manifest};
 use anyhow::{bail, Context as _, Result};
 use oci_spec::image::{Descriptor, Digest, MediaType};
 
