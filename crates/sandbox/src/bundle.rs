@@ -2,7 +2,7 @@
 
 use crate::stubs::StubKind;
 use crate::{seccomp, security};
-use crate::{MountKind, Network, RunSpec, Security};
+use crate::spec::{MountKind, Network, RunSpec, Security};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{
     Capabilities, Capability, Linux, LinuxBuilder, LinuxCapabilitiesBuilder,

@@ -3,7 +3,7 @@
 //! one, fails every container on a machine with hybrid cgroups. Each runtime is probed once per
 //! process (a trivial container, ~50 ms); failures say what is wrong and what to use instead.
 
-use crate::{Mount, MountKind, RunSpec, Runtime};
+use crate::spec::{Mount, MountKind, RunSpec, Runtime};
 use anyhow::{anyhow, bail, Result};
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;

@@ -2,7 +2,7 @@
 //! reading only the rootfs's `/etc/passwd` and `/etc/group`.
 
 use crate::rootfs_path::resolve_in_rootfs;
-use crate::User;
+use crate::spec::User;
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 
