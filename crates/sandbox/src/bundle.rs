@@ -1,8 +1,8 @@
 //! The OCI bundle's `config.json` for one step, with Docker's defaults.
 
+use crate::spec::{MountKind, Network, RunSpec, Security};
 use crate::stubs::StubKind;
 use crate::{seccomp, security};
-use crate::spec::{MountKind, Network, RunSpec, Security};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{
     Capabilities, Capability, Linux, LinuxBuilder, LinuxCapabilitiesBuilder,

@@ -26,5 +26,5 @@ pub use copy_overlay::ROOTFS_MODE_VAR;
 pub use overlay::Overlay;
 pub use rootfs_path::{create_dir_all_in_rootfs, resolve_in_rootfs};
 pub use runtime_select::find_binary;
-pub use user::resolve_user;
 pub use spec::{Mount, MountKind, Network, RunOutcome, RunSpec, Runtime, Security, User};
+pub use user::resolve_user;

@@ -2,9 +2,9 @@
 
 use crate::bundle::{self, HostFiles};
 use crate::rootfs_path::create_dir_all_in_rootfs;
+use crate::spec::{RunOutcome, RunSpec, Runtime};
 use crate::stubs::MountStubs;
 use crate::tail::Tail;
-use crate::spec::{RunOutcome, RunSpec, Runtime};
 use anyhow::{bail, Context, Result};
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};

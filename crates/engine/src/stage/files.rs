@@ -1,8 +1,8 @@
 //! The layer steps that write files without running anything: `WORKDIR` (creates the
 //! directory), `COPY` and `ADD` (plain, or `--link` as a layer of its own).
 
+use super::builder::StageBuilder;
 use super::step::Made;
-use super::StageBuilder;
 use crate::cachekey::step_key;
 use crate::copy::{self, CopyPlan, CopyRequest};
 use crate::paths::{absolute, clean_path};

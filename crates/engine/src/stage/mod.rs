@@ -5,6 +5,7 @@
 //! ADD, WORKDIR) are looked up in the cache by key first ([`step`]); metadata steps only
 //! change the config and the key ([`meta`]).
 
+mod builder;
 mod env;
 mod files;
 mod meta;
@@ -15,51 +16,15 @@ use crate::cachekey::step_key;
 use crate::config::History;
 use crate::copy::CopyRequest;
 use crate::error::{at, diag};
-use crate::inputs::Inputs;
 use crate::spec::{MetaSpec, StepSpec};
 use crate::state::ImageState;
-use crate::steps::Steps;
-use crate::workspace::Workspace;
 use anyhow::{anyhow, Result};
+pub(crate) use builder::{StageBuilder, StageParts};
 use env::{ArgValues, StageArgs};
-use skiff_frontend::ast::Span;
 use skiff_frontend::graph::{Base, PlannedStage};
 use skiff_frontend::instructions::ExpansionScope;
 use skiff_frontend::{Command, TypedInstruction};
 use std::time::Instant;
-
-/// What every stage of a build is built with.
-#[derive(Clone, Copy)]
-pub(crate) struct StageParts<'a> {
-    /// The context, named contexts, other stages, base images, build args.
-    pub inputs: &'a Inputs<'a>,
-    /// The store and the step options.
-    pub workspace: &'a Workspace,
-    /// The step counter and reporter.
-    pub steps: &'a Steps<'a>,
-}
-
-/// Everything a stage tracks while its instructions run.
-pub(crate) struct StageBuilder<'a> {
-    inputs: &'a Inputs<'a>,
-    workspace: &'a Workspace,
-    steps: &'a Steps<'a>,
-    stage: &'a PlannedStage,
-    state: ImageState,
-    /// The ARGs declared so far and how they override the image's `Env`.
-    args: StageArgs,
-    /// Whether this stage ran `CMD` (an `ENTRYPOINT` then keeps it; else it clears the CMD).
-    cmd_set: bool,
-    /// Step counter inside the stage, for `[stage i/n]`.
-    position: usize,
-    total: usize,
-    /// The stage part of step names (`builder`, `stage-1`; none in a one-stage Dockerfile).
-    label: Option<String>,
-    no_cache: bool,
-    /// Where the instruction being built is written (for a trigger of the base image's
-    /// `ONBUILD`, the stage's `FROM`).
-    span: Span,
-}
 
 impl<'a> StageBuilder<'a> {
     /// Prepares a stage on top of its base (pulled, another stage's result, or scratch).

@@ -1,8 +1,8 @@
 //! `RUN`: the argv (shell form through the image's `SHELL`, heredocs as scripts), the
 //! environment it sees, its history text, and the step that runs it in the sandbox.
 
+use super::builder::StageBuilder;
 use super::meta::{argv, shell_of};
-use super::StageBuilder;
 use crate::cachekey::step_key;
 use crate::mounts;
 use crate::run::{self, RunParams};

@@ -3,7 +3,7 @@
 //! How the step ends is reported through [`crate::steps::Steps`], which asks the scheduler's
 //! board whether the build is failing.
 
-use super::StageBuilder;
+use super::builder::StageBuilder;
 use crate::error::BuildError;
 use crate::rootfs::NewLayer;
 use crate::state::ImageState;
