@@ -130,22 +130,22 @@ fn bad_input_says_what_is_valid() {
 }
 
 #[test]
-fn tags_replace_names_as_buildx_does() {
-    let tags = vec!["me/app:1".to_string()];
+fn names_come_first_and_tags_are_added() {
+    let tags = vec!["docker.io/me/app:1".to_string()];
     assert_eq!(
         parse("type=docker,dest=x,name=other")
             .with_tags(&tags)
             .unwrap(),
         Output::Docker {
             dest: Destination::File("x".into()),
-            names: tags.clone()
+            names: vec!["docker.io/library/other:latest".into(), tags[0].clone()]
         }
     );
     assert_eq!(
         parse("type=oci,dest=x,name=kept").with_tags(&[]).unwrap(),
         Output::Oci {
             dest: Destination::File("x".into()),
-            names: vec!["kept".into()]
+            names: vec!["docker.io/library/kept:latest".into()]
         }
     );
     assert_eq!(

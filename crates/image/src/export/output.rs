@@ -1,6 +1,6 @@
 //! `--output` as docker buildx spells it: `type=oci,dest=out.tar`, `-o DIR`, …
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context as _, Result};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -166,44 +166,54 @@ impl Output {
         })
     }
 
-    /// Applies `-t` tags as buildx does: when any are given they replace the
-    /// `name=` of image, oci and docker outputs. Pushing needs a name.
+    /// Names the output: its own `name=` values, normalised as Docker names images
+    /// (`app` → `docker.io/library/app:latest`), then the `-t` `tags` (already normalised)
+    /// not among them, for the outputs that carry names (image, registry, oci, docker).
+    /// buildx replaces `name=` with the tags; skiff keeps both, so that
+    /// `-t app -o type=registry,name=REG/app` pushes `REG/app` as asked and also names `app`.
+    /// Pushing needs a name.
     pub fn with_tags(self, tags: &[String]) -> Result<Output> {
-        let out = match self {
-            Output::Image { names, push } if !tags.is_empty() || !names.is_empty() => {
-                Output::Image {
-                    names: if tags.is_empty() {
-                        names
-                    } else {
-                        tags.to_vec()
-                    },
-                    push,
+        let merge = |names: Vec<String>| -> Result<Vec<String>> {
+            let mut all = Vec::new();
+            for name in &names {
+                let name = crate::reference::Reference::parse(name)
+                    .map(|r| r.to_string())
+                    .with_context(|| {
+                        format!(
+                            "invalid name={name:?}: expected NAME[:TAG], e.g. \
+                             name=registry.example/app:1.0"
+                        )
+                    })?;
+                all.push(name);
+            }
+            for tag in tags {
+                if !all.contains(tag) {
+                    all.push(tag.clone());
                 }
             }
-            Output::Image { push: true, .. } => {
-                bail!("a name is needed when pushing to a registry: add -t NAME or name=NAME to --output")
-            }
-            Output::Oci { dest, names } if !tags.is_empty() || !names.is_empty() => Output::Oci {
-                dest,
-                names: if tags.is_empty() {
-                    names
-                } else {
-                    tags.to_vec()
-                },
-            },
-            Output::Docker { dest, names } if !tags.is_empty() || !names.is_empty() => {
-                Output::Docker {
-                    dest,
-                    names: if tags.is_empty() {
-                        names
-                    } else {
-                        tags.to_vec()
-                    },
-                }
-            }
-            other => other,
+            Ok(all)
         };
-        Ok(out)
+        Ok(match self {
+            Output::Image { names, push } => {
+                let names = merge(names)?;
+                if push && names.is_empty() {
+                    bail!(
+                        "a name is needed when pushing to a registry: add -t NAME or name=NAME \
+                         to --output"
+                    );
+                }
+                Output::Image { names, push }
+            }
+            Output::Oci { dest, names } => Output::Oci {
+                dest,
+                names: merge(names)?,
+            },
+            Output::Docker { dest, names } => Output::Docker {
+                dest,
+                names: merge(names)?,
+            },
+            other => other,
+        })
     }
 }
 

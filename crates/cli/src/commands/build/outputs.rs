@@ -23,7 +23,11 @@ pub fn plan(outputs: &[String], tags: &[String], push: bool) -> Result<Vec<Outpu
     let mut outs = Vec::new();
     for spec in outputs {
         let output = Output::parse(spec)?;
-        outs.push(with_tags(output, &tags).with_context(|| format!("--output {spec}"))?);
+        outs.push(
+            output
+                .with_tags(&tags)
+                .with_context(|| format!("--output {spec}"))?,
+        );
     }
     if outs.is_empty() || (push && !outs.iter().any(|o| matches!(o, Output::Image { .. }))) {
         outs.push(Output::Image {
@@ -62,40 +66,6 @@ pub fn writes_to_stdout(output: &Output) -> bool {
             dest: Destination::Stdout
         }
     )
-}
-
-/// `output` with its `name=` values normalised as Docker does and `tags` added after them.
-fn with_tags(output: Output, tags: &[String]) -> Result<Output> {
-    let merge = |names: Vec<String>| -> Result<Vec<String>> {
-        let mut all = Vec::new();
-        for name in &names {
-            let name = normalized(name).with_context(|| {
-                format!("invalid name={name:?}: expected NAME[:TAG], e.g. name=registry.example/app:1.0")
-            })?;
-            all.push(name);
-        }
-        for tag in tags {
-            if !all.contains(tag) {
-                all.push(tag.clone());
-            }
-        }
-        Ok(all)
-    };
-    Ok(match output {
-        Output::Image { names, push } => Output::Image {
-            names: merge(names)?,
-            push,
-        },
-        Output::Oci { dest, names } => Output::Oci {
-            dest,
-            names: merge(names)?,
-        },
-        Output::Docker { dest, names } => Output::Docker {
-            dest,
-            names: merge(names)?,
-        },
-        other => other,
-    })
 }
 
 /// A reference as the store and registries name it (`app` → `docker.io/library/app:latest`).
