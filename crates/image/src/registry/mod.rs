@@ -3,6 +3,7 @@
 //! platform choice, streaming digest-verified writes into the store, retries, blob skipping
 //! and cross-repository mounts).
 
+mod artifact;
 mod auth;
 mod media;
 pub mod platform;
@@ -12,6 +13,7 @@ pub mod retry;
 mod session;
 mod sources;
 
+pub use artifact::Repository;
 pub use platform::Platform;
 pub use retry::RetryPolicy;
 
