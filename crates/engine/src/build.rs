@@ -12,6 +12,7 @@ use crate::error::{diag, BuildError};
 use crate::inputs::{InputSources, Inputs};
 use crate::options::{NamedContext, Secret};
 use crate::progress::Progress;
+use crate::remote_cache::{CacheFrom, CacheSession, CacheTo};
 use crate::rootfs::LayerOptions;
 use crate::schedule::{self, Board};
 use crate::spec::{StageResultSpec, StepSpec};
@@ -62,6 +63,10 @@ pub struct BuildOptions {
     pub runtime: Option<String>,
     /// Layer compression and timestamps.
     pub layer: LayerOptions,
+    /// `--cache-from`: shared caches imported before the build (lazily: layers on demand).
+    pub cache_from: Vec<CacheFrom>,
+    /// `--cache-to`: where the build's cache is exported after it.
+    pub cache_to: Vec<CacheTo>,
 }
 
 /// What a build produced.
@@ -147,8 +152,16 @@ fn run(store: &Store, options: BuildOptions, progress: Progress) -> Result<Build
     if let Some(name) = &options.runtime {
         Runtime::locate(name)?;
     }
+    check_cache_compression(&options)?;
     let _guard = store.lock_shared()?;
     private_mount_namespace();
+    let cache = CacheSession::start(
+        store,
+        &options.cache_from,
+        &options.cache_to,
+        &options.insecure_registries,
+        &progress,
+    );
     for w in &plan.warnings {
         progress.info(skiff_frontend::render(
             w,
@@ -194,11 +207,30 @@ fn run(store: &Store, options: BuildOptions, progress: Progress) -> Result<Build
         state.config.config.labels.insert(k.clone(), v.clone());
     }
     let manifest = state.commit(store)?;
+    // The final image's layers are the ones an imported cache must hand over.
+    crate::remote_cache::ensure_layers(store, &state.layers)?;
+    cache.export(store, &state.layers)?;
     Ok(BuildOutcome {
         manifest,
         state,
         steps: steps.count(),
     })
+}
+
+/// A `--cache-to` for another compression than the build's would export layers no build
+/// with its flags could use (compression is part of every layer step's key).
+fn check_cache_compression(options: &BuildOptions) -> Result<()> {
+    let build = options.layer.compression;
+    for to in &options.cache_to {
+        if to.compression.is_some_and(|c| c != build) {
+            return Err(anyhow!(
+                "--cache-to compression={:?} differs from the build's --compression {build:?}: \
+                 layers are keyed by their compression, so give the same one to both",
+                to.compression.unwrap_or_default()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Builds one stage and records its final state under the stage's key, so that a rebuild
@@ -221,10 +253,14 @@ fn build_stage(parts: StageParts, stage: &PlannedStage, no_cache: bool) -> Resul
             .and_then(|m| ImageState::load(store, &m).ok().map(|s| (m, s)))
     };
     let (manifest, mut state) = match cached {
-        Some(hit) => hit,
+        Some((m, s)) => {
+            crate::remote_cache::noted(store, &key, &m);
+            (m, s)
+        }
         None => {
             let manifest = built.commit(store)?.digest().clone();
             store.cache_put(&key, &manifest)?;
+            crate::remote_cache::noted(store, &key, &manifest);
             (manifest, built)
         }
     };

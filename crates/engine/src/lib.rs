@@ -27,6 +27,7 @@ mod paths;
 mod progress;
 mod pull;
 mod remote;
+mod remote_cache;
 mod rootfs;
 mod rootpath;
 mod run;
@@ -52,6 +53,8 @@ pub use dockerignore::Matcher;
 pub use error::BuildError;
 pub use options::{NamedContext, Secret};
 pub use progress::{Event, Mode, Progress, Summary};
+/// `--cache-from` / `--cache-to`: the build cache shared through a registry or a directory.
+pub use remote_cache::{CacheFrom, CacheLocation, CacheMode, CacheTo};
 pub use rootfs::LayerOptions;
 pub use run::RunFailed;
 pub use ssh::{SshAgent, SshSource};

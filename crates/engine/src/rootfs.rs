@@ -39,6 +39,7 @@ pub fn with_writable_rootfs(
     opts: &LayerOptions,
     step: impl FnOnce(&Path) -> Result<()>,
 ) -> Result<Option<NewLayer>> {
+    crate::remote_cache::ensure_layers(store, layers)?;
     let lowers = store
         .snapshots(layers)
         .context("preparing the parent layers")?;

@@ -77,17 +77,29 @@ impl ImageState {
     /// Writes config and manifest blobs; returns the manifest's descriptor.
     pub fn commit(&self, store: &Store) -> Result<Descriptor> {
         let config = go_json(serde_json::to_vec(&self.config)?);
-        let (cdigest, csize) = store.put_blob(&config)?;
-        let manifest = ManifestJson {
-            schema_version: 2,
-            media_type: Some(MANIFEST_MEDIA_TYPE.into()),
-            config: Descriptor::new(MediaType::ImageConfig, csize, cdigest),
-            layers: self.layers.clone(),
-        };
-        let bytes = serde_json::to_vec(&manifest)?;
-        let (digest, size) = store.put_blob(&bytes)?;
-        Ok(Descriptor::new(MediaType::ImageManifest, size, digest))
+        commit_manifest(store, &config, self.layers.clone())
     }
+}
+
+/// Writes `config` (an image config's bytes) and the manifest of it with `layers`, as
+/// [`ImageState::commit`] writes them (so a state shipped as its config bytes and layers, as
+/// the shared cache ships it, comes back as the very same manifest); returns the manifest's
+/// descriptor.
+pub fn commit_manifest(
+    store: &Store,
+    config: &[u8],
+    layers: Vec<Descriptor>,
+) -> Result<Descriptor> {
+    let (cdigest, csize) = store.put_blob(config)?;
+    let manifest = ManifestJson {
+        schema_version: 2,
+        media_type: Some(MANIFEST_MEDIA_TYPE.into()),
+        config: Descriptor::new(MediaType::ImageConfig, csize, cdigest),
+        layers,
+    };
+    let bytes = serde_json::to_vec(&manifest)?;
+    let (digest, size) = store.put_blob(&bytes)?;
+    Ok(Descriptor::new(MediaType::ImageManifest, size, digest))
 }
 
 /// JSON as Go's `encoding/json` writes it, which BuildKit's config bytes follow: `&`, `<`, `>`

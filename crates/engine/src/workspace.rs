@@ -61,7 +61,10 @@ impl Workspace {
             return self.runtime();
         }
         std::thread::scope(|scope| {
-            let extraction = scope.spawn(|| self.store.snapshots(layers));
+            let extraction = scope.spawn(|| {
+                crate::remote_cache::ensure_layers(&self.store, layers)?;
+                self.store.snapshots(layers)
+            });
             let runtime = self.runtime();
             // An extraction error shows again, with its context, when the step mounts them.
             let _ = extraction.join();

@@ -67,6 +67,8 @@ impl BuildConfig {
                 compression: args.compression.into(),
                 source_date_epoch: inputs::source_date_epoch()?,
             },
+            cache_from: args.cache_from,
+            cache_to: args.cache_to,
         };
         Ok(BuildConfig {
             options,

@@ -1,0 +1,75 @@
+//! Reading a cache artifact into the store: each record's config and manifest written and
+//! its key pointed at the manifest, each memo stored under its key, and each layer the store
+//! lacks remembered with the source it can be fetched from (lazy: nothing is downloaded).
+
+use super::{Active, BlobSource};
+use crate::cachekey::KEY_FORMAT_VERSION;
+use crate::state::commit_manifest;
+use anyhow::{bail, Result};
+use skiff_image::cache_manifest::{
+    fetch_layout_blob, read_layout_manifest, Artifact, CacheConfig, CacheRecord,
+};
+use skiff_image::Store;
+use std::sync::Arc;
+
+/// Imports the cache `source` holds; returns how many records were usable.
+pub(super) fn import(store: &Store, source: Arc<BlobSource>, active: &Active) -> Result<usize> {
+    let manifest = match &*source {
+        BlobSource::Registry(repo) => repo.manifest()?.0,
+        BlobSource::Local(dir) => read_layout_manifest(dir)?,
+    };
+    let config_desc = Artifact::config_of(&manifest)?;
+    match &*source {
+        BlobSource::Registry(repo) => repo.fetch_blob(store, &config_desc).map(|_| ())?,
+        BlobSource::Local(dir) => fetch_layout_blob(dir, store, &config_desc)?,
+    }
+    let config = CacheConfig::parse(&store.read_blob(config_desc.digest())?)?;
+    if config.key_format != KEY_FORMAT_VERSION {
+        bail!(
+            "its keys are format {}, this skiff computes format {KEY_FORMAT_VERSION}",
+            config.key_format
+        );
+    }
+    let mut usable = 0;
+    for record in &config.records {
+        match seed(store, record) {
+            Ok(()) => usable += 1,
+            Err(e) => active.progress.info(format!(
+                "warning: cache record {} discarded: {e:#}",
+                record.key
+            )),
+        }
+        let mut sources = active.sources.lock().unwrap_or_else(|e| e.into_inner());
+        for layer in &record.layers {
+            let digest = layer.descriptor.digest();
+            if !store.has_blob(digest) {
+                sources.insert(digest.to_string(), source.clone());
+            }
+        }
+    }
+    for memo in &config.memos {
+        let (digest, _) = store.put_blob(memo.value.as_bytes())?;
+        store.cache_put(&memo.key, &digest)?;
+    }
+    Ok(usable)
+}
+
+/// Writes one record's config and manifest and points its key at the manifest (unless the
+/// store has the key already). The rebuilt manifest must be the exporter's, byte for byte.
+fn seed(store: &Store, record: &CacheRecord) -> Result<()> {
+    if store.cache_get(&record.key)?.is_some() {
+        return Ok(());
+    }
+    let layers = (record.layers.iter())
+        .map(|l| l.descriptor.clone())
+        .collect();
+    let manifest = commit_manifest(store, record.config.as_bytes(), layers)?;
+    if manifest.digest().to_string() != record.manifest {
+        bail!(
+            "its state rebuilds to manifest {}, not {}",
+            manifest.digest(),
+            record.manifest
+        );
+    }
+    store.cache_put(&record.key, manifest.digest())
+}

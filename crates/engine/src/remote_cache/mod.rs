@@ -1,0 +1,197 @@
+//! The build cache shared through an OCI registry or an OCI layout directory
+//! (`--cache-from`, `--cache-to`; the format is `docs/remote-cache.md`).
+//!
+//! Import reads the cache artifact's records first and writes, for each key, the state's
+//! config and manifest into the store under that key, but no layer: a step found there is
+//! CACHED at once, and its layer blobs are fetched only when something reads them (a step
+//! that runs on top of them, a mount, the final image). That is what [`ensure_layers`] does,
+//! called by everything that extracts layers. Export writes the records of the cache entries
+//! the build used or made ([`noted`]) with the layers they reference.
+//!
+//! Both hooks are found through the store's root: a build registers its [`CacheSession`]
+//! for its store for as long as it runs, so the code that extracts layers or writes cache
+//! entries needs no extra parameter.
+
+mod export;
+mod flags;
+mod import;
+
+pub use flags::{CacheFrom, CacheLocation, CacheMode, CacheTo};
+
+use crate::progress::Progress;
+use anyhow::{Context as _, Result};
+use oci_spec::image::{Descriptor, Digest};
+use skiff_image::cache_manifest::fetch_layout_blob;
+use skiff_image::registry::{Client, ClientOptions, Repository};
+use skiff_image::Store;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// Where a lazily imported layer is fetched from.
+enum BlobSource {
+    Registry(Repository),
+    Local(PathBuf),
+}
+
+impl BlobSource {
+    fn open(location: &CacheLocation, insecure: &[String], progress: &Progress) -> Result<Self> {
+        Ok(match location {
+            CacheLocation::Registry(reference) => {
+                let client = Client::new(ClientOptions {
+                    insecure_registries: insecure.to_vec(),
+                    on_notice: Some(progress.registry_notices()),
+                    ..ClientOptions::default()
+                });
+                BlobSource::Registry(Repository::new(client, reference.clone())?)
+            }
+            CacheLocation::Local(dir) => BlobSource::Local(dir.clone()),
+        })
+    }
+
+    fn fetch(&self, store: &Store, blob: &Descriptor) -> Result<()> {
+        match self {
+            BlobSource::Registry(repo) => repo.fetch_blob(store, blob).map(|_| ()),
+            BlobSource::Local(dir) => fetch_layout_blob(dir, store, blob),
+        }
+    }
+}
+
+/// What one build does with shared caches, registered for its store while it runs.
+struct Active {
+    root: PathBuf,
+    /// Every cache entry the build used or wrote: key → value (a manifest or a memo blob).
+    log: Mutex<Vec<(String, Digest)>>,
+    /// Where each imported layer not yet in the store can be fetched from.
+    sources: Mutex<HashMap<String, Arc<BlobSource>>>,
+    progress: Progress,
+}
+
+static ACTIVE: Mutex<Vec<Arc<Active>>> = Mutex::new(Vec::new());
+
+fn active_for(store: &Store) -> Option<Arc<Active>> {
+    let list = ACTIVE.lock().unwrap_or_else(|e| e.into_inner());
+    list.iter().find(|a| a.root == store.root()).cloned()
+}
+
+/// One build's use of shared caches: imported when the build starts, exported by
+/// [`CacheSession::export`]; unregistered when dropped.
+pub(crate) struct CacheSession {
+    active: Arc<Active>,
+    to: Vec<CacheTo>,
+    insecure: Vec<String>,
+}
+
+impl CacheSession {
+    /// Registers the build on `store` and imports every `from` (a cache that cannot be read
+    /// is a notice: the build goes on without it).
+    pub fn start(
+        store: &Store,
+        from: &[CacheFrom],
+        to: &[CacheTo],
+        insecure: &[String],
+        progress: &Progress,
+    ) -> CacheSession {
+        let active = Arc::new(Active {
+            root: store.root().to_path_buf(),
+            log: Mutex::new(Vec::new()),
+            sources: Mutex::new(HashMap::new()),
+            progress: progress.clone(),
+        });
+        for cache in from {
+            let imported = BlobSource::open(&cache.location, insecure, progress)
+                .and_then(|source| import::import(store, Arc::new(source), &active));
+            match imported {
+                Ok(count) => progress.info(format!(
+                    "importing cache {}: {count} records",
+                    describe(&cache.location)
+                )),
+                Err(e) => progress.info(format!(
+                    "cache {} not imported ({e:#}): building without it",
+                    describe(&cache.location)
+                )),
+            }
+        }
+        (ACTIVE.lock().unwrap_or_else(|e| e.into_inner())).push(active.clone());
+        CacheSession {
+            active,
+            to: to.to_vec(),
+            insecure: insecure.to_vec(),
+        }
+    }
+
+    /// Exports the cache to every `--cache-to`; `final_layers` are the target's layers
+    /// (`mode=min` exports the steps whose layers they start with). A failed export fails
+    /// the build unless it has `ignore-error=true` (then it is a warning).
+    pub fn export(&self, store: &Store, final_layers: &[Descriptor]) -> Result<()> {
+        let log = self
+            .active
+            .log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for to in &self.to {
+            let done = export::export(store, to, &log, final_layers, &self.insecure)
+                .with_context(|| format!("exporting the cache to {}", describe(&to.location)));
+            match done {
+                Ok(report) => self.active.progress.info(report),
+                Err(e) if to.ignore_error => {
+                    self.active
+                        .progress
+                        .info(format!("warning: {e:#} (ignored)"));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for CacheSession {
+    fn drop(&mut self) {
+        let mut list = ACTIVE.lock().unwrap_or_else(|e| e.into_inner());
+        list.retain(|a| !Arc::ptr_eq(a, &self.active));
+    }
+}
+
+fn describe(location: &CacheLocation) -> String {
+    match location {
+        CacheLocation::Registry(r) => r.to_string(),
+        CacheLocation::Local(dir) => dir.display().to_string(),
+    }
+}
+
+/// Notes that the build used or wrote the cache entry `key` → `value`, for `--cache-to`.
+pub(crate) fn noted(store: &Store, key: &str, value: &Digest) {
+    if let Some(active) = active_for(store) {
+        let mut log = active.log.lock().unwrap_or_else(|e| e.into_inner());
+        log.push((key.to_string(), value.clone()));
+    }
+}
+
+/// Makes sure every blob of `layers` is in the store, fetching the ones an imported cache
+/// left out (lazily: only what is about to be read). A blob that cannot be fetched or does
+/// not match its digest is an error naming it (nothing of it is stored).
+pub(crate) fn ensure_layers(store: &Store, layers: &[Descriptor]) -> Result<()> {
+    let missing: Vec<&Descriptor> = (layers.iter())
+        .filter(|l| !store.has_blob(l.digest()))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let Some(active) = active_for(store) else {
+        return Ok(()); // extraction reports the missing blob
+    };
+    for layer in missing {
+        let source = {
+            let sources = active.sources.lock().unwrap_or_else(|e| e.into_inner());
+            sources.get(layer.digest().as_ref()).cloned()
+        };
+        if let Some(source) = source {
+            source
+                .fetch(store, layer)
+                .with_context(|| format!("fetching cached layer {}", layer.digest()))?;
+        }
+    }
+    Ok(())
+}
