@@ -1,0 +1,233 @@
+//! The build cache shared through a registry or a directory, black-box through `skiff build`
+//! against a real local registry: machine A exports, a fresh store B imports and rebuilds with
+//! every step CACHED and the same image, fetching only the layers the result needs.
+
+use skiff_testkit::command::run_ok;
+use skiff_testkit::project::{BuildRun, Project};
+use skiff_testkit::store_check::blob_names;
+use skiff_testkit::{require_tool, serde_json, Registry};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+const EPOCH: (&str, &str) = ("SOURCE_DATE_EPOCH", "1700000000");
+
+const MULTI_STAGE: &str = "FROM busybox AS builder\n\
+WORKDIR /src\n\
+COPY app.txt ./\n\
+RUN cat app.txt > /out && echo built >> /out\n\
+FROM busybox\n\
+COPY --from=builder /out /out\n\
+RUN cat /out > /copied\n";
+
+const ALL_STEPS: [&str; 5] = [
+    "WORKDIR /src",
+    "COPY app.txt ./",
+    "RUN cat app.txt > /out && echo built >> /out",
+    "COPY --from=builder /out /out",
+    "RUN cat /out > /copied",
+];
+
+/// A project with the multi-stage Dockerfile on a store of its own (a machine).
+fn machine() -> Project {
+    let p = Project::new();
+    p.write("app.txt", "hello\n");
+    p.dockerfile(MULTI_STAGE);
+    p
+}
+
+/// Builds with `SOURCE_DATE_EPOCH`; the run, the image digest and its layers' digests (hex).
+fn build(p: &Project, args: &[&str]) -> (BuildRun, String, BTreeSet<String>) {
+    let (run, image) = p.build_image_env(args, &[EPOCH]);
+    let layers = (image.manifest["layers"].as_array().unwrap().iter())
+        .map(|l| l["digest"].as_str().unwrap()[7..].to_string())
+        .collect();
+    (run, image.digest.clone(), layers)
+}
+
+/// The cache config (the records) of the cache artifact in the OCI layout `dir`.
+fn cache_config(dir: &Path) -> serde_json::Value {
+    let read = |digest: &str| {
+        let hex = digest.trim_start_matches("sha256:");
+        std::fs::read(dir.join("blobs/sha256").join(hex)).unwrap()
+    };
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&read(index["manifests"][0]["digest"].as_str().unwrap())).unwrap();
+    assert_eq!(manifest["artifactType"], "application/vnd.skiff.cache.v1");
+    assert_eq!(
+        manifest["config"]["mediaType"],
+        "application/vnd.skiff.cache.config.v1+json"
+    );
+    serde_json::from_slice(&read(manifest["config"]["digest"].as_str().unwrap())).unwrap()
+}
+
+/// The layer digests (hex) of every record in a cache config.
+fn record_layers(config: &serde_json::Value) -> BTreeSet<String> {
+    (config["records"].as_array().unwrap().iter())
+        .flat_map(|r| r["layers"].as_array().unwrap().iter())
+        .map(|l| l["descriptor"]["digest"].as_str().unwrap()[7..].to_string())
+        .collect()
+}
+
+#[test]
+fn a_fresh_store_rebuilds_from_the_registry_cache_fetching_only_the_final_layers() {
+    let Some(registry) = Registry::start_or_skip() else {
+        return;
+    };
+    if !require_tool("runc") || !require_tool("skopeo") {
+        return;
+    }
+    let reference = registry.reference("cache/app:buildcache");
+    let a = machine();
+    let to = format!("type=registry,ref={reference},mode=max");
+    let (first, digest_a, final_layers) = build(&a, &["--cache-to", &to]);
+    first.assert_executed(&ALL_STEPS);
+    assert!(
+        first.stderr().contains("exported cache to"),
+        "{}",
+        first.report()
+    );
+
+    // skopeo copies the artifact out, with every layer it references.
+    let copied = a.scratch_path("copied");
+    run_ok(
+        Command::new("skopeo")
+            .args(["copy", "--src-tls-verify=false"])
+            .arg(format!("docker://{reference}"))
+            .arg(format!("oci:{}:latest", copied.display())),
+    );
+    let config = cache_config(&copied);
+    let builder_only: BTreeSet<String> = record_layers(&config)
+        .difference(&final_layers)
+        .cloned()
+        .collect();
+    assert!(
+        !builder_only.is_empty(),
+        "mode=max exports the builder stage: {config}"
+    );
+    for hex in record_layers(&config) {
+        assert!(copied.join("blobs/sha256").join(&hex).is_file(), "{hex}");
+    }
+
+    let b = machine();
+    let from = format!("type=registry,ref={reference}");
+    let (again, digest_b, _) = build(&b, &["--cache-from", &from]);
+    again.assert_executed(&[]);
+    again.assert_cached(&ALL_STEPS);
+    assert_eq!(digest_b, digest_a, "the same image on both machines");
+    let blobs_b = blob_names(b.store());
+    assert!(final_layers.is_subset(&blobs_b));
+    let fetched: Vec<&String> = builder_only.intersection(&blobs_b).collect();
+    assert!(
+        fetched.is_empty(),
+        "store B fetched the builder's layers {fetched:?}"
+    );
+}
+
+#[test]
+fn mode_min_exports_only_the_final_images_steps() {
+    let Some(registry) = Registry::start_or_skip() else {
+        return;
+    };
+    if !require_tool("runc") || !require_tool("skopeo") {
+        return;
+    }
+    let reference = registry.reference("cache/min:buildcache");
+    let a = machine();
+    let (_, digest, final_layers) = build(
+        &a,
+        &["--cache-to", &format!("type=registry,ref={reference}")],
+    );
+    let copied = a.scratch_path("copied");
+    run_ok(
+        Command::new("skopeo")
+            .args(["copy", "--src-tls-verify=false"])
+            .arg(format!("docker://{reference}"))
+            .arg(format!("oci:{}:latest", copied.display())),
+    );
+    let config = cache_config(&copied);
+    assert!(record_layers(&config).is_subset(&final_layers));
+    // The COPY --from checksum travels with the cache, so B keys the COPY without the builder.
+    assert!(!config["memos"].as_array().unwrap().is_empty(), "{config}");
+    let b = machine();
+    let (run, same, _) = build(
+        &b,
+        &["--cache-from", &format!("type=registry,ref={reference}")],
+    );
+    assert_eq!(same, digest);
+    // The builder's steps ran again; the final stage's were cached.
+    run.assert_cached(&["COPY --from=builder /out /out", "RUN cat /out > /copied"]);
+}
+
+#[test]
+fn a_local_directory_cache_round_trips() {
+    if !require_tool("runc") {
+        return;
+    }
+    let a = machine();
+    let dir = a.scratch_path("cache-dir");
+    let (first, digest_a, _) = build(
+        &a,
+        &[
+            "--cache-to",
+            &format!("type=local,dest={},mode=max", dir.display()),
+        ],
+    );
+    first.assert_executed(&ALL_STEPS);
+    assert!(dir.join("index.json").is_file() && dir.join("oci-layout").is_file());
+    let b = machine();
+    let (again, digest_b, _) = build(
+        &b,
+        &["--cache-from", &format!("type=local,src={}", dir.display())],
+    );
+    again.assert_cached(&ALL_STEPS);
+    assert_eq!(digest_b, digest_a);
+}
+
+#[test]
+fn a_missing_cache_is_a_notice_and_a_cold_build() {
+    let Some(registry) = Registry::start_or_skip() else {
+        return;
+    };
+    if !require_tool("runc") {
+        return;
+    }
+    let b = machine();
+    let from = format!(
+        "type=registry,ref={}",
+        registry.reference("cache/none:nothing")
+    );
+    let (run, _, _) = build(&b, &["--cache-from", &from]);
+    run.assert_executed(&ALL_STEPS);
+    assert!(run.stderr().contains("not imported"), "{}", run.report());
+    let missing_dir = b.scratch_path("no-such-dir");
+    let from = format!("type=local,src={}", missing_dir.display());
+    let other = machine();
+    let (run, _, _) = build(&other, &["--cache-from", &from]);
+    run.assert_executed(&ALL_STEPS);
+    assert!(run.stderr().contains("not imported"), "{}", run.report());
+}
+
+#[test]
+fn malformed_cache_flags_are_usage_errors() {
+    let p = machine();
+    let run = p.build(&["--cache-to", "type=s3,bucket=x"]);
+    assert!(!run.success());
+    assert!(
+        run.stderr().contains("unknown cache type \"s3\""),
+        "{}",
+        run.report()
+    );
+    let run = p.build(&[
+        "--cache-from",
+        "type=registry,ref=localhost:5000/x,mode=max",
+    ]);
+    assert!(!run.success());
+    assert!(
+        run.stderr().contains("unknown key \"mode\""),
+        "{}",
+        run.report()
+    );
+}
