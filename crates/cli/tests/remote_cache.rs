@@ -231,3 +231,63 @@ fn malformed_cache_flags_are_usage_errors() {
         run.report()
     );
 }
+
+#[test]
+fn a_cached_layer_that_does_not_match_its_digest_is_discarded_and_its_step_runs() {
+    let Some(registry) = Registry::start_or_skip() else {
+        return;
+    };
+    if !require_tool("runc") {
+        return;
+    }
+    let reference = registry.reference("cache/tampered:buildcache");
+    let a = machine();
+    let to = format!("type=registry,ref={reference},mode=max");
+    build(&a, &["--cache-to", &to]);
+    let (_, image) = a.build_image_env(&[], &[EPOCH]);
+    // The registry now serves other bytes for the last layer (the final RUN's).
+    let last = image.manifest["layers"].as_array().unwrap().last().unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let data = registry.blob_data_path(&last);
+    let size = std::fs::metadata(&data).unwrap().len() as usize;
+    std::fs::write(&data, vec![b'x'; size]).unwrap();
+
+    let b = machine();
+    let (run, image_b) = b.build_image_env(
+        &["--cache-from", &format!("type=registry,ref={reference}")],
+        &[EPOCH],
+    );
+    assert!(run.stderr().contains("discarded"), "{}", run.report());
+    run.assert_executed(&["RUN cat /out > /copied"]);
+    assert_eq!(image_b.fs.read_string("/copied"), "hello\nbuilt\n");
+}
+
+#[test]
+fn an_export_to_a_failing_registry_fails_the_build_unless_errors_are_ignored() {
+    if !require_tool("runc") {
+        return;
+    }
+    // Nothing listens on port 1.
+    let p = machine();
+    let run = p.build_env(
+        &["--cache-to", "type=registry,ref=127.0.0.1:1/cache/x:c"],
+        &[EPOCH],
+    );
+    assert!(!run.success(), "{}", run.report());
+    assert!(
+        run.stderr().contains("exporting the cache"),
+        "{}",
+        run.report()
+    );
+    let run = p.build_env(
+        &[
+            "--cache-to",
+            "type=registry,ref=127.0.0.1:1/cache/x:c,ignore-error=true",
+        ],
+        &[EPOCH],
+    );
+    assert!(run.success(), "{}", run.report());
+    assert!(run.stderr().contains("(ignored)"), "{}", run.report());
+}

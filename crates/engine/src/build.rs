@@ -140,12 +140,7 @@ fn parts(platform: &Platform) -> PlatformParts<'_> {
 }
 
 fn run(store: &Store, options: BuildOptions, progress: Progress) -> Result<BuildOutcome> {
-    let Planned {
-        dockerfile,
-        plan,
-        platform,
-        build_args,
-    } = planned(&options)?;
+    let planned = planned(&options)?;
     let ignore_text = load_dockerignore(&options.context, &options.dockerfile_path)?;
     // A `--runtime` that is not there fails now, before any step; whether it works is probed
     // when the first RUN needs it.
@@ -155,6 +150,13 @@ fn run(store: &Store, options: BuildOptions, progress: Progress) -> Result<Build
     check_cache_compression(&options)?;
     let _guard = store.lock_shared()?;
     private_mount_namespace();
+    for w in &planned.plan.warnings {
+        progress.info(skiff_frontend::render(
+            w,
+            &file_label(&options.dockerfile_path),
+            &planned.dockerfile.source,
+        ));
+    }
     let cache = CacheSession::start(
         store,
         &options.cache_from,
@@ -162,29 +164,66 @@ fn run(store: &Store, options: BuildOptions, progress: Progress) -> Result<Build
         &options.insecure_registries,
         &progress,
     );
-    for w in &plan.warnings {
-        progress.info(skiff_frontend::render(
-            w,
-            &file_label(&options.dockerfile_path),
-            &dockerfile.source,
-        ));
-    }
+    // A cached layer that cannot be fetched (gone, or not matching its digest) drops the
+    // records that use it; the build then runs again, and the steps that needed it run.
+    let mut attempts = 0;
+    let mut numbered = 0;
+    let outcome = loop {
+        attempts += 1;
+        let this = attempt(
+            store,
+            &options,
+            &planned,
+            ignore_text.clone(),
+            &progress,
+            &mut numbered,
+        );
+        match this {
+            Err(_) if attempts < MAX_ATTEMPTS && cache.take_tainted() => {
+                progress.info("building again without the discarded cache records");
+            }
+            result => break result?,
+        }
+    };
+    cache.keep_used(store)?;
+    cache.export(store, &outcome.state.layers)?;
+    Ok(outcome)
+}
+
+/// How many times a build runs when cached layers turn out unusable.
+const MAX_ATTEMPTS: usize = 3;
+
+/// Builds the stages and commits the target's image, with the final image's layers in the
+/// store (an imported cache hands them over here).
+fn attempt(
+    store: &Store,
+    options: &BuildOptions,
+    planned: &Planned,
+    ignore_text: Option<String>,
+    progress: &Progress,
+    numbered: &mut usize,
+) -> Result<BuildOutcome> {
+    let plan = &planned.plan;
     let board = Board::new(plan.stages.iter().map(|s| s.index));
     let sources = InputSources {
-        lexer: Lexer::new(dockerfile.escape),
-        build_args,
+        lexer: Lexer::new(planned.dockerfile.escape),
+        build_args: planned.build_args.clone(),
         context: options.context.clone(),
         ignore_text,
         named: options.named_contexts.clone(),
         insecure_registries: options.insecure_registries.clone(),
-        platform,
+        platform: planned.platform.clone(),
     };
-    let inputs = Inputs::new(&plan, &board, store.clone(), sources, progress.clone());
-    let mut workspace = Workspace::new(store.clone(), options.layer.clone(), options.runtime);
-    workspace.secrets = options.secrets;
-    workspace.ssh = options.ssh;
-    workspace.build_args = options.build_args;
-    let steps = Steps::new(progress, &board);
+    let inputs = Inputs::new(plan, &board, store.clone(), sources, progress.clone());
+    let mut workspace = Workspace::new(
+        store.clone(),
+        options.layer.clone(),
+        options.runtime.clone(),
+    );
+    workspace.secrets = options.secrets.clone();
+    workspace.ssh = options.ssh.clone();
+    workspace.build_args = options.build_args.clone();
+    let steps = Steps::continuing(progress.clone(), &board, *numbered);
     let parts = StageParts {
         inputs: &inputs,
         workspace: &workspace,
@@ -196,20 +235,20 @@ fn run(store: &Store, options: BuildOptions, progress: Progress) -> Result<Build
                 (options.no_cache_filter.iter()).any(|f| f.eq_ignore_ascii_case(n))
             })
     };
-    schedule::run(
+    let scheduled = schedule::run(
         &plan.stages,
         &board,
         || workspace.stop_running_steps(),
         |stage| build_stage(parts, stage, no_cache(stage)),
-    )?;
+    );
+    *numbered = steps.count();
+    scheduled?;
     let mut state = board.result(plan.target)?;
     for (k, v) in &options.labels {
         state.config.config.labels.insert(k.clone(), v.clone());
     }
     let manifest = state.commit(store)?;
-    // The final image's layers are the ones an imported cache must hand over.
     crate::remote_cache::ensure_layers(store, &state.layers)?;
-    cache.export(store, &state.layers)?;
     Ok(BuildOutcome {
         manifest,
         state,
@@ -248,8 +287,7 @@ fn build_stage(parts: StageParts, stage: &PlannedStage, no_cache: bool) -> Resul
     let cached = if no_cache {
         None
     } else {
-        store
-            .cache_get(&key)?
+        crate::remote_cache::cache_get(store, &key)?
             .and_then(|m| ImageState::load(store, &m).ok().map(|s| (m, s)))
     };
     let (manifest, mut state) = match cached {

@@ -2,10 +2,11 @@
 //! its key pointed at the manifest, each memo stored under its key, and each layer the store
 //! lacks remembered with the source it can be fetched from (lazy: nothing is downloaded).
 
-use super::{Active, BlobSource};
+use super::{Active, BlobSource, Imported};
 use crate::cachekey::KEY_FORMAT_VERSION;
 use crate::state::commit_manifest;
 use anyhow::{bail, Result};
+use oci_spec::image::Digest;
 use skiff_image::cache_manifest::{
     fetch_layout_blob, read_layout_manifest, Artifact, CacheConfig, CacheRecord,
 };
@@ -33,7 +34,14 @@ pub(super) fn import(store: &Store, source: Arc<BlobSource>, active: &Active) ->
     let mut usable = 0;
     for record in &config.records {
         match seed(store, record) {
-            Ok(()) => usable += 1,
+            Ok(manifest) => {
+                usable += 1;
+                let layers = (record.layers.iter())
+                    .map(|l| l.descriptor.digest().to_string())
+                    .collect();
+                let mut imported = active.imported.lock().unwrap_or_else(|e| e.into_inner());
+                imported.insert(record.key.clone(), Imported { manifest, layers });
+            }
             Err(e) => active.progress.info(format!(
                 "warning: cache record {} discarded: {e:#}",
                 record.key
@@ -54,12 +62,9 @@ pub(super) fn import(store: &Store, source: Arc<BlobSource>, active: &Active) ->
     Ok(usable)
 }
 
-/// Writes one record's config and manifest and points its key at the manifest (unless the
-/// store has the key already). The rebuilt manifest must be the exporter's, byte for byte.
-fn seed(store: &Store, record: &CacheRecord) -> Result<()> {
-    if store.cache_get(&record.key)?.is_some() {
-        return Ok(());
-    }
+/// Writes one record's config and manifest; returns the manifest's digest, which must be the
+/// exporter's (the manifest is rebuilt byte for byte).
+fn seed(store: &Store, record: &CacheRecord) -> Result<Digest> {
     let layers = (record.layers.iter())
         .map(|l| l.descriptor.clone())
         .collect();
@@ -71,5 +76,5 @@ fn seed(store: &Store, record: &CacheRecord) -> Result<()> {
             record.manifest
         );
     }
-    store.cache_put(&record.key, manifest.digest())
+    Ok(manifest.digest().clone())
 }

@@ -26,11 +26,13 @@ use skiff_image::registry::{Client, ClientOptions, Repository};
 use skiff_image::Store;
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Where a lazily imported layer is fetched from.
 enum BlobSource {
-    Registry(Repository),
+    Registry(Box<Repository>),
     Local(PathBuf),
 }
 
@@ -43,7 +45,7 @@ impl BlobSource {
                     on_notice: Some(progress.registry_notices()),
                     ..ClientOptions::default()
                 });
-                BlobSource::Registry(Repository::new(client, reference.clone())?)
+                BlobSource::Registry(Box::new(Repository::new(client, reference.clone())?))
             }
             CacheLocation::Local(dir) => BlobSource::Local(dir.clone()),
         })
@@ -57,9 +59,21 @@ impl BlobSource {
     }
 }
 
+/// An imported record: the state's manifest (in the store) and its layers' digests.
+struct Imported {
+    manifest: Digest,
+    layers: Vec<String>,
+}
+
 /// What one build does with shared caches, registered for its store while it runs.
 struct Active {
     root: PathBuf,
+    /// The imported records, by key. They are not in the store's cache index until the build
+    /// has all their layers, so a record whose layer turns out bad can still be dropped.
+    imported: Mutex<HashMap<String, Imported>>,
+    /// Set when a record was dropped because its layer could not be fetched: the build then
+    /// runs again without it.
+    tainted: AtomicBool,
     /// Every cache entry the build used or wrote: key → value (a manifest or a memo blob).
     log: Mutex<Vec<(String, Digest)>>,
     /// Where each imported layer not yet in the store can be fetched from.
@@ -94,6 +108,8 @@ impl CacheSession {
     ) -> CacheSession {
         let active = Arc::new(Active {
             root: store.root().to_path_buf(),
+            imported: Mutex::new(HashMap::new()),
+            tainted: AtomicBool::new(false),
             log: Mutex::new(Vec::new()),
             sources: Mutex::new(HashMap::new()),
             progress: progress.clone(),
@@ -147,6 +163,37 @@ impl CacheSession {
     }
 }
 
+impl CacheSession {
+    /// Whether a cached layer turned out unusable since the last call (its records are
+    /// dropped): the build should run again, and the steps that needed it then run.
+    pub fn take_tainted(&self) -> bool {
+        self.active.tainted.swap(false, Ordering::SeqCst)
+    }
+
+    /// Records in the store's cache index the imported records the build used whose layers
+    /// are all in the store now, so the next build finds them without the remote cache.
+    pub fn keep_used(&self, store: &Store) -> Result<()> {
+        let log = self
+            .active
+            .log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let imported = (self.active.imported.lock()).unwrap_or_else(|e| e.into_inner());
+        for (key, _) in log {
+            let Some(record) = imported.get(&key) else {
+                continue;
+            };
+            let present = (record.layers.iter())
+                .all(|d| Digest::from_str(d).is_ok_and(|d| store.has_blob(&d)));
+            if present {
+                store.cache_put(&key, &record.manifest)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Drop for CacheSession {
     fn drop(&mut self) {
         let mut list = ACTIVE.lock().unwrap_or_else(|e| e.into_inner());
@@ -169,6 +216,31 @@ pub(crate) fn noted(store: &Store, key: &str, value: &Digest) {
     }
 }
 
+/// The store's cache entry for `key`, else the imported record's manifest.
+pub(crate) fn cache_get(store: &Store, key: &str) -> Result<Option<Digest>> {
+    if let Some(found) = store.cache_get(key)? {
+        return Ok(Some(found));
+    }
+    let Some(active) = active_for(store) else {
+        return Ok(None);
+    };
+    let imported = active.imported.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(imported.get(key).map(|r| r.manifest.clone()))
+}
+
+/// Drops every imported record that references `digest` (a layer that could not be fetched
+/// or did not match its digest) and marks the build tainted.
+fn discard(active: &Active, digest: &str, err: &anyhow::Error) {
+    let mut imported = active.imported.lock().unwrap_or_else(|e| e.into_inner());
+    let before = imported.len();
+    imported.retain(|_, r| !r.layers.iter().any(|l| l == digest));
+    active.progress.info(format!(
+        "warning: cached layer {digest} discarded ({err:#}); the {} steps that used it run again",
+        before - imported.len()
+    ));
+    active.tainted.store(true, Ordering::SeqCst);
+}
+
 /// Makes sure every blob of `layers` is in the store, fetching the ones an imported cache
 /// left out (lazily: only what is about to be read). A blob that cannot be fetched or does
 /// not match its digest is an error naming it (nothing of it is stored).
@@ -188,9 +260,10 @@ pub(crate) fn ensure_layers(store: &Store, layers: &[Descriptor]) -> Result<()> 
             sources.get(layer.digest().as_ref()).cloned()
         };
         if let Some(source) = source {
-            source
-                .fetch(store, layer)
-                .with_context(|| format!("fetching cached layer {}", layer.digest()))?;
+            if let Err(e) = source.fetch(store, layer) {
+                discard(&active, layer.digest().as_ref(), &e);
+                return Err(e.context(format!("fetching cached layer {}", layer.digest())));
+            }
         }
     }
     Ok(())

@@ -48,7 +48,7 @@ impl StageBuilder<'_> {
         let step = steps.start(self.next_step_name(inst))?;
         let store = &self.workspace.store;
         if !self.no_cache {
-            if let Some(manifest) = store.cache_get(&key)? {
+            if let Some(manifest) = crate::remote_cache::cache_get(store, &key)? {
                 if let Ok(mut cached) = ImageState::load(store, &manifest) {
                     crate::remote_cache::noted(store, &key, &manifest);
                     cached.key = key;
