@@ -113,7 +113,9 @@ fn a_fresh_store_rebuilds_from_the_registry_cache_fetching_only_the_final_layers
 
     let b = machine();
     let from = format!("type=registry,ref={reference}");
-    let (again, digest_b, _) = build(&b, &["--cache-from", &from]);
+    // B exports to the same ref too: what the repository has is not uploaded again, and
+    // the builder's layers are not fetched for it.
+    let (again, digest_b, _) = build(&b, &["--cache-from", &from, "--cache-to", &to]);
     again.assert_executed(&[]);
     again.assert_cached(&ALL_STEPS);
     assert_eq!(digest_b, digest_a, "the same image on both machines");
@@ -123,6 +125,14 @@ fn a_fresh_store_rebuilds_from_the_registry_cache_fetching_only_the_final_layers
     assert!(
         fetched.is_empty(),
         "store B fetched the builder's layers {fetched:?}"
+    );
+    let uploaded: usize = (again.stderr().split("blobs: ").nth(1))
+        .and_then(|rest| rest.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no export report\n{}", again.report()));
+    assert!(
+        uploaded <= 1,
+        "only the cache config may be new\n{}",
+        again.report()
     );
 }
 

@@ -40,7 +40,6 @@ pub(super) fn export(
     insecure: &[String],
 ) -> Result<String> {
     let config = collect(store, to.mode, log, final_layers)?;
-    super::ensure_layers(store, &config.layers())?;
     let artifact = Artifact::build(store, &config)?;
     let records = config.records.len();
     match &to.location {
@@ -54,14 +53,19 @@ pub(super) fn export(
             )?;
             let mut blobs = artifact.layers.clone();
             blobs.push(artifact.config.clone());
-            let uploaded = repo.put_blobs(store, &blobs)?;
+            // A layer this store never fetched is fetched only when the repository lacks it.
+            let ensure =
+                |blob: &Descriptor| super::ensure_layers(store, std::slice::from_ref(blob));
+            let done = repo.put_blobs(store, &blobs, &ensure)?;
             repo.put_manifest(&artifact.manifest, Artifact::media_type())?;
             Ok(format!(
-                "exported cache to {reference}: {records} records, {uploaded} of {} blobs uploaded",
-                blobs.len()
+                "exported cache to {reference}: {records} records; blobs: {} uploaded, {} \
+                 mounted, {} already there",
+                done.uploaded, done.mounted, done.skipped
             ))
         }
         CacheLocation::Local(dir) => {
+            super::ensure_layers(store, &artifact.layers)?;
             write_layout(store, &artifact, dir)?;
             Ok(format!(
                 "exported cache to {}: {records} records",

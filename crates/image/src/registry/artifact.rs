@@ -4,11 +4,23 @@
 //! Docker config, retries, digest-verified downloads), synchronously.
 
 use super::session::Session;
+use super::sources::BlobSources;
 use super::Client;
 use crate::reference::Reference;
 use crate::store::Store;
 use anyhow::Result;
 use oci_spec::image::Descriptor;
+
+/// What [`Repository::put_blobs`] did with each blob.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BlobTransfers {
+    /// Sent to the registry.
+    pub uploaded: usize,
+    /// Already in the repository.
+    pub skipped: usize,
+    /// Mounted from another repository of the same registry.
+    pub mounted: usize,
+}
 
 /// One repository of one registry, reached with a [`Client`]'s options.
 pub struct Repository {
@@ -46,22 +58,45 @@ impl Repository {
         })
     }
 
-    /// Uploads the store's blobs `blobs` the repository does not have (a HEAD check first, so
-    /// a blob is never uploaded twice). Returns how many were uploaded.
-    pub fn put_blobs(&self, store: &Store, blobs: &[Descriptor]) -> Result<usize> {
+    /// Makes the repository hold every blob of `blobs`: skipped when it has it (a HEAD check),
+    /// mounted from another repository of the same registry known to hold it (the store's
+    /// blob sources), else uploaded from the store after `ensure` has put it there. The
+    /// repository is then recorded as holding them, for later pushes to mount from.
+    pub fn put_blobs(
+        &self,
+        store: &Store,
+        blobs: &[Descriptor],
+        ensure: &dyn Fn(&Descriptor) -> Result<()>,
+    ) -> Result<BlobTransfers> {
+        let sources = BlobSources::new(store.root());
+        let mut done = BlobTransfers::default();
         self.runtime.block_on(async {
             let session = Session::open(&self.client, &self.reference).await?;
-            let mut uploaded = 0;
-            for blob in blobs {
-                if !session.has_blob(blob.digest()).await? {
-                    session
-                        .upload_blob(store, blob.digest(), blob.size())
-                        .await?;
-                    uploaded += 1;
+            let same_registry = format!("{}/", self.reference.domain());
+            'blobs: for blob in blobs {
+                let digest = blob.digest();
+                if session.has_blob(digest).await? {
+                    done.skipped += 1;
+                    continue;
                 }
+                for repository in sources.repositories(digest.as_ref())? {
+                    let Some(path) = repository.strip_prefix(&same_registry) else {
+                        continue;
+                    };
+                    if path != self.reference.path() && session.mount_blob(digest, path).await {
+                        done.mounted += 1;
+                        continue 'blobs;
+                    }
+                }
+                ensure(blob)?;
+                session.upload_blob(store, digest, blob.size()).await?;
+                done.uploaded += 1;
             }
-            Ok(uploaded)
-        })
+            anyhow::Ok(())
+        })?;
+        let digests: Vec<String> = blobs.iter().map(|b| b.digest().to_string()).collect();
+        sources.record(&self.reference.name(), digests.iter().map(String::as_str))?;
+        Ok(done)
     }
 
     /// Puts `bytes` (a manifest of `media_type`) under the reference's tag.

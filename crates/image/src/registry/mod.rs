@@ -13,7 +13,7 @@ pub mod retry;
 mod session;
 mod sources;
 
-pub use artifact::Repository;
+pub use artifact::{BlobTransfers, Repository};
 pub use platform::Platform;
 pub use retry::RetryPolicy;
 
