@@ -301,3 +301,37 @@ fn an_export_to_a_failing_registry_fails_the_build_unless_errors_are_ignored() {
     assert!(run.success(), "{}", run.report());
     assert!(run.stderr().contains("(ignored)"), "{}", run.report());
 }
+
+#[test]
+fn two_builds_exporting_to_one_ref_at_once_both_finish_and_leave_a_valid_cache() {
+    let Some(registry) = Registry::start_or_skip() else {
+        return;
+    };
+    if !require_tool("runc") {
+        return;
+    }
+    let reference = registry.reference("cache/race:buildcache");
+    let to = format!("type=registry,ref={reference},mode=max");
+    let (a, b) = (machine(), machine());
+    b.write("app.txt", "other\n");
+    let runs = [&a, &b].map(|p| p.spawn_build(&["--cache-to", &to]));
+    for run in runs {
+        let run = run.wait();
+        assert!(run.success(), "{}", run.report());
+    }
+    // Whichever export came last, the ref is a whole cache one of the two machines can use.
+    let c = machine();
+    let from = format!("type=registry,ref={reference}");
+    let run = c.build_ok(&["--cache-from", &from]);
+    assert!(run.stderr().contains("records"), "{}", run.report());
+    let d = machine();
+    d.write("app.txt", "other\n");
+    let other = d.build_ok(&["--cache-from", &from]);
+    let fully = |r: &BuildRun| r.cached_steps().len() == ALL_STEPS.len();
+    assert!(
+        fully(&run) != fully(&other),
+        "one of the two contexts is fully cached\n{}\n{}",
+        run.report(),
+        other.report()
+    );
+}
