@@ -335,3 +335,26 @@ fn two_builds_exporting_to_one_ref_at_once_both_finish_and_leave_a_valid_cache()
         other.report()
     );
 }
+
+#[test]
+fn an_inline_cache_travels_inside_the_pushed_image() {
+    let Some(registry) = Registry::start_or_skip() else {
+        return;
+    };
+    if !require_tool("runc") {
+        return;
+    }
+    let image = registry.reference("app/inline:latest");
+    let a = machine();
+    let (_, digest_a, _) = build(&a, &["--cache-to", "type=inline", "-t", &image, "--push"]);
+    let b = machine();
+    let from = format!("type=registry,ref={image}");
+    let (run, digest_b, _) = build(&b, &["--cache-from", &from, "--cache-to", "type=inline"]);
+    // The image holds the cache of its own stage's steps (mode=min): the builder runs again.
+    run.assert_cached(&["COPY --from=builder /out /out", "RUN cat /out > /copied"]);
+    assert_eq!(digest_b, digest_a, "the same image, inline cache included");
+    // Without an inline export, the image is another one (its config holds no cache).
+    let c = machine();
+    let (_, plain, _) = build(&c, &[]);
+    assert_ne!(plain, digest_a);
+}

@@ -187,6 +187,12 @@ fn run(store: &Store, options: BuildOptions, progress: Progress) -> Result<Build
     };
     cache.keep_used(store)?;
     cache.export(store, &outcome.state.layers)?;
+    let mut outcome = outcome;
+    let config = crate::state::go_json(serde_json::to_vec(&outcome.state.config)?);
+    if let Some(inline) = cache.inline(store, &config, &outcome.state.layers)? {
+        let layers = outcome.state.layers.clone();
+        outcome.manifest = crate::state::commit_manifest(store, &inline, layers)?;
+    }
     Ok(outcome)
 }
 

@@ -64,6 +64,7 @@ pub(super) fn export(
                 done.uploaded, done.mounted, done.skipped
             ))
         }
+        CacheLocation::Inline => unreachable!("an inline cache is written into the image"),
         CacheLocation::Local(dir) => {
             super::ensure_layers(store, &artifact.layers)?;
             write_layout(store, &artifact, dir)?;
@@ -77,7 +78,7 @@ pub(super) fn export(
 
 /// The cache config of the entries in `log` that `mode` exports: `max` all of them, `min`
 /// the memos and the states whose layers the final image starts with.
-fn collect(
+pub(super) fn collect(
     store: &Store,
     mode: CacheMode,
     log: &[(String, Digest)],
@@ -105,7 +106,27 @@ fn collect(
         }
         config.records.push(record(store, key, value, manifest)?);
     }
+    // Stages run at the same time note their entries in any order: sorted, the same build
+    // exports the same bytes (an inline cache is part of the image's digest).
+    config.records.sort_by(|a, b| a.key.cmp(&b.key));
+    config.memos.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(config)
+}
+
+/// The field of an image config that holds an inline cache.
+pub(super) const INLINE_FIELD: &str = "skiff.cache.v1";
+
+/// `config` (an image config's JSON object, as skiff writes it) with `cache` added as its
+/// last field, the rest of the bytes unchanged.
+pub(super) fn inline_config(config: &[u8], cache: &CacheConfig) -> Result<Vec<u8>> {
+    let body = config
+        .strip_suffix(b"}")
+        .context("an image config is a JSON object")?;
+    let mut out = body.to_vec();
+    out.extend_from_slice(format!(",\"{INLINE_FIELD}\":").as_bytes());
+    out.extend(crate::state::go_json(serde_json::to_vec(cache)?));
+    out.push(b'}');
+    Ok(out)
 }
 
 fn record(

@@ -16,6 +16,9 @@ pub enum CacheLocation {
     Registry(Reference),
     /// An OCI image layout directory (`type=local,dest=…` / `src=…`).
     Local(PathBuf),
+    /// Inside the built image's config (`--cache-to type=inline`; imported with
+    /// `--cache-from type=registry,ref=<the image>`).
+    Inline,
 }
 
 /// What `--cache-to` exports.
@@ -86,7 +89,9 @@ fn location(kind: &str, key: Option<&(&str, &str)>, path_key: &str) -> Result<Ca
         ("registry", None) => bail!("type=registry needs ref=REGISTRY/REPOSITORY:TAG"),
         ("local", Some((_, dir))) => Ok(CacheLocation::Local(PathBuf::from(dir))),
         ("local", None) => bail!("type=local needs {path_key}=DIR"),
-        _ => bail!("unknown cache type {kind:?} (type=registry or type=local)"),
+        _ => bail!(
+            "unknown cache type {kind:?} (type=registry, type=local or, to export, type=inline)"
+        ),
     }
 }
 
@@ -97,8 +102,12 @@ impl FromStr for CacheTo {
         let pairs = pairs(text)?;
         let kind = cache_type(&pairs)?;
         let path_key = if kind == "local" { "dest" } else { "ref" };
+        let location = match kind {
+            "inline" => CacheLocation::Inline,
+            _ => location(kind, pairs.iter().find(|(k, _)| *k == path_key), "dest")?,
+        };
         let mut to = CacheTo {
-            location: location(kind, pairs.iter().find(|(k, _)| *k == path_key), "dest")?,
+            location,
             mode: CacheMode::Min,
             compression: None,
             ignore_error: false,
@@ -124,6 +133,9 @@ impl FromStr for CacheTo {
                 "ignore-error" => to.ignore_error = bool_value(key, value)?,
                 _ => bail!("unknown key {key:?} for --cache-to type={kind}"),
             }
+        }
+        if to.location == CacheLocation::Inline && to.mode == CacheMode::Max {
+            bail!("type=inline exports mode=min only (the image holds its own steps)");
         }
         Ok(to)
     }
@@ -184,6 +196,11 @@ mod tests {
         assert!(err("type=registry,ref=r/x,colour=red").contains("unknown key \"colour\""));
         assert!(err("type=local,src=/x").contains("needs dest="));
         assert!(err("ref=r/x").contains("type= is missing"));
+        assert!(err("type=inline,mode=max").contains("mode=min only"));
+        assert_eq!(
+            "type=inline".parse::<CacheTo>().unwrap().location,
+            CacheLocation::Inline
+        );
         let from = |s: &str| format!("{:#}", s.parse::<CacheFrom>().unwrap_err());
         assert!(from("type=registry,ref=r/x,mode=max").contains("unknown key \"mode\""));
         assert!(from("type=local,dest=/x").contains("needs src="));

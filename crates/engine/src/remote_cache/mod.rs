@@ -48,6 +48,9 @@ impl BlobSource {
                 BlobSource::Registry(Box::new(Repository::new(client, reference.clone())?))
             }
             CacheLocation::Local(dir) => BlobSource::Local(dir.clone()),
+            CacheLocation::Inline => {
+                anyhow::bail!("type=inline is read as type=registry,ref=IMAGE")
+            }
         })
     }
 
@@ -146,7 +149,7 @@ impl CacheSession {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        for to in &self.to {
+        for to in (self.to.iter()).filter(|t| t.location != CacheLocation::Inline) {
             let done = export::export(store, to, &log, final_layers, &self.insecure)
                 .with_context(|| format!("exporting the cache to {}", describe(&to.location)));
             match done {
@@ -194,6 +197,30 @@ impl CacheSession {
     }
 }
 
+impl CacheSession {
+    /// With `--cache-to type=inline`: the final image's config bytes `config` with the cache
+    /// records of its steps added as a last field (`"skiff.cache.v1"`), so that pushing the
+    /// image ships its cache. `None` without an inline export.
+    pub fn inline(
+        &self,
+        store: &Store,
+        config: &[u8],
+        final_layers: &[Descriptor],
+    ) -> Result<Option<Vec<u8>>> {
+        if !self.to.iter().any(|t| t.location == CacheLocation::Inline) {
+            return Ok(None);
+        }
+        let log = self
+            .active
+            .log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let cache = export::collect(store, CacheMode::Min, &log, final_layers)?;
+        export::inline_config(config, &cache).map(Some)
+    }
+}
+
 impl Drop for CacheSession {
     fn drop(&mut self) {
         let mut list = ACTIVE.lock().unwrap_or_else(|e| e.into_inner());
@@ -205,6 +232,7 @@ fn describe(location: &CacheLocation) -> String {
     match location {
         CacheLocation::Registry(r) => r.to_string(),
         CacheLocation::Local(dir) => dir.display().to_string(),
+        CacheLocation::Inline => "the image (inline)".to_string(),
     }
 }
 

@@ -69,7 +69,7 @@ pub struct BuildArgs {
     #[arg(long)]
     pub runtime: Option<String>,
     /// Export the build cache (`type=registry,ref=REG/REPO:TAG[,mode=min|max]
-    /// [,compression=gzip|zstd][,ignore-error=true]` or `type=local,dest=DIR`).
+    /// [,compression=gzip|zstd][,ignore-error=true]`, `type=local,dest=DIR` or `type=inline`).
     #[arg(long = "cache-to", value_name = "OPTS", value_parser = parse_cache_to)]
     pub cache_to: Vec<CacheTo>,
     /// Import a build cache (`type=registry,ref=REG/REPO:TAG` or `type=local,src=DIR`);
