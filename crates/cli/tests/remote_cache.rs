@@ -358,3 +358,54 @@ fn an_inline_cache_travels_inside_the_pushed_image() {
     let (_, plain, _) = build(&c, &[]);
     assert_ne!(plain, digest_a);
 }
+
+const CACHE_MOUNT: &str = "FROM busybox\n\
+COPY app.txt /app.txt\n\
+RUN --mount=type=cache,target=/c,id=gocache sh -c 'cat /c/last > /seen 2>/dev/null || echo none > /seen; cp /app.txt /c/last'\n";
+
+#[test]
+fn cache_mount_contents_travel_with_cache_mounts_true_and_never_enter_the_image() {
+    if !require_tool("runc") {
+        return;
+    }
+    let project = |text: &str| {
+        let p = Project::new();
+        p.write("app.txt", text);
+        p.dockerfile(CACHE_MOUNT);
+        p
+    };
+    let a = project("hello\n");
+    let with = a.scratch_path("with-mounts");
+    let without = a.scratch_path("without-mounts");
+    let to_with = format!(
+        "type=local,dest={},mode=max,cache-mounts=true",
+        with.display()
+    );
+    let (_, image) = a.build_image_env(&["--cache-to", &to_with], &[EPOCH]);
+    assert_eq!(image.fs.read_string("/seen"), "none\n");
+    assert!(
+        image.fs.get("/c/last").is_none(),
+        "the cache's contents leaked into the image"
+    );
+    let to_without = format!("type=local,dest={},mode=max", without.display());
+    a.build_ok(&["--cache-to", &to_without]);
+
+    // B changed app.txt: the RUN runs again and finds what A left in the cache mount.
+    let b = project("changed\n");
+    let from = format!("type=local,src={}", with.display());
+    let (run, image) = b.build_image_env(&["--cache-from", &from], &[EPOCH]);
+    let ran = run.executed_instructions();
+    assert_eq!(ran.len(), 2, "{}", run.report());
+    assert!(
+        ran[1].starts_with("RUN --mount=type=cache"),
+        "{}",
+        run.report()
+    );
+    assert_eq!(image.fs.read_string("/seen"), "hello\n");
+    assert!(image.fs.get("/c/last").is_none());
+    // Without cache-mounts=true the cache mount starts empty.
+    let c = project("changed\n");
+    let from = format!("type=local,src={}", without.display());
+    let (_, image) = c.build_image_env(&["--cache-from", &from], &[EPOCH]);
+    assert_eq!(image.fs.read_string("/seen"), "none\n");
+}

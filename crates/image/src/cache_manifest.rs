@@ -38,6 +38,26 @@ pub struct CacheConfig {
     pub records: Vec<CacheRecord>,
     /// Small values stored under a key (`COPY --from` source checksums).
     pub memos: Vec<CacheMemo>,
+    /// `RUN --mount=type=cache` contents (`cache-mounts=true`), one layer per cache.
+    #[serde(default)]
+    pub mounts: Vec<CacheMountRecord>,
+}
+
+/// The contents of one `RUN --mount=type=cache` directory, as a layer of its own.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CacheMountRecord {
+    /// The directory's name in the store (a hash of the id and of its `from` source).
+    pub name: String,
+    /// The mount's `id`.
+    pub id: String,
+    /// Owner and mode of the cache's top directory.
+    pub uid: u32,
+    /// Group of the cache's top directory.
+    pub gid: u32,
+    /// Mode of the cache's top directory.
+    pub mode: u32,
+    /// The contents, as a layer blob (relative to the cache's top directory).
+    pub layer: CacheLayer,
 }
 
 /// The state after one step: what `skiff` stores under the step's key.
@@ -82,6 +102,7 @@ impl CacheConfig {
             key_format,
             records: Vec::new(),
             memos: Vec::new(),
+            mounts: Vec::new(),
         }
     }
 
@@ -90,6 +111,7 @@ impl CacheConfig {
         let mut seen = std::collections::BTreeSet::new();
         (self.records.iter())
             .flat_map(|r| r.layers.iter())
+            .chain(self.mounts.iter().map(|m| &m.layer))
             .filter(|l| seen.insert(l.descriptor.digest().to_string()))
             .map(|l| l.descriptor.clone())
             .collect()

@@ -38,6 +38,8 @@ pub(super) struct FileAccess {
 pub(super) struct CacheDir {
     /// Its name (a hash of the id and the seed's identity).
     pub name: String,
+    /// The mount's id (for the shared cache's records).
+    pub id: String,
     pub sharing: Sharing,
     pub readonly: bool,
     /// Of a new, empty cache directory.
@@ -109,6 +111,16 @@ impl Materialized {
         let base = store.root().join("cache-mounts");
         fs::create_dir_all(&base)?;
         let name = &cache.name;
+        crate::remote_cache::cache_mount_used(
+            store,
+            crate::remote_cache::CacheMountUse {
+                name: name.clone(),
+                id: cache.id.clone(),
+                uid: cache.access.uid,
+                gid: cache.access.gid,
+                mode: cache.access.mode,
+            },
+        );
         let dir = base.join(name);
         let lock = File::create(base.join(format!("{name}.lock")))?;
         let dir = match cache.sharing {
@@ -138,6 +150,7 @@ impl Materialized {
             let _ = fs::remove_dir_all(&tmp);
             match seed {
                 Some(source) => copy_tree(source, &tmp)?,
+                None if crate::remote_cache::seed_cache_mount(store, name, &tmp) => {}
                 None => {
                     let a = cache.access;
                     fs::create_dir_all(&tmp)?;

@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result};
 use oci_spec::image::{Descriptor, Digest};
 use serde::Deserialize;
 use skiff_image::cache_manifest::{
-    write_layout, Artifact, CacheConfig, CacheLayer, CacheMemo, CacheRecord,
+    write_layout, Artifact, CacheConfig, CacheLayer, CacheMemo, CacheMountRecord, CacheRecord,
 };
 use skiff_image::registry::{Client, ClientOptions, Repository};
 use skiff_image::Store;
@@ -38,8 +38,10 @@ pub(super) fn export(
     log: &[(String, Digest)],
     final_layers: &[Descriptor],
     insecure: &[String],
+    mounts: Vec<CacheMountRecord>,
 ) -> Result<String> {
-    let config = collect(store, to.mode, log, final_layers)?;
+    let mut config = collect(store, to.mode, log, final_layers)?;
+    config.mounts = mounts;
     let artifact = Artifact::build(store, &config)?;
     let records = config.records.len();
     match &to.location {

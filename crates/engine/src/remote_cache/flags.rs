@@ -43,6 +43,9 @@ pub struct CacheTo {
     pub compression: Option<Compression>,
     /// `ignore-error=true`: a failed export is a warning, not a failed build.
     pub ignore_error: bool,
+    /// `cache-mounts=true`: the contents of the build's `RUN --mount=type=cache` directories
+    /// go too (never into an image layer, never into a key).
+    pub cache_mounts: bool,
 }
 
 /// One `--cache-from`.
@@ -111,6 +114,7 @@ impl FromStr for CacheTo {
             mode: CacheMode::Min,
             compression: None,
             ignore_error: false,
+            cache_mounts: false,
         };
         for &(key, value) in &pairs {
             match key {
@@ -131,11 +135,12 @@ impl FromStr for CacheTo {
                     })
                 }
                 "ignore-error" => to.ignore_error = bool_value(key, value)?,
+                "cache-mounts" => to.cache_mounts = bool_value(key, value)?,
                 _ => bail!("unknown key {key:?} for --cache-to type={kind}"),
             }
         }
-        if to.location == CacheLocation::Inline && to.mode == CacheMode::Max {
-            bail!("type=inline exports mode=min only (the image holds its own steps)");
+        if to.location == CacheLocation::Inline && (to.mode == CacheMode::Max || to.cache_mounts) {
+            bail!("type=inline exports mode=min only, without cache-mounts (the image holds its own steps)");
         }
         Ok(to)
     }
@@ -163,7 +168,7 @@ mod tests {
     #[test]
     fn registry_export_with_every_key() {
         let to: CacheTo =
-            "type=registry,ref=localhost:5000/app:cache,mode=max,compression=zstd,ignore-error=true"
+            "type=registry,ref=localhost:5000/app:cache,mode=max,compression=zstd,ignore-error=true,cache-mounts=true"
                 .parse()
                 .unwrap();
         let CacheLocation::Registry(r) = &to.location else {
@@ -172,7 +177,7 @@ mod tests {
         assert_eq!(r.to_string(), "localhost:5000/app:cache");
         assert_eq!(to.mode, CacheMode::Max);
         assert_eq!(to.compression, Some(Compression::Zstd));
-        assert!(to.ignore_error);
+        assert!(to.ignore_error && to.cache_mounts);
     }
 
     #[test]

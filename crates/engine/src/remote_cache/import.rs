@@ -47,6 +47,7 @@ pub(super) fn import(store: &Store, source: Arc<BlobSource>, active: &Active) ->
             }
         }
     }
+    super::mounts::import(active, &config.mounts, &source);
     for memo in &config.memos {
         let (digest, _) = store.put_blob(memo.value.as_bytes())?;
         store.cache_put(&memo.key, &digest)?;

@@ -15,8 +15,10 @@
 mod export;
 mod flags;
 mod import;
+mod mounts;
 
 pub use flags::{CacheFrom, CacheLocation, CacheMode, CacheTo};
+pub(crate) use mounts::{seed as seed_cache_mount, used as cache_mount_used, CacheMountUse};
 
 use crate::progress::Progress;
 use anyhow::{Context as _, Result};
@@ -77,6 +79,18 @@ struct Active {
     /// Set when a record was dropped because its layer could not be fetched: the build then
     /// runs again without it.
     tainted: AtomicBool,
+    /// The cache-mount directories steps mounted, by name (for `cache-mounts=true`).
+    mounts_used: Mutex<std::collections::BTreeMap<String, CacheMountUse>>,
+    /// Imported cache-mount contents not seeded yet, by directory name.
+    mount_seeds: Mutex<
+        HashMap<
+            String,
+            (
+                skiff_image::cache_manifest::CacheMountRecord,
+                Arc<BlobSource>,
+            ),
+        >,
+    >,
     /// Every cache entry the build used or wrote: key → value (a manifest or a memo blob).
     log: Mutex<Vec<(String, Digest)>>,
     /// Where each imported layer not yet in the store can be fetched from.
@@ -113,6 +127,8 @@ impl CacheSession {
             root: store.root().to_path_buf(),
             imported: Mutex::new(HashMap::new()),
             tainted: AtomicBool::new(false),
+            mounts_used: Mutex::new(std::collections::BTreeMap::new()),
+            mount_seeds: Mutex::new(HashMap::new()),
             log: Mutex::new(Vec::new()),
             sources: Mutex::new(HashMap::new()),
             progress: progress.clone(),
@@ -150,8 +166,15 @@ impl CacheSession {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         for to in (self.to.iter()).filter(|t| t.location != CacheLocation::Inline) {
-            let done = export::export(store, to, &log, final_layers, &self.insecure)
-                .with_context(|| format!("exporting the cache to {}", describe(&to.location)));
+            let done = (if to.cache_mounts {
+                mounts::export(store, &self.active)
+            } else {
+                Ok(Vec::new())
+            })
+            .and_then(|mounts| {
+                export::export(store, to, &log, final_layers, &self.insecure, mounts)
+            })
+            .with_context(|| format!("exporting the cache to {}", describe(&to.location)));
             match done {
                 Ok(report) => self.active.progress.info(report),
                 Err(e) if to.ignore_error => {
