@@ -376,7 +376,14 @@ fn cache_mount_contents_travel_with_cache_mounts_true_and_never_enter_the_image(
     };
     let a = project("hello\n");
     let with = a.scratch_path("with-mounts");
-    let without = a.scratch_path("without-mounts");
+    // Exports that leave the cache mount out: without the flag, excluded, over the size limit.
+    let without: Vec<(std::path::PathBuf, &str)> = [
+        "mode=max",
+        "mode=max,cache-mounts=true,cache-mounts-exclude=gocache",
+        "mode=max,cache-mounts=true,cache-mounts-max-size=1",
+    ]
+    .map(|opts| (a.scratch_path("without-mounts"), opts))
+    .into();
     let to_with = format!(
         "type=local,dest={},mode=max,cache-mounts=true",
         with.display()
@@ -387,8 +394,12 @@ fn cache_mount_contents_travel_with_cache_mounts_true_and_never_enter_the_image(
         image.fs.get("/c/last").is_none(),
         "the cache's contents leaked into the image"
     );
-    let to_without = format!("type=local,dest={},mode=max", without.display());
-    a.build_ok(&["--cache-to", &to_without]);
+    // Each from a fresh machine, so that the RUN (and its cache mount) runs there too.
+    for (dir, opts) in &without {
+        let to = format!("type=local,dest={},{opts}", dir.display());
+        let run = project("hello\n").build_ok(&["--cache-to", &to]);
+        assert_eq!(run.executed_instructions().len(), 2, "{}", run.report());
+    }
 
     // B changed app.txt: the RUN runs again and finds what A left in the cache mount.
     let b = project("changed\n");
@@ -403,9 +414,11 @@ fn cache_mount_contents_travel_with_cache_mounts_true_and_never_enter_the_image(
     );
     assert_eq!(image.fs.read_string("/seen"), "hello\n");
     assert!(image.fs.get("/c/last").is_none());
-    // Without cache-mounts=true the cache mount starts empty.
-    let c = project("changed\n");
-    let from = format!("type=local,src={}", without.display());
-    let (_, image) = c.build_image_env(&["--cache-from", &from], &[EPOCH]);
-    assert_eq!(image.fs.read_string("/seen"), "none\n");
+    // From the others the cache mount starts empty.
+    for (dir, opts) in &without {
+        let c = project("changed\n");
+        let from = format!("type=local,src={}", dir.display());
+        let (_, image) = c.build_image_env(&["--cache-from", &from], &[EPOCH]);
+        assert_eq!(image.fs.read_string("/seen"), "none\n", "{opts}");
+    }
 }

@@ -46,6 +46,34 @@ pub struct CacheTo {
     /// `cache-mounts=true`: the contents of the build's `RUN --mount=type=cache` directories
     /// go too (never into an image layer, never into a key).
     pub cache_mounts: bool,
+    /// `cache-mounts-exclude=ID` (repeatable): cache mounts not exported.
+    pub cache_mounts_exclude: Vec<String>,
+    /// `cache-mounts-max-size=BYTES[k|m|g]`: a cache mount whose compressed contents are
+    /// larger is not exported (default [`DEFAULT_CACHE_MOUNT_MAX`]).
+    pub cache_mounts_max_size: u64,
+}
+
+/// The default largest compressed cache-mount contents exported: 1 GiB.
+pub const DEFAULT_CACHE_MOUNT_MAX: u64 = 1 << 30;
+
+/// `123`, `64k`, `512m`, `2g` (powers of 1024).
+fn size_value(key: &str, value: &str) -> Result<u64> {
+    let lower = value.to_ascii_lowercase();
+    let (digits, unit) = match lower.strip_suffix(['k', 'm', 'g']) {
+        Some(d) => (d, &lower[d.len()..]),
+        None => (lower.as_str(), ""),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| anyhow!("{key}={value:?}: expected a size such as 500m or 2g"))?;
+    let scale = match unit {
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        _ => 1,
+    };
+    n.checked_mul(scale)
+        .ok_or_else(|| anyhow!("{key}={value:?}: too large"))
 }
 
 /// One `--cache-from`.
@@ -115,6 +143,8 @@ impl FromStr for CacheTo {
             compression: None,
             ignore_error: false,
             cache_mounts: false,
+            cache_mounts_exclude: Vec::new(),
+            cache_mounts_max_size: DEFAULT_CACHE_MOUNT_MAX,
         };
         for &(key, value) in &pairs {
             match key {
@@ -136,6 +166,8 @@ impl FromStr for CacheTo {
                 }
                 "ignore-error" => to.ignore_error = bool_value(key, value)?,
                 "cache-mounts" => to.cache_mounts = bool_value(key, value)?,
+                "cache-mounts-exclude" => to.cache_mounts_exclude.push(value.to_string()),
+                "cache-mounts-max-size" => to.cache_mounts_max_size = size_value(key, value)?,
                 _ => bail!("unknown key {key:?} for --cache-to type={kind}"),
             }
         }
@@ -178,6 +210,20 @@ mod tests {
         assert_eq!(to.mode, CacheMode::Max);
         assert_eq!(to.compression, Some(Compression::Zstd));
         assert!(to.ignore_error && to.cache_mounts);
+        assert_eq!(to.cache_mounts_max_size, DEFAULT_CACHE_MOUNT_MAX);
+        let to: CacheTo = "type=local,dest=/c,cache-mounts=true,cache-mounts-exclude=a,\
+                           cache-mounts-exclude=b,cache-mounts-max-size=512m"
+            .parse()
+            .unwrap();
+        assert_eq!(to.cache_mounts_exclude, ["a", "b"]);
+        assert_eq!(to.cache_mounts_max_size, 512 << 20);
+        assert!(format!(
+            "{:#}",
+            "type=local,dest=/c,cache-mounts-max-size=lots"
+                .parse::<CacheTo>()
+                .unwrap_err()
+        )
+        .contains("expected a size"));
     }
 
     #[test]

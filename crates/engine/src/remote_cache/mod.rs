@@ -167,7 +167,7 @@ impl CacheSession {
             .clone();
         for to in (self.to.iter()).filter(|t| t.location != CacheLocation::Inline) {
             let done = (if to.cache_mounts {
-                mounts::export(store, &self.active)
+                mounts::export(store, &self.active, to)
             } else {
                 Ok(Vec::new())
             })

@@ -3,7 +3,7 @@
 //! and on import an absent cache directory is seeded from it when a step first mounts it.
 //! The contents never enter an image layer or a key.
 
-use super::{active_for, Active, BlobSource};
+use super::{active_for, Active, BlobSource, CacheTo};
 use anyhow::{Context as _, Result};
 use skiff_image::cache_manifest::{CacheLayer, CacheMountRecord};
 use skiff_image::layer::{apply_flat, create, Compression, CreateOptions};
@@ -35,7 +35,13 @@ pub(crate) fn used(store: &Store, mount: CacheMountUse) {
 }
 
 /// The records of every cache directory the build used, their contents written as layers.
-pub(super) fn export(store: &Store, active: &Active) -> Result<Vec<CacheMountRecord>> {
+/// Those `to` excludes (`cache-mounts-exclude`) or finds too large (`cache-mounts-max-size`,
+/// a notice) are left out.
+pub(super) fn export(
+    store: &Store,
+    active: &Active,
+    to: &CacheTo,
+) -> Result<Vec<CacheMountRecord>> {
     let used = active
         .mounts_used
         .lock()
@@ -43,6 +49,9 @@ pub(super) fn export(store: &Store, active: &Active) -> Result<Vec<CacheMountRec
         .clone();
     let mut records = Vec::new();
     for mount in used.into_values() {
+        if to.cache_mounts_exclude.contains(&mount.id) {
+            continue;
+        }
         let dir = store.root().join("cache-mounts").join(&mount.name);
         let options = CreateOptions {
             compression: Compression::Gzip,
@@ -53,6 +62,14 @@ pub(super) fn export(store: &Store, active: &Active) -> Result<Vec<CacheMountRec
         else {
             continue; // empty
         };
+        if layer.descriptor.size() > to.cache_mounts_max_size {
+            active.progress.info(format!(
+                "cache mount {:?} not exported: {} compressed, over cache-mounts-max-size",
+                mount.id,
+                crate::progress::human_size(layer.descriptor.size())
+            ));
+            continue;
+        }
         records.push(CacheMountRecord {
             name: mount.name,
             id: mount.id,
