@@ -422,3 +422,51 @@ fn cache_mount_contents_travel_with_cache_mounts_true_and_never_enter_the_image(
         assert_eq!(image.fs.read_string("/seen"), "none\n", "{opts}");
     }
 }
+
+#[test]
+fn a_fully_cached_builder_stage_never_downloads_its_base_image_layers() {
+    let Some(registry) = Registry::start_or_skip() else {
+        return;
+    };
+    if !require_tool("runc") {
+        return;
+    }
+    let busybox = skiff_testkit::busybox_image(&registry).unwrap();
+    let dockerfile = format!(
+        "FROM {} AS builder\nRUN echo built > /out\nFROM scratch\nCOPY --from=builder /out /out\n",
+        busybox.reference
+    );
+    let project = || {
+        let p = Project::new();
+        p.dockerfile(&dockerfile);
+        p
+    };
+    let reference = registry.reference("cache/base:buildcache");
+    let a = project();
+    let to = format!("type=registry,ref={reference},mode=max");
+    let (_, digest_a, _) = build(&a, &["--cache-to", &to]);
+    // The base image's layers, as machine A pulled them.
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(a.store().join("blobs/sha256").join(&busybox.digest[7..])).unwrap(),
+    )
+    .unwrap();
+    let base_layers: Vec<String> = (manifest["layers"].as_array().unwrap().iter())
+        .map(|l| l["digest"].as_str().unwrap()[7..].to_string())
+        .collect();
+    assert!(!base_layers.is_empty());
+    assert!(base_layers
+        .iter()
+        .all(|l| a.store().join("blobs/sha256").join(l).is_file()));
+
+    let b = project();
+    let from = format!("type=registry,ref={reference}");
+    let (run, digest_b, _) = build(&b, &["--cache-from", &from]);
+    run.assert_cached(&["RUN echo built > /out", "COPY --from=builder /out /out"]);
+    assert_eq!(digest_b, digest_a);
+    let blobs = blob_names(b.store());
+    let fetched: Vec<&String> = base_layers.iter().filter(|l| blobs.contains(*l)).collect();
+    assert!(
+        fetched.is_empty(),
+        "store B downloaded the builder's base layers {fetched:?}"
+    );
+}

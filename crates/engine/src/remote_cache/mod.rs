@@ -267,6 +267,35 @@ pub(crate) fn noted(store: &Store, key: &str, value: &Digest) {
     }
 }
 
+/// With a shared cache imported, a base image the store does not have is resolved lazily:
+/// its manifest and config are stored (not named), and its layers fetched only when a step
+/// or the final image needs them, so a fully cached builder stage never downloads its base.
+/// `None` without an imported cache, or when the registry cannot resolve it that way (the
+/// caller then pulls as usual).
+pub(crate) fn lazy_base(
+    store: &Store,
+    reference: &skiff_image::reference::Reference,
+    platform: &skiff_image::registry::Platform,
+    insecure: &[String],
+) -> Option<Descriptor> {
+    let active = active_for(store)?;
+    if (active.imported.lock().unwrap_or_else(|e| e.into_inner())).is_empty() {
+        return None;
+    }
+    let location = CacheLocation::Registry(reference.clone());
+    let source = BlobSource::open(&location, insecure, &active.progress).ok()?;
+    let BlobSource::Registry(repo) = &source else {
+        return None;
+    };
+    let (manifest, layers) = repo.resolve_image(store, platform).ok()?;
+    let source = Arc::new(source);
+    let mut sources = active.sources.lock().unwrap_or_else(|e| e.into_inner());
+    for layer in layers.iter().filter(|l| !store.has_blob(l.digest())) {
+        sources.insert(layer.digest().to_string(), source.clone());
+    }
+    Some(manifest)
+}
+
 /// The store's cache entry for `key`, else the imported record's manifest.
 pub(crate) fn cache_get(store: &Store, key: &str) -> Result<Option<Digest>> {
     if let Some(found) = store.cache_get(key)? {

@@ -99,6 +99,45 @@ impl Repository {
         Ok(done)
     }
 
+    /// Resolves the reference to the image for `platform` (choosing from an index) and stores
+    /// its manifest and config, but no layer and no name: for a build that may never need
+    /// the layers (they are fetched with [`Repository::fetch_blob`] when they are). Returns
+    /// the manifest's descriptor and the layers.
+    pub fn resolve_image(
+        &self,
+        store: &Store,
+        platform: &super::Platform,
+    ) -> Result<(Descriptor, Vec<Descriptor>)> {
+        use super::media::{manifest_kind, ManifestKind};
+        use anyhow::{anyhow, bail, Context as _};
+        use oci_spec::image::{ImageIndex, ImageManifest, MediaType};
+        self.runtime.block_on(async {
+            let session = Session::open(&self.client, &self.reference).await?;
+            let (mut bytes, mut digest) = session.manifest(None).await?;
+            let (mut kind, mut media) = manifest_kind(&serde_json::from_slice(&bytes)?)?;
+            if kind == ManifestKind::Index {
+                let index: ImageIndex =
+                    serde_json::from_slice(&bytes).context("parsing the image index")?;
+                let entry = (platform.select(index.manifests()))
+                    .ok_or_else(|| anyhow!("{} has no image for {platform}", self.reference))?;
+                (bytes, digest) = session.manifest(Some(entry.digest().as_ref())).await?;
+                (kind, media) = manifest_kind(&serde_json::from_slice(&bytes)?)?;
+            }
+            if kind != ManifestKind::Image {
+                bail!("{} is not an image", self.reference);
+            }
+            let manifest: ImageManifest =
+                serde_json::from_slice(&bytes).context("parsing the image manifest")?;
+            session.fetch_blob(store, manifest.config()).await?;
+            let (stored, size) = store.put_blob(&bytes)?;
+            if stored.to_string() != digest {
+                bail!("the manifest hashes to {stored}, not to {digest} as the registry said");
+            }
+            let descriptor = Descriptor::new(MediaType::from(media.as_str()), size, stored);
+            Ok((descriptor, manifest.layers().clone()))
+        })
+    }
+
     /// Puts `bytes` (a manifest of `media_type`) under the reference's tag.
     pub fn put_manifest(&self, bytes: &[u8], media_type: &str) -> Result<()> {
         self.runtime.block_on(async {
