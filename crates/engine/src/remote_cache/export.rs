@@ -1,7 +1,8 @@
 //! Writing the cache entries a build used or made as a cache artifact to a registry or an
 //! OCI layout directory. Layers the registry has already are not uploaded again.
 
-use super::{CacheLocation, CacheMode, CacheTo};
+use super::active::ensure_layers;
+use super::flags::{CacheLocation, CacheMode, CacheTo};
 use crate::cachekey::KEY_FORMAT_VERSION;
 use anyhow::{Context as _, Result};
 use oci_spec::image::{Descriptor, Digest};
@@ -56,8 +57,7 @@ pub(super) fn export(
             let mut blobs = artifact.layers.clone();
             blobs.push(artifact.config.clone());
             // A layer this store never fetched is fetched only when the repository lacks it.
-            let ensure =
-                |blob: &Descriptor| super::ensure_layers(store, std::slice::from_ref(blob));
+            let ensure = |blob: &Descriptor| ensure_layers(store, std::slice::from_ref(blob));
             let done = repo.put_blobs(store, &blobs, &ensure)?;
             repo.put_manifest(&artifact.manifest, Artifact::media_type())?;
             Ok(format!(
@@ -68,7 +68,7 @@ pub(super) fn export(
         }
         CacheLocation::Inline => unreachable!("an inline cache is written into the image"),
         CacheLocation::Local(dir) => {
-            super::ensure_layers(store, &artifact.layers)?;
+            ensure_layers(store, &artifact.layers)?;
             write_layout(store, &artifact, dir)?;
             Ok(format!(
                 "exported cache to {}: {records} records",

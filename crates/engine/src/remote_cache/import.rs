@@ -2,8 +2,8 @@
 //! its key pointed at the manifest, each memo stored under its key, and each layer the store
 //! lacks remembered with the source it can be fetched from (lazy: nothing is downloaded).
 
+use super::active::{Active, BlobSource, Imported};
 use super::export::INLINE_FIELD;
-use super::{Active, BlobSource, Imported};
 use crate::cachekey::KEY_FORMAT_VERSION;
 use crate::state::commit_manifest;
 use anyhow::{bail, Result};

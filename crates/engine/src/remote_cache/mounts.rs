@@ -3,28 +3,14 @@
 //! and on import an absent cache directory is seeded from it when a step first mounts it.
 //! The contents never enter an image layer or a key.
 
-use super::{active_for, Active, BlobSource, CacheTo};
+use super::active::{active_for, Active, BlobSource, CacheMountUse};
+use super::flags::CacheTo;
 use anyhow::{Context as _, Result};
 use skiff_image::cache_manifest::{CacheLayer, CacheMountRecord};
 use skiff_image::layer::{apply_flat, create, Compression, CreateOptions};
 use skiff_image::Store;
 use std::path::Path;
 use std::sync::Arc;
-
-/// A cache directory a step mounted: its name in the store, id, owner and mode.
-#[derive(Clone, Debug)]
-pub(crate) struct CacheMountUse {
-    /// The directory's name under the store's `cache-mounts/`.
-    pub name: String,
-    /// The mount's id.
-    pub id: String,
-    /// Owner of the top directory.
-    pub uid: u32,
-    /// Group of the top directory.
-    pub gid: u32,
-    /// Mode of the top directory.
-    pub mode: u32,
-}
 
 /// Notes that a step mounted a cache directory, for `cache-mounts=true`.
 pub(crate) fn used(store: &Store, mount: CacheMountUse) {
