@@ -470,3 +470,36 @@ fn a_fully_cached_builder_stage_never_downloads_its_base_image_layers() {
         "store B downloaded the builder's base layers {fetched:?}"
     );
 }
+
+#[test]
+fn credentials_come_from_the_docker_config_like_pushes() {
+    if !require_tool(skiff_testkit::registry::REGISTRY_BIN) || !require_tool("runc") {
+        return;
+    }
+    let registry = Registry::start_with_basic_auth().unwrap();
+    let reference = registry.reference("cache/auth:buildcache");
+    let a = machine();
+    let auth = run_ok(Command::new("sh").arg("-c").arg(format!(
+        "printf %s '{}' | base64 -w0",
+        registry.credentials().unwrap()
+    )));
+    let config = a.scratch_path("docker-config");
+    std::fs::create_dir_all(&config).unwrap();
+    let json = serde_json::json!({"auths": {registry.addr(): {"auth": auth.trim()}}});
+    std::fs::write(config.join("config.json"), json.to_string()).unwrap();
+    let env = [EPOCH, ("DOCKER_CONFIG", config.to_str().unwrap())];
+
+    // Without credentials the export fails (the registry wants them).
+    let to = format!("type=registry,ref={reference},mode=max");
+    let run = a.build_env(
+        &["--cache-to", &to],
+        &[EPOCH, ("DOCKER_CONFIG", "/nonexistent")],
+    );
+    assert!(!run.success(), "{}", run.report());
+    let (_, image_a) = a.build_image_env(&["--cache-to", &to], &env);
+    let b = machine();
+    let from = format!("type=registry,ref={reference}");
+    let (run, image_b) = b.build_image_env(&["--cache-from", &from], &env);
+    run.assert_cached(&ALL_STEPS);
+    assert_eq!(image_b.digest, image_a.digest);
+}
