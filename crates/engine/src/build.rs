@@ -10,9 +10,10 @@ use crate::cachekey::step_key;
 use crate::dockerignore::Matcher;
 use crate::error::{diag, BuildError};
 use crate::inputs::{InputSources, Inputs};
+use crate::layer_options::LayerOptions;
 use crate::options::{NamedContext, Secret};
 use crate::progress::Progress;
-use crate::rootfs::LayerOptions;
+use crate::remote_cache::{CacheFrom, CacheSession, CacheTo};
 use crate::schedule::{self, Board};
 use crate::spec::{StageResultSpec, StepSpec};
 use crate::stage::{StageBuilder, StageParts};
@@ -64,6 +65,10 @@ pub struct BuildOptions {
     pub layer: LayerOptions,
     /// `--allow`: what RUN may have beyond the sandbox.
     pub allow: crate::run::Entitlements,
+    /// `--cache-from`: shared caches imported before the build (lazily: layers on demand).
+    pub cache_from: Vec<CacheFrom>,
+    /// `--cache-to`: where the build's cache is exported after it.
+    pub cache_to: Vec<CacheTo>,
 }
 
 /// What a build produced.
@@ -137,44 +142,97 @@ fn parts(platform: &Platform) -> PlatformParts<'_> {
 }
 
 fn run(store: &Store, options: BuildOptions, progress: Progress) -> Result<BuildOutcome> {
-    let Planned {
-        dockerfile,
-        plan,
-        platform,
-        build_args,
-    } = planned(&options)?;
+    let planned = planned(&options)?;
     let ignore_text = load_dockerignore(&options.context, &options.dockerfile_path)?;
     // A `--runtime` that is not there fails now, before any step; whether it works is probed
     // when the first RUN needs it.
     if let Some(name) = &options.runtime {
         Runtime::locate(name)?;
     }
+    check_cache_compression(&options)?;
     let _guard = store.lock_shared()?;
     private_mount_namespace();
-    for w in &plan.warnings {
+    for w in &planned.plan.warnings {
         progress.info(skiff_frontend::render(
             w,
             &file_label(&options.dockerfile_path),
-            &dockerfile.source,
+            &planned.dockerfile.source,
         ));
     }
+    let cache = CacheSession::start(
+        store,
+        &options.cache_from,
+        &options.cache_to,
+        &options.insecure_registries,
+        &progress,
+    );
+    // A cached layer that cannot be fetched (gone, or not matching its digest) drops the
+    // records that use it; the build then runs again, and the steps that needed it run.
+    let mut attempts = 0;
+    let mut numbered = 0;
+    let outcome = loop {
+        attempts += 1;
+        let this = attempt(
+            store,
+            &options,
+            &planned,
+            ignore_text.clone(),
+            &progress,
+            &mut numbered,
+        );
+        match this {
+            Err(_) if attempts < MAX_ATTEMPTS && cache.take_tainted() => {
+                progress.info("building again without the discarded cache records");
+            }
+            result => break result?,
+        }
+    };
+    cache.keep_used(store)?;
+    cache.export(store, &outcome.state.layers)?;
+    let mut outcome = outcome;
+    let config = skiff_image::model::go_json(serde_json::to_vec(&outcome.state.config)?);
+    if let Some(inline) = cache.inline(store, &config, &outcome.state.layers)? {
+        let layers = outcome.state.layers.clone();
+        outcome.manifest = store.write_image_bytes(&inline, &layers)?;
+    }
+    Ok(outcome)
+}
+
+/// How many times a build runs when cached layers turn out unusable.
+const MAX_ATTEMPTS: usize = 3;
+
+/// Builds the stages and commits the target's image, with the final image's layers in the
+/// store (an imported cache hands them over here).
+fn attempt(
+    store: &Store,
+    options: &BuildOptions,
+    planned: &Planned,
+    ignore_text: Option<String>,
+    progress: &Progress,
+    numbered: &mut usize,
+) -> Result<BuildOutcome> {
+    let plan = &planned.plan;
     let board = Board::new(plan.stages.iter().map(|s| s.index));
     let sources = InputSources {
-        lexer: Lexer::new(dockerfile.escape),
-        build_args,
+        lexer: Lexer::new(planned.dockerfile.escape),
+        build_args: planned.build_args.clone(),
         context: options.context.clone(),
         ignore_text,
         named: options.named_contexts.clone(),
         insecure_registries: options.insecure_registries.clone(),
-        platform,
+        platform: planned.platform.clone(),
     };
-    let inputs = Inputs::new(&plan, &board, store.clone(), sources, progress.clone());
-    let mut workspace = Workspace::new(store.clone(), options.layer.clone(), options.runtime);
-    workspace.secrets = options.secrets;
-    workspace.ssh = options.ssh;
-    workspace.build_args = options.build_args;
+    let inputs = Inputs::new(plan, &board, store.clone(), sources, progress.clone());
+    let mut workspace = Workspace::new(
+        store.clone(),
+        options.layer.clone(),
+        options.runtime.clone(),
+    );
+    workspace.secrets = options.secrets.clone();
+    workspace.ssh = options.ssh.clone();
+    workspace.build_args = options.build_args.clone();
     workspace.allow = options.allow;
-    let steps = Steps::new(progress, &board);
+    let steps = Steps::continuing(progress.clone(), &board, *numbered);
     let parts = StageParts {
         inputs: &inputs,
         workspace: &workspace,
@@ -186,22 +244,41 @@ fn run(store: &Store, options: BuildOptions, progress: Progress) -> Result<Build
                 (options.no_cache_filter.iter()).any(|f| f.eq_ignore_ascii_case(n))
             })
     };
-    schedule::run(
+    let scheduled = schedule::run(
         &plan.stages,
         &board,
         || workspace.stop_running_steps(),
         |stage| build_stage(parts, stage, no_cache(stage)),
-    )?;
+    );
+    *numbered = steps.count();
+    scheduled?;
     let mut state = board.result(plan.target)?;
     for (k, v) in &options.labels {
         state.config.config.labels.insert(k.clone(), v.clone());
     }
     let manifest = state.commit(store)?;
+    crate::remote_cache::ensure_layers(store, &state.layers)?;
     Ok(BuildOutcome {
         manifest,
         state,
         steps: steps.count(),
     })
+}
+
+/// A `--cache-to` for another compression than the build's would export layers no build
+/// with its flags could use (compression is part of every layer step's key).
+fn check_cache_compression(options: &BuildOptions) -> Result<()> {
+    let build = options.layer.compression;
+    for to in &options.cache_to {
+        if to.compression.is_some_and(|c| c != build) {
+            return Err(anyhow!(
+                "--cache-to compression={:?} differs from the build's --compression {build:?}: \
+                 layers are keyed by their compression, so give the same one to both",
+                to.compression.unwrap_or_default()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Builds one stage and records its final state under the stage's key, so that a rebuild
@@ -219,15 +296,18 @@ fn build_stage(parts: StageParts, stage: &PlannedStage, no_cache: bool) -> Resul
     let cached = if no_cache {
         None
     } else {
-        store
-            .cache_get(&key)?
+        crate::remote_cache::cache_get(store, &key)?
             .and_then(|m| ImageState::load(store, &m).ok().map(|s| (m, s)))
     };
     let (manifest, mut state) = match cached {
-        Some(hit) => hit,
+        Some((m, s)) => {
+            crate::remote_cache::noted(store, &key, &m);
+            (m, s)
+        }
         None => {
             let manifest = built.commit(store)?.digest().clone();
             store.cache_put(&key, &manifest)?;
+            crate::remote_cache::noted(store, &key, &manifest);
             (manifest, built)
         }
     };

@@ -233,6 +233,15 @@ impl<'a> Inputs<'a> {
         if let Some(desc) = self.store.resolve(&r.to_string())? {
             return Ok(desc);
         }
+        let lazy = crate::remote_cache::lazy_base(
+            &self.store,
+            &r,
+            &self.platform,
+            &self.insecure_registries,
+        );
+        if let Some(desc) = lazy {
+            return Ok(desc);
+        }
         crate::pull::pull(
             &self.store,
             &r,

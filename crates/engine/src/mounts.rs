@@ -327,7 +327,7 @@ fn cache(cx: &MountEnv, p: &mut MountPlan, m: &TypedMount, target: Option<String
     let name = hex::encode(&Sha256::digest(naming.as_bytes())[..12]);
     p.specs.push(MountSpec::Cache {
         target: target.clone(),
-        id,
+        id: id.clone(),
         sharing: match m.sharing {
             Sharing::Shared => CacheSharing::Shared,
             Sharing::Private => CacheSharing::Private,
@@ -347,6 +347,7 @@ fn cache(cx: &MountEnv, p: &mut MountPlan, m: &TypedMount, target: Option<String
         target,
         dir: CacheDir {
             name,
+            id: id.clone(),
             sharing: m.sharing,
             readonly: m.readonly,
             access: FileAccess {

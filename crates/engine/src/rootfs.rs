@@ -5,6 +5,7 @@
 //! (directories above a change, mount points made and removed) stays out, as in BuildKit.
 //! Where overlayfs cannot be mounted, the sandbox copies instead (`SKIFF_ROOTFS=copy`).
 
+use crate::layer_options::LayerOptions;
 use crate::scratch::WorkDir;
 use crate::view::View;
 use anyhow::{Context as _, Result};
@@ -22,15 +23,6 @@ pub struct NewLayer {
     pub diff_id: String,
 }
 
-/// How layers are written.
-#[derive(Clone, Debug, Default)]
-pub struct LayerOptions {
-    /// How layer blobs are compressed (`--compression`), kept typed down to the writer.
-    pub compression: skiff_image::layer::Compression,
-    /// `SOURCE_DATE_EPOCH`: file times in layers are clamped to it.
-    pub source_date_epoch: Option<i64>,
-}
-
 /// Mounts `layers` read-write (changes go to a fresh upper dir), runs `step` on the merged
 /// root, unmounts, and returns the change as a layer (`None` when nothing changed).
 pub fn with_writable_rootfs(
@@ -39,6 +31,7 @@ pub fn with_writable_rootfs(
     opts: &LayerOptions,
     step: impl FnOnce(&Path) -> Result<()>,
 ) -> Result<Option<NewLayer>> {
+    crate::remote_cache::ensure_layers(store, layers)?;
     let lowers = store
         .snapshots(layers)
         .context("preparing the parent layers")?;

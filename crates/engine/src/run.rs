@@ -2,8 +2,9 @@
 //! the change captured as a layer. A failing command fails the step with its exit code and
 //! the last lines of its output.
 
+use crate::layer_options::LayerOptions;
 use crate::progress::{Event, Progress};
-use crate::rootfs::{with_writable_rootfs, LayerOptions, NewLayer};
+use crate::rootfs::{with_writable_rootfs, NewLayer};
 use anyhow::Result;
 use oci_spec::image::Descriptor;
 use skiff_frontend::instructions::{Network as NetworkFlag, RunCommand, Security as SecurityFlag};

@@ -400,8 +400,8 @@ pub enum Compression {
 }
 
 impl LayerFormat {
-    /// The format [`crate::rootfs::LayerOptions`] writes.
-    pub fn of(opts: &crate::rootfs::LayerOptions) -> LayerFormat {
+    /// The format [`crate::layer_options::LayerOptions`] writes.
+    pub fn of(opts: &crate::layer_options::LayerOptions) -> LayerFormat {
         LayerFormat {
             compression: match opts.compression {
                 skiff_image::layer::Compression::Gzip => Compression::Gzip,

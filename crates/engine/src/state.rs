@@ -115,7 +115,7 @@ const GO_GZIP_EMPTY_TAR: [u8; 32] = [
 /// diff ID is `sha256:5f70bf18…`. Compressed like the build's other layers.
 pub fn empty_layer(
     store: &Store,
-    opts: &crate::rootfs::LayerOptions,
+    opts: &crate::layer_options::LayerOptions,
 ) -> Result<crate::rootfs::NewLayer> {
     use sha2::Digest as _;
     let tar = [0u8; 1024];

@@ -23,12 +23,14 @@ pub struct Steps<'a> {
 }
 
 impl<'a> Steps<'a> {
-    /// Steps reported to `progress`, failing as `board` decides.
-    pub fn new(progress: Progress, board: &'a Board) -> Steps<'a> {
+    /// Steps reported to `progress`, failing as `board` decides, numbered on after `numbered`
+    /// steps (0 for a build's first run; a build that runs again after a shared cache's layer
+    /// was discarded keeps its step numbers distinct).
+    pub fn continuing(progress: Progress, board: &'a Board, numbered: usize) -> Steps<'a> {
         Steps {
             progress,
             board,
-            counter: AtomicUsize::new(0),
+            counter: AtomicUsize::new(numbered),
             gate: Mutex::new(()),
         }
     }

@@ -19,6 +19,7 @@ pub struct View {
 impl View {
     /// Mounts `layers` (lowest first). Writes through the view land in a throwaway upper dir.
     pub fn mount(store: &Store, layers: &[Descriptor]) -> Result<View> {
+        crate::remote_cache::ensure_layers(store, layers)?;
         let lowers = store
             .snapshots(layers)
             .context("preparing the source layers")?;

@@ -2,8 +2,8 @@
 //! build: how layers are written, what `RUN` is given (secrets, ssh agents, proxy build
 //! args) and the OCI runtime, found the first time a `RUN` needs it.
 
+use crate::layer_options::LayerOptions;
 use crate::options::Secret;
-use crate::rootfs::LayerOptions;
 use crate::ssh::SshAgent;
 use anyhow::{anyhow, Result};
 use oci_spec::image::Descriptor;
@@ -64,7 +64,10 @@ impl Workspace {
             return self.runtime();
         }
         std::thread::scope(|scope| {
-            let extraction = scope.spawn(|| self.store.snapshots(layers));
+            let extraction = scope.spawn(|| {
+                crate::remote_cache::ensure_layers(&self.store, layers)?;
+                self.store.snapshots(layers)
+            });
             let runtime = self.runtime();
             // An extraction error shows again, with its context, when the step mounts them.
             let _ = extraction.join();

@@ -1,5 +1,6 @@
 //! The image side: content-addressed store, layers, registry pull and push, exporters.
 
+pub mod cache_manifest;
 pub mod export;
 pub mod import;
 pub mod layer;

@@ -104,6 +104,7 @@ impl LayerSource {
 
     fn remembered(&self, key: &str) -> Option<(String, bool)> {
         let blob = self.store.cache_get(key).ok()??;
+        crate::remote_cache::noted(&self.store, key, &blob);
         let text = String::from_utf8(self.store.read_blob(&blob).ok()?).ok()?;
         let (sum, count) = text.trim_end().split_once('\n')?;
         Some((sum.to_string(), count == "empty"))
@@ -116,6 +117,8 @@ impl LayerSource {
             .store
             .put_blob(text.as_bytes())
             .context("storing a COPY --from checksum")?;
-        self.store.cache_put(key, &digest)
+        self.store.cache_put(key, &digest)?;
+        crate::remote_cache::noted(&self.store, key, &digest);
+        Ok(())
     }
 }

@@ -19,7 +19,8 @@
 
 use crate::cachekey::step_key;
 use crate::config::ImageConfig;
-use crate::rootfs::{self, LayerOptions, NewLayer};
+use crate::layer_options::LayerOptions;
+use crate::rootfs::{self, NewLayer};
 use crate::scratch::WorkDir;
 use crate::spec::{LayerFormat, LinkLayerSpec, StepSpec};
 use crate::state::ImageState;
@@ -95,9 +96,12 @@ pub fn cached_link_layer(store: &Store, key: &str) -> Result<Option<NewLayer>> {
     };
     Ok(
         match (&state.layers[..], &state.config.rootfs.diff_ids[..]) {
-            ([layer], [diff_id]) if store.has_blob(layer.digest()) => Some(NewLayer {
-                descriptor: layer.clone(),
-                diff_id: diff_id.clone(),
+            ([layer], [diff_id]) if store.has_blob(layer.digest()) => Some({
+                crate::remote_cache::noted(store, key, &manifest);
+                NewLayer {
+                    descriptor: layer.clone(),
+                    diff_id: diff_id.clone(),
+                }
             }),
             _ => None,
         },
@@ -115,7 +119,9 @@ fn record(store: &Store, key: &str, layer: &NewLayer) -> Result<()> {
         key: key.to_string(),
     };
     let manifest = state.commit(store)?;
-    store.cache_put(key, manifest.digest())
+    store.cache_put(key, manifest.digest())?;
+    crate::remote_cache::noted(store, key, manifest.digest());
+    Ok(())
 }
 
 #[cfg(test)]

@@ -38,6 +38,8 @@ pub(super) struct FileAccess {
 pub(super) struct CacheDir {
     /// Its name (a hash of the id and the seed's identity).
     pub name: String,
+    /// The mount's id (for the shared cache's records).
+    pub id: String,
     pub sharing: Sharing,
     pub readonly: bool,
     /// Of a new, empty cache directory.
@@ -108,6 +110,16 @@ impl Materialized {
     ) -> Result<()> {
         let base = store.cache_mounts_dir();
         let name = &cache.name;
+        crate::remote_cache::cache_mount_used(
+            store,
+            crate::remote_cache::CacheMountUse {
+                name: name.clone(),
+                id: cache.id.clone(),
+                uid: cache.access.uid,
+                gid: cache.access.gid,
+                mode: cache.access.mode,
+            },
+        );
         let dir = base.join(name);
         let lock = File::create(base.join(format!("{name}.lock")))?;
         let dir = match cache.sharing {
@@ -136,6 +148,7 @@ impl Materialized {
             let tmp = seeding.path().join("data");
             match seed {
                 Some(source) => copy_tree(source, &tmp)?,
+                None if crate::remote_cache::seed_cache_mount(store, name, &tmp) => {}
                 None => {
                     let a = cache.access;
                     fs::create_dir_all(&tmp)?;

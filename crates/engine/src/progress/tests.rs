@@ -214,7 +214,7 @@ fn clean_line_keeps_the_last_carriage_return_frame() {
 /// as the scheduler's board decides (see `crate::steps`); the progress renders them.
 fn a_failing_build(progress: &Progress) -> (bool, bool) {
     let board = Board::new([0, 1, 2]);
-    let steps = Steps::new(progress.clone(), &board);
+    let steps = Steps::continuing(progress.clone(), &board, 0);
     let start = |name: &str| steps.start(name.into()).unwrap();
     let a = start("[a 1/1] RUN exit 3");
     let b = start("[b 1/2] RUN sleep 9");

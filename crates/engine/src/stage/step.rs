@@ -48,8 +48,9 @@ impl StageBuilder<'_> {
         let step = steps.start(self.next_step_name(inst))?;
         let store = &self.workspace.store;
         if !self.no_cache {
-            if let Some(manifest) = store.cache_get(&key)? {
+            if let Some(manifest) = crate::remote_cache::cache_get(store, &key)? {
                 if let Ok(mut cached) = ImageState::load(store, &manifest) {
+                    crate::remote_cache::noted(store, &key, &manifest);
                     cached.key = key;
                     self.state = cached;
                     steps.cached(step);
@@ -75,6 +76,7 @@ impl StageBuilder<'_> {
         self.state.key = key.clone();
         let manifest = self.state.commit(store)?;
         store.cache_put(&key, manifest.digest())?;
+        crate::remote_cache::noted(store, &key, manifest.digest());
         if reused {
             steps.cached(step);
             Ok(())

@@ -3,6 +3,7 @@
 //! platform choice, streaming digest-verified writes into the store, retries, blob skipping
 //! and cross-repository mounts).
 
+mod artifact;
 mod auth;
 mod client;
 mod media;
@@ -13,6 +14,7 @@ pub mod retry;
 mod session;
 mod sources;
 
+pub use artifact::{BlobTransfers, Repository};
 use client::runtime;
 pub use client::{BlobProgress, BlobProgressFn, Client, ClientOptions, NoticeFn, NoticeSink};
 pub use platform::Platform;

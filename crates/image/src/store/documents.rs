@@ -11,7 +11,13 @@ impl Store {
     /// Writes an image: its config blob, then its manifest blob (config + `layers`, which
     /// must already be in the store); returns the manifest's descriptor.
     pub fn write_image(&self, config: &ImageConfig, layers: &[Descriptor]) -> Result<Descriptor> {
-        let (cdigest, csize) = self.put_blob(&config.to_bytes()?)?;
+        self.write_image_bytes(&config.to_bytes()?, layers)
+    }
+
+    /// Writes an image whose config is given as its bytes (as the shared build cache ships
+    /// it, so that the manifest comes back byte for byte); returns the manifest's descriptor.
+    pub fn write_image_bytes(&self, config: &[u8], layers: &[Descriptor]) -> Result<Descriptor> {
+        let (cdigest, csize) = self.put_blob(config)?;
         let manifest = Manifest::new(
             Descriptor::new(MediaType::ImageConfig, csize, cdigest),
             layers.to_vec(),

@@ -5,7 +5,7 @@
 
 use super::pairs::{parse_build_arg, parse_label, BuildArg, Label};
 use clap::{Args, ValueEnum};
-use skiff_engine::Mode;
+use skiff_engine::{CacheFrom, CacheTo, Mode};
 use skiff_image::layer::Compression;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -68,6 +68,14 @@ pub struct BuildArgs {
     /// The OCI runtime for RUN (`runc`, `crun` or a path; default: the first that works).
     #[arg(long)]
     pub runtime: Option<String>,
+    /// Export the build cache (`type=registry,ref=REG/REPO:TAG[,mode=min|max]
+    /// [,compression=gzip|zstd][,ignore-error=true]`, `type=local,dest=DIR` or `type=inline`).
+    #[arg(long = "cache-to", value_name = "OPTS", value_parser = parse_cache_to)]
+    pub cache_to: Vec<CacheTo>,
+    /// Import a build cache (`type=registry,ref=REG/REPO:TAG` or `type=local,src=DIR`);
+    /// may be repeated.
+    #[arg(long = "cache-from", value_name = "OPTS", value_parser = parse_cache_from)]
+    pub cache_from: Vec<CacheFrom>,
     /// Layer compression.
     #[arg(long, value_enum, default_value_t = CompressionFlag::Gzip)]
     pub compression: CompressionFlag,
@@ -105,6 +113,16 @@ impl BuildArgs {
             ProgressFlag::Quiet => Mode::Quiet,
         }
     }
+}
+
+/// `--cache-to` as the engine types it (a malformed value is a usage error).
+fn parse_cache_to(text: &str) -> Result<CacheTo, String> {
+    text.parse().map_err(|e| format!("{e:#}"))
+}
+
+/// `--cache-from` as the engine types it (a malformed value is a usage error).
+fn parse_cache_from(text: &str) -> Result<CacheFrom, String> {
+    text.parse().map_err(|e| format!("{e:#}"))
 }
 
 /// `--progress` values, as buildx spells them.

@@ -69,6 +69,8 @@ impl BuildConfig {
                 source_date_epoch: inputs::source_date_epoch()?,
             },
             allow,
+            cache_from: args.cache_from,
+            cache_to: args.cache_to,
         };
         Ok(BuildConfig {
             options,
