@@ -49,8 +49,10 @@ fn prune_collects_a_killed_builds_temp_dirs_and_keeps_a_running_builds() {
     // A build killed with SIGKILL during its RUN leaves its step directory behind.
     let mut a = killed.spawn_build(&[]).child;
     let a_pid = a.id();
+    // Its step directory exists and a container of its runs (the runtime probe's container
+    // may come first, before the step's directory: wait for both).
     wait_for("the first build's RUN starts", 60, &mut a, || {
-        !runc_containers_of(a_pid).is_empty()
+        !runc_containers_of(a_pid).is_empty() && !temp_entries_of(&store, a_pid).is_empty()
     });
     a.kill().unwrap();
     a.wait().unwrap();
@@ -72,7 +74,7 @@ fn prune_collects_a_killed_builds_temp_dirs_and_keeps_a_running_builds() {
     let mut b = running.spawn_build(&["-t", "running:latest"]);
     let b_pid = b.child.id();
     wait_for("the second build's RUN starts", 60, &mut b.child, || {
-        !runc_containers_of(b_pid).is_empty()
+        !runc_containers_of(b_pid).is_empty() && !temp_entries_of(&store, b_pid).is_empty()
     });
     let live = temp_entries_of(&store, b_pid);
     assert!(
