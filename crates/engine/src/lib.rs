@@ -51,7 +51,7 @@ pub use config::ImageConfig;
 pub use dockerignore::Matcher;
 pub use error::BuildError;
 pub use options::{NamedContext, Secret};
-pub use progress::{Event, Mode, Progress, Summary};
+pub use progress::{Event, Mode, Progress, Summary, Warning};
 pub use rootfs::LayerOptions;
 pub use run::RunFailed;
 pub use ssh::{SshAgent, SshSource};

@@ -55,6 +55,28 @@ pub struct Summary {
     pub outputs: Vec<String>,
 }
 
+/// One finding reported after a build (BuildKit's build-check warnings, skiff's own rules,
+/// the final image's verification), with its place in the Dockerfile when it has one.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Warning {
+    /// Where it comes from: `lint` (the Dockerfile's checks) or `verify` (the final image).
+    pub source: String,
+    /// The rule's name (`UndefinedVar`, `LatestTag`, `MissingInterpreter`).
+    pub rule: String,
+    /// What was found.
+    pub message: String,
+    /// How to fix it, or where the rule is documented.
+    pub hint: Option<String>,
+    /// The Dockerfile as messages name it, when the finding has a place in it.
+    pub file: Option<String>,
+    /// 1-based line in the Dockerfile.
+    pub line: Option<usize>,
+    /// 1-based column in the Dockerfile.
+    pub column: Option<usize>,
+    /// The whole finding as people read it (rustc-style, with the source line).
+    pub rendered: String,
+}
+
 /// Something that happened during a build.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -136,6 +158,9 @@ pub enum Event {
         /// The error.
         message: String,
     },
+    /// A finding about the build or its image, shown after the build: a build check on the
+    /// Dockerfile or a problem found in the final image.
+    Warning(Warning),
     /// A free-form message (warnings).
     Info {
         /// The text.

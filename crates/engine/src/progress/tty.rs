@@ -249,6 +249,7 @@ impl Renderer for Tty {
                 self.log(message.trim_end());
             }
             Event::Info { message } | Event::Notice { message } => self.log(message.trim_end()),
+            Event::Warning(warning) => self.log(warning.rendered.trim_end()),
         }
     }
 

@@ -26,7 +26,10 @@ pub fn run(config: &BuildConfig) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => {
-            eprintln!("{}", render_error(&anyhow::Error::from(err), Some(source), color).trim_end());
+            eprintln!(
+                "{}",
+                render_error(&anyhow::Error::from(err), Some(source), color).trim_end()
+            );
             ExitCode::FAILURE
         }
     }
