@@ -6,5 +6,6 @@ pub mod layer;
 pub mod reference;
 pub mod registry;
 pub mod store;
+pub mod verify;
 
 pub use store::Store;
