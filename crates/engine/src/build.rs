@@ -62,6 +62,8 @@ pub struct BuildOptions {
     pub runtime: Option<String>,
     /// Layer compression and timestamps.
     pub layer: LayerOptions,
+    /// `--verify`: what a problem found in the final image does.
+    pub verify: crate::VerifyMode,
 }
 
 /// What a build produced.
@@ -73,6 +75,8 @@ pub struct BuildOutcome {
     pub state: ImageState,
     /// How many steps ran and how many came from the cache.
     pub steps: usize,
+    /// The final image's verification and sizes.
+    pub report: crate::FinalReport,
 }
 
 /// Runs a build: parses and plans the Dockerfile, builds the stages the target needs and
@@ -193,11 +197,13 @@ fn run(store: &Store, options: BuildOptions, progress: Progress) -> Result<Build
     for (k, v) in &options.labels {
         state.config.config.labels.insert(k.clone(), v.clone());
     }
+    let report = crate::final_image::inspect(store, &state, &plan, &board, options.verify)?;
     let manifest = state.commit(store)?;
     Ok(BuildOutcome {
         manifest,
         state,
         steps: steps.count(),
+        report,
     })
 }
 

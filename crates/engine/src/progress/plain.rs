@@ -110,6 +110,10 @@ impl Plain {
                 self.line(message.trim_end())
             }
             Event::Info { message } => self.line(message.trim_end()),
+            Event::Size(report) => {
+                self.current = None;
+                self.line(&report.lines().join("\n"))
+            }
             Event::Warning(warning) => {
                 self.current = None;
                 self.line(warning.rendered.trim_end())

@@ -250,6 +250,7 @@ impl Renderer for Tty {
             }
             Event::Info { message } | Event::Notice { message } => self.log(message.trim_end()),
             Event::Warning(warning) => self.log(warning.rendered.trim_end()),
+            Event::Size(report) => self.log(&report.lines().join("\n")),
         }
     }
 

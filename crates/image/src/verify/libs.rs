@@ -33,7 +33,7 @@ pub(super) fn check_program(
     problems: &mut Vec<Problem>,
 ) {
     let built_in = (facts.origin)(path)
-        .map(|stage| format!("; it was built in stage `{stage}`"))
+        .map(|stage| format!("; it was built in stage {stage}"))
         .unwrap_or_default();
     if let Some(wanted) = machine_for(facts.architecture).filter(|m| *m != info.machine) {
         problems.push(Problem {

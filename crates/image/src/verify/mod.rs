@@ -41,8 +41,9 @@ pub struct ImageFacts<'a> {
     pub working_dir: Option<&'a str>,
     /// The image's architecture (`amd64`), for the ELF machine.
     pub architecture: &'a str,
-    /// The build stage a path of the image was copied from (`builder (alpine:3.19)`), when
-    /// known: messages say where a broken program was built.
+    /// The build stage a path of the image was copied from, as messages name it
+    /// (`` `builder` (golang:1.22-alpine) ``), when known: messages say where a broken program
+    /// was built.
     pub origin: &'a dyn Fn(&str) -> Option<String>,
 }
 

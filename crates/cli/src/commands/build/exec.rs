@@ -5,7 +5,7 @@
 
 use super::config::BuildConfig;
 use super::deliver::deliver;
-use super::findings::lint_build;
+use super::findings::{lint_build, size_report, verify_warnings};
 use super::report::{render_error, stderr_has_color, Source};
 use anyhow::Result;
 use skiff_engine::{Event, Mode, Progress, Summary, Warning};
@@ -35,7 +35,7 @@ pub fn execute(mode: Mode, config: &BuildConfig, started: Instant) -> ExitCode {
     // starts); their findings are shown after the build, whether it succeeds or not.
     let mut warnings = Vec::new();
     let outcome = lint_build(config, &mut warnings, source, color)
-        .and_then(|()| build_and_deliver(config, &progress, &mut warnings, started));
+        .and_then(|()| build_and_deliver(config, &progress, &mut warnings, color, started));
     for warning in warnings {
         progress.emit(Event::Warning(warning));
     }
@@ -60,10 +60,12 @@ fn build_and_deliver(
     config: &BuildConfig,
     progress: &Progress,
     warnings: &mut Vec<Warning>,
+    color: bool,
     started: Instant,
 ) -> Result<String> {
     let store = Store::open(&config.store_root)?;
     let outcome = skiff_engine::build(&store, config.options.clone(), progress.clone())?;
+    warnings.extend(verify_warnings(&outcome.report, color));
     let delivered = deliver(
         &store,
         &outcome.manifest,
@@ -75,6 +77,7 @@ fn build_and_deliver(
     for warning in warnings.drain(..) {
         progress.emit(Event::Warning(warning));
     }
+    progress.emit(Event::Size(size_report(&outcome.report)));
     let (steps, cached) = progress.step_counts();
     progress.emit(Event::Summary(Summary {
         digest: digest.clone(),

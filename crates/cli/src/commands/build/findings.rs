@@ -7,7 +7,8 @@ use super::check::{lint, LintInput};
 use super::config::BuildConfig;
 use super::report::Source;
 use anyhow::{bail, Result};
-use skiff_engine::Warning;
+use skiff_engine::{FinalReport, SizeReport, Warning};
+use skiff_frontend::diagnostics::{render_with, Style};
 use skiff_frontend::lint::{Finding, LintReport};
 
 /// Runs the checks on the build's Dockerfile, for the stages its target needs, and adds their
@@ -57,4 +58,39 @@ fn lint_warnings(report: &LintReport, source: Source, color: bool) -> Vec<Warnin
             rendered: source.render(&f.diagnostic(), color),
         })
         .collect()
+}
+
+/// The final image's problems as warning events (they have no place in the Dockerfile).
+pub fn verify_warnings(report: &FinalReport, color: bool) -> Vec<Warning> {
+    report
+        .problems
+        .iter()
+        .map(|p| {
+            let diagnostic =
+                skiff_frontend::Diagnostic::warning(format!("{}: {}", p.rule, p.message), None)
+                    .with_hint(p.hint.clone());
+            let style = if color { Style::Color } else { Style::Plain };
+            Warning {
+                source: "verify".into(),
+                rule: p.rule.into(),
+                message: p.message.clone(),
+                hint: Some(p.hint.clone()),
+                file: None,
+                line: None,
+                column: None,
+                rendered: render_with(&diagnostic, "", "", style),
+            }
+        })
+        .collect()
+}
+
+/// The size report of the final image.
+pub fn size_report(report: &FinalReport) -> SizeReport {
+    SizeReport {
+        compressed: report.compressed,
+        unpacked: report.unpacked,
+        largest_stage: report.largest_stage.clone(),
+        largest_layers: report.largest_layers.clone(),
+        largest_files: report.largest_files.clone(),
+    }
 }
