@@ -215,3 +215,16 @@ fn verify_error_fails_the_build_and_verify_off_is_quiet() {
     let run = p.build_ok(&["--verify=off", "--progress=json"]);
     assert_eq!(rules(&run), Vec::<String>::new(), "{}", run.report());
 }
+
+#[test]
+fn a_compiler_left_in_the_final_image_is_reported() {
+    let p = Project::new();
+    p.write_mode("gcc", "#!/bin/sh\n", 0o755);
+    p.dockerfile("FROM busybox\nCOPY gcc /usr/bin/gcc\nCMD [\"sh\"]\n");
+    let run = p.build_ok(&["--progress=json"]);
+    assert_eq!(rules(&run), ["CompilerInImage"], "{}", run.report());
+    assert!(problems(&run)[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("(gcc: /usr/bin/gcc)"));
+}

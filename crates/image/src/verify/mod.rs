@@ -2,7 +2,7 @@
 //! container is run) and finds what would stop it or break it at run time: an entrypoint that
 //! is not there or not executable, a shell-form command without a shell, an ELF program whose
 //! loader or libraries are missing or built for another machine, a `USER` the image does not
-//! know, a TLS client without CA certificates.
+//! know, a TLS client without CA certificates; and a compiler left in the image.
 //!
 //! It is about the image, below the engine: the caller gives a directory holding the final
 //! root filesystem and the config's facts ([`ImageFacts`]), and gets [`Problem`]s back.
@@ -10,6 +10,7 @@
 mod elf;
 mod fs;
 mod libs;
+mod toolchain;
 mod users;
 
 use std::path::Path;
@@ -60,7 +61,7 @@ pub struct Problem {
 
 /// Verifies the image whose root filesystem is the directory `root`.
 pub fn verify(root: &Path, facts: &ImageFacts) -> Vec<Problem> {
-    let mut problems = Vec::new();
+    let mut problems: Vec<Problem> = toolchain::check(root).into_iter().collect();
     if let Some(user) = facts.user.filter(|u| !u.is_empty()) {
         problems.extend(users::check(root, user));
     }
