@@ -7,9 +7,9 @@
 
 use super::config::Sink;
 use super::from_args::StageBase;
+use super::options::LintOptions;
 use super::parse_time::{Parsed, ParsedFile};
 use super::rules::Rule;
-use super::LintOptions;
 use crate::instructions::{Command, CommandLine};
 
 /// How serious a finding of a skiff rule is.

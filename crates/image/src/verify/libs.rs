@@ -3,8 +3,8 @@
 //! looks (`RUNPATH`/`RPATH`, `/etc/ld.so.conf`, the default and multiarch directories).
 
 use super::elf::{libc_of, machine_for, machine_name, ElfInfo};
+use super::facts::{ImageFacts, Problem};
 use super::fs::{is_file, read_text};
-use super::{ImageFacts, Problem};
 use std::path::Path;
 
 /// The directories every loader searches, multiarch ones included.

@@ -8,10 +8,13 @@
 //! root filesystem and the config's facts ([`ImageFacts`]), and gets [`Problem`]s back.
 
 mod elf;
+mod facts;
 mod fs;
 mod libs;
 mod toolchain;
 mod users;
+
+pub use facts::{ImageFacts, Problem};
 
 use std::path::Path;
 
@@ -27,37 +30,6 @@ const CA_FILES: &[&str] = &[
     "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
     "/etc/ssl/cert.pem",
 ];
-
-/// What verification needs from the image's config, and where the image's files came from.
-pub struct ImageFacts<'a> {
-    /// `Entrypoint`.
-    pub entrypoint: &'a [String],
-    /// `Cmd`.
-    pub cmd: &'a [String],
-    /// `Env` (`KEY=VALUE`), for `PATH` and `SSL_CERT_FILE`/`SSL_CERT_DIR`.
-    pub env: &'a [String],
-    /// `User`, when set.
-    pub user: Option<&'a str>,
-    /// `WorkingDir`, for a relative program path (`./app`).
-    pub working_dir: Option<&'a str>,
-    /// The image's architecture (`amd64`), for the ELF machine.
-    pub architecture: &'a str,
-    /// The build stage a path of the image was copied from, as messages name it
-    /// (`` `builder` (golang:1.22-alpine) ``), when known: messages say where a broken program
-    /// was built.
-    pub origin: &'a dyn Fn(&str) -> Option<String>,
-}
-
-/// One thing that would stop or break the image at run time.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problem {
-    /// A short name for the kind of problem (`MissingInterpreter`), for tools and tests.
-    pub rule: &'static str,
-    /// What is wrong, naming the file and what it needs.
-    pub message: String,
-    /// What to change.
-    pub hint: String,
-}
 
 /// Verifies the image whose root filesystem is the directory `root`.
 pub fn verify(root: &Path, facts: &ImageFacts) -> Vec<Problem> {

@@ -1,8 +1,8 @@
 //! A compiler left in the final image: what a multi-stage build would drop (the image is
 //! hundreds of megabytes larger, and the scanner flags the toolchain's vulnerabilities).
 
+use super::facts::Problem;
 use super::fs::{is_file, resolve};
-use super::Problem;
 use std::path::Path;
 
 /// Where the usual compilers live, by the name people know them by.

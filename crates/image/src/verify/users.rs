@@ -1,8 +1,8 @@
 //! `USER name[:group]` against the image's `/etc/passwd` and `/etc/group`, as runc resolves it
 //! when the container starts (numeric ids need no entry).
 
+use super::facts::Problem;
 use super::fs::read_text;
-use super::Problem;
 use std::path::Path;
 
 /// The problem with the image's `USER`, if its user or group is not in the image.
