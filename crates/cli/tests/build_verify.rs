@@ -228,3 +228,53 @@ fn a_compiler_left_in_the_final_image_is_reported() {
         .unwrap()
         .contains("(gcc: /usr/bin/gcc)"));
 }
+
+/// The host's glibc loader and libc, for an image that has what a glibc program needs.
+#[cfg(target_arch = "x86_64")]
+const GLIBC: [(&str, &str); 2] = [
+    ("/lib64/ld-linux-x86-64.so.2", "/lib64/ld-linux-x86-64.so.2"),
+    (
+        "/lib/x86_64-linux-gnu/libc.so.6",
+        "/usr/lib/x86_64-linux-gnu/libc.so.6",
+    ),
+];
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn needed_libraries_are_looked_up_where_the_loader_looks() {
+    let p = Project::new();
+    let Some(()) = compile(&p, "gcc", PROGRAM, &[], "app") else {
+        return;
+    };
+    for (i, (host, _)) in GLIBC.iter().enumerate() {
+        std::fs::copy(host, p.path(&format!("lib{i}"))).expect("the host's glibc");
+    }
+    // Loader and libc in a multiarch directory: nothing to report.
+    p.dockerfile(&format!(
+        "FROM scratch\nCOPY lib0 {}\nCOPY lib1 {}\nCOPY app /app\nCMD [\"/app\"]\n",
+        GLIBC[0].1, GLIBC[1].1
+    ));
+    let run = p.build_ok(&["--progress=json"]);
+    assert_eq!(rules(&run), Vec::<String>::new(), "{}", run.report());
+    // libc where no loader looks: reported by name.
+    p.dockerfile(&format!(
+        "FROM scratch\nCOPY lib0 {}\nCOPY lib1 /opt/libc.so.6\nCOPY app /app\nCMD [\"/app\"]\n",
+        GLIBC[0].1
+    ));
+    let run = p.build_ok(&["--progress=json"]);
+    assert_eq!(rules(&run), ["MissingLibrary"], "{}", run.report());
+    assert!(problems(&run)[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("`/app` needs `libc.so.6`"));
+    // … unless ld.so.conf names its directory.
+    p.write("ld.so.conf", "include /etc/ld.so.conf.d/*.conf\n")
+        .write("opt.conf", "/opt\n");
+    p.dockerfile(&format!(
+        "FROM scratch\nCOPY lib0 {}\nCOPY lib1 /opt/libc.so.6\nCOPY ld.so.conf /etc/ld.so.conf\n\
+         COPY opt.conf /etc/ld.so.conf.d/opt.conf\nCOPY app /app\nCMD [\"/app\"]\n",
+        GLIBC[0].1
+    ));
+    let run = p.build_ok(&["--progress=json"]);
+    assert_eq!(rules(&run), Vec::<String>::new(), "{}", run.report());
+}
