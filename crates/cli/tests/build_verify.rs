@@ -278,3 +278,20 @@ fn needed_libraries_are_looked_up_where_the_loader_looks() {
     let run = p.build_ok(&["--progress=json"]);
     assert_eq!(rules(&run), Vec::<String>::new(), "{}", run.report());
 }
+
+#[test]
+fn check_skip_names_turn_verification_rules_off() {
+    let p = Project::new();
+    p.dockerfile(
+        "# check=skip=UnknownUser\nFROM busybox\nUSER nosuchuser\nENTRYPOINT [\"/app/server\"]\n",
+    );
+    let run = p.build_ok(&["--progress=json"]);
+    assert_eq!(rules(&run), ["MissingEntrypoint"], "{}", run.report());
+    let run = p.build_ok(&[
+        "--progress=json",
+        "--verify=error",
+        "--build-arg",
+        "BUILDKIT_DOCKERFILE_CHECK=skip=UnknownUser,MissingEntrypoint",
+    ]);
+    assert_eq!(rules(&run), Vec::<String>::new(), "{}", run.report());
+}

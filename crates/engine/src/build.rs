@@ -197,7 +197,14 @@ fn run(store: &Store, options: BuildOptions, progress: Progress) -> Result<Build
     for (k, v) in &options.labels {
         state.config.config.labels.insert(k.clone(), v.clone());
     }
-    let report = crate::final_image::inspect(store, &state, &plan, &board, options.verify)?;
+    let report = crate::final_image::inspect(
+        store,
+        &state,
+        (&plan, &board),
+        &dockerfile,
+        &workspace.build_args,
+        options.verify,
+    )?;
     let manifest = state.commit(store)?;
     Ok(BuildOutcome {
         manifest,

@@ -10,6 +10,8 @@ use crate::view::View;
 use anyhow::{bail, Result};
 use skiff_frontend::graph::Plan;
 use skiff_frontend::instructions::Command;
+use skiff_frontend::lint::CheckConfig;
+use skiff_frontend::Dockerfile;
 use skiff_image::verify::{verify, ImageFacts, Problem};
 use skiff_image::Store;
 use std::collections::HashSet;
@@ -48,12 +50,15 @@ pub struct FinalReport {
     pub largest_files: Vec<(String, u64)>,
 }
 
-/// Reads the target's final state (before it is committed under its name).
+/// Reads the target's final state (before it is committed under its name). The rules named
+/// in the Dockerfile's `# check=skip=…` (or the `BUILDKIT_DOCKERFILE_CHECK` build arg) are
+/// not reported.
 pub(crate) fn inspect(
     store: &Store,
     state: &ImageState,
-    plan: &Plan,
-    board: &Board,
+    (plan, board): (&Plan, &Board),
+    dockerfile: &Dockerfile,
+    build_args: &[(String, String)],
     mode: VerifyMode,
 ) -> Result<FinalReport> {
     let mut report = FinalReport {
@@ -98,7 +103,11 @@ pub(crate) fn inspect(
     files.truncate(TOP);
     report.largest_files = files;
     if mode != VerifyMode::Off {
+        let skipped = skipped_rules(dockerfile, build_args);
         report.problems = verify_root(root, state, plan);
+        report
+            .problems
+            .retain(|p| !skipped.iter().any(|s| s == p.rule));
     }
     if mode == VerifyMode::Error && !report.problems.is_empty() {
         let list: Vec<String> = (report.problems.iter())
@@ -110,6 +119,22 @@ pub(crate) fn inspect(
         );
     }
     Ok(report)
+}
+
+/// The rules `skip=` names (not `skip=all`, which is about the Dockerfile's checks).
+fn skipped_rules(dockerfile: &Dockerfile, build_args: &[(String, String)]) -> Vec<String> {
+    let from_arg = (build_args.iter().rev())
+        .find(|(k, _)| k == "BUILDKIT_DOCKERFILE_CHECK")
+        .map(|(_, v)| v.as_str());
+    let from_file = || {
+        (dockerfile.directives.iter())
+            .find(|d| d.name == "check")
+            .map(|d| d.value.as_str())
+    };
+    (from_arg.or_else(from_file))
+        .and_then(|text| CheckConfig::parse(text).ok())
+        .map(|config| config.skip)
+        .unwrap_or_default()
 }
 
 fn verify_root(root: &Path, state: &ImageState, plan: &Plan) -> Vec<Problem> {
