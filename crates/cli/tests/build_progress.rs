@@ -196,6 +196,7 @@ fn json_lines_all_parse_in_order_and_end_with_the_summary() {
             "step_done",
             "exported",
             "exported",
+            "size",
             "summary"
         ],
         "{}",

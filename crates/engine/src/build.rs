@@ -69,6 +69,8 @@ pub struct BuildOptions {
     pub cache_from: Vec<CacheFrom>,
     /// `--cache-to`: where the build's cache is exported after it.
     pub cache_to: Vec<CacheTo>,
+    /// `--verify`: what a problem found in the final image does.
+    pub verify: crate::VerifyMode,
 }
 
 /// What a build produced.
@@ -80,6 +82,8 @@ pub struct BuildOutcome {
     pub state: ImageState,
     /// How many steps ran and how many came from the cache.
     pub steps: usize,
+    /// The final image's verification and sizes.
+    pub report: crate::FinalReport,
 }
 
 /// Runs a build: parses and plans the Dockerfile, builds the stages the target needs and
@@ -256,12 +260,23 @@ fn attempt(
     for (k, v) in &options.labels {
         state.config.config.labels.insert(k.clone(), v.clone());
     }
-    let manifest = state.commit(store)?;
+    // The final image's layers are all in the store from here on (an imported cache hands
+    // them over now), for the verification to read and the exporters to write.
     crate::remote_cache::ensure_layers(store, &state.layers)?;
+    let report = crate::final_image::inspect(
+        store,
+        &state,
+        (plan, &board),
+        &planned.dockerfile,
+        &workspace.build_args,
+        options.verify,
+    )?;
+    let manifest = state.commit(store)?;
     Ok(BuildOutcome {
         manifest,
         state,
         steps: steps.count(),
+        report,
     })
 }
 

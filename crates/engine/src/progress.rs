@@ -55,6 +55,74 @@ pub struct Summary {
     pub outputs: Vec<String>,
 }
 
+/// One finding reported after a build (BuildKit's build-check warnings, skiff's own rules,
+/// the final image's verification), with its place in the Dockerfile when it has one.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Warning {
+    /// Where it comes from: `lint` (the Dockerfile's checks) or `verify` (the final image).
+    pub source: String,
+    /// The rule's name (`UndefinedVar`, `LatestTag`, `MissingInterpreter`).
+    pub rule: String,
+    /// What was found.
+    pub message: String,
+    /// How to fix it, or where the rule is documented.
+    pub hint: Option<String>,
+    /// The Dockerfile as messages name it, when the finding has a place in it.
+    pub file: Option<String>,
+    /// 1-based line in the Dockerfile.
+    pub line: Option<usize>,
+    /// 1-based column in the Dockerfile.
+    pub column: Option<usize>,
+    /// The whole finding as people read it (rustc-style, with the source line).
+    pub rendered: String,
+}
+
+/// The final image's sizes, at the end of every build: what it weighs next to the largest
+/// stage it was built from, and what takes the room.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct SizeReport {
+    /// The final image's layers, compressed, in bytes.
+    pub compressed: u64,
+    /// Its files, unpacked, in bytes.
+    pub unpacked: u64,
+    /// The largest other stage built (its name) and its compressed size.
+    pub largest_stage: Option<(String, u64)>,
+    /// The largest layers: the instruction that made each and its compressed size.
+    pub largest_layers: Vec<(String, u64)>,
+    /// The largest files: path and size.
+    pub largest_files: Vec<(String, u64)>,
+}
+
+impl SizeReport {
+    /// The report as a few lines for people:
+    /// `size: builder 708 MB → final 7.3 MB (15.2 MB unpacked)`, the layers, the files.
+    pub fn lines(&self) -> Vec<String> {
+        let mut size = String::from("size: ");
+        if let Some((stage, bytes)) = &self.largest_stage {
+            size.push_str(&format!("{stage} {} → ", human_size(*bytes)));
+        }
+        size.push_str(&format!(
+            "final {} ({} unpacked)",
+            human_size(self.compressed),
+            human_size(self.unpacked)
+        ));
+        let list = |items: &[(String, u64)]| {
+            (items.iter())
+                .map(|(what, bytes)| format!("{} {what}", human_size(*bytes)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut lines = vec![size];
+        if !self.largest_layers.is_empty() {
+            lines.push(format!("  largest layers: {}", list(&self.largest_layers)));
+        }
+        if !self.largest_files.is_empty() {
+            lines.push(format!("  largest files: {}", list(&self.largest_files)));
+        }
+        lines
+    }
+}
+
 /// Something that happened during a build.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -136,6 +204,11 @@ pub enum Event {
         /// The error.
         message: String,
     },
+    /// A finding about the build or its image, shown after the build: a build check on the
+    /// Dockerfile or a problem found in the final image.
+    Warning(Warning),
+    /// The final image's size report, just before the summary.
+    Size(SizeReport),
     /// A free-form message (warnings).
     Info {
         /// The text.

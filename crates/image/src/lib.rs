@@ -8,5 +8,6 @@ pub mod model;
 pub mod reference;
 pub mod registry;
 pub mod store;
+pub mod verify;
 
 pub use store::Store;

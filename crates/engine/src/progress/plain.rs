@@ -110,6 +110,14 @@ impl Plain {
                 self.line(message.trim_end())
             }
             Event::Info { message } => self.line(message.trim_end()),
+            Event::Size(report) => {
+                self.current = None;
+                self.line(&report.lines().join("\n"))
+            }
+            Event::Warning(warning) => {
+                self.current = None;
+                self.line(warning.rendered.trim_end())
+            }
             Event::Notice { message } => {
                 // Not part of the step shown last: its next line gets its header again.
                 self.current = None;

@@ -249,6 +249,8 @@ impl Renderer for Tty {
                 self.log(message.trim_end());
             }
             Event::Info { message } | Event::Notice { message } => self.log(message.trim_end()),
+            Event::Warning(warning) => self.log(warning.rendered.trim_end()),
+            Event::Size(report) => self.log(&report.lines().join("\n")),
         }
     }
 

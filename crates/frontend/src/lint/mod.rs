@@ -20,6 +20,7 @@ mod dispatch;
 mod from_args;
 mod options;
 mod parse_time;
+pub mod pitfalls;
 pub mod rules;
 mod values;
 
@@ -75,9 +76,13 @@ impl Finding {
             Some(self.span),
         )
         .with_label(self.rule.description);
-        match self.rule.url {
-            Some(url) => d.with_hint(format!("see {url}")),
-            None => d,
+        match (pitfalls::by_name(self.rule.name), self.rule.url) {
+            (Some(skiff), _) => d.with_hint(format!(
+                "{} (see {} in docs/checks.md)",
+                skiff.hint, self.rule.name
+            )),
+            (None, Some(url)) => d.with_hint(format!("see {url}")),
+            (None, None) => d,
         }
     }
 }
@@ -164,6 +169,9 @@ fn run(
     let globals = from_args::meta_args(&lexer, &defaults, &file, Some(&options.build_args))?;
     let bases = from_args::resolve_bases(&lexer, &globals, &file, sink)?;
     let target = find_target(&file, options.target.as_deref())?;
+    if options.skiff_rules {
+        pitfalls::check(&file, &bases, target, options, sink);
+    }
     let needed = needed_stages(&file, &bases, target, options.all_stages);
     for (i, stage) in file.stages.iter().enumerate() {
         let info = match (needed[i], base_stage(&file, &bases[i].name, i)) {

@@ -64,6 +64,10 @@ pub struct LintOptions<'a> {
     pub ignore: Option<IgnoreRules<'a>>,
     /// Base image configs by reference as written after expansion (`alpine:3.20`), if known.
     pub base_image: Option<BaseImageLookup<'a>>,
+    /// Run skiff's own rules ([`super::pitfalls`]) besides BuildKit's.
+    pub skiff_rules: bool,
+    /// `--build-context` names: a `FROM` naming one is not an image from a registry.
+    pub named_contexts: Vec<String>,
 }
 
 impl Default for LintOptions<'_> {
@@ -76,6 +80,8 @@ impl Default for LintOptions<'_> {
             target_platform: "linux/amd64".into(),
             ignore: None,
             base_image: None,
+            skiff_rules: false,
+            named_contexts: Vec::new(),
         }
     }
 }

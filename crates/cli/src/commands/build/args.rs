@@ -93,6 +93,10 @@ pub struct BuildArgs {
     /// How `--check` prints: text (rustc-style) or json.
     #[arg(long, value_enum, requires = "check")]
     pub format: Option<CheckFormat>,
+    /// Verify the final image (its entrypoint, loader and libraries, user, CA certificates)
+    /// before it is exported: report problems as warnings, fail the build, or skip it.
+    #[arg(long, value_enum, default_value_t = VerifyFlag::Warn)]
+    pub verify: VerifyFlag,
     /// The build context directory.
     #[arg(default_value = ".")]
     pub context: PathBuf,
@@ -187,6 +191,27 @@ impl BuildArgs {
         skiff_engine::Entitlements {
             network_host: self.allow.contains(&Entitlement::NetworkHost),
             security_insecure: self.allow.contains(&Entitlement::SecurityInsecure),
+        }
+    }
+}
+
+/// `--verify` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum VerifyFlag {
+    /// report problems as warnings after the build
+    Warn,
+    /// fail the build when the final image has a problem
+    Error,
+    /// do not verify
+    Off,
+}
+
+impl From<VerifyFlag> for skiff_engine::VerifyMode {
+    fn from(flag: VerifyFlag) -> skiff_engine::VerifyMode {
+        match flag {
+            VerifyFlag::Warn => skiff_engine::VerifyMode::Warn,
+            VerifyFlag::Error => skiff_engine::VerifyMode::Error,
+            VerifyFlag::Off => skiff_engine::VerifyMode::Off,
         }
     }
 }

@@ -33,6 +33,8 @@ pub struct CheckRequest {
     pub platform: Option<String>,
     /// Text or JSON.
     pub format: CheckFormat,
+    /// `--build-context` names.
+    pub named_contexts: Vec<String>,
 }
 
 /// The request for `skiff build --check` from its flags.
@@ -56,12 +58,35 @@ pub fn request(args: &BuildArgs) -> Result<CheckRequest> {
         } else {
             CheckFormat::Text
         },
+        named_contexts: (args.build_contexts.iter())
+            .filter_map(|c| c.split_once('=').map(|(name, _)| name.to_string()))
+            .collect(),
     })
 }
 
-/// Runs the checks the request describes and prints the result.
-pub fn run(request: &CheckRequest) -> Result<ExitCode> {
-    let ignore_text = read_dockerignore(&request.context, &request.dockerfile_path);
+/// What a check runs on, for `--check` and for the checks every build runs.
+pub struct LintInput<'a> {
+    /// The Dockerfile's path, for `<Dockerfile>.dockerignore`.
+    pub dockerfile_path: &'a Path,
+    /// The Dockerfile's text.
+    pub dockerfile: &'a str,
+    /// The build context directory (for its `.dockerignore`).
+    pub context: &'a Path,
+    /// `--build-arg` values.
+    pub build_args: &'a [(String, String)],
+    /// `--target`.
+    pub target: Option<String>,
+    /// `--platform`, else the host's.
+    pub platform: Option<String>,
+    /// Check every stage (`--check` without a target), not only those the target needs.
+    pub all_stages: bool,
+    /// `--build-context` names (not images from a registry).
+    pub named_contexts: Vec<String>,
+}
+
+/// Runs BuildKit's checks and skiff's own rules on a Dockerfile, with its `.dockerignore`.
+pub fn lint(input: &LintInput) -> Result<LintReport> {
+    let ignore_text = read_dockerignore(input.context, input.dockerfile_path);
     let matcher = match &ignore_text {
         Some(text) => Some(skiff_engine::Matcher::parse(text)?),
         None => None,
@@ -69,17 +94,33 @@ pub fn run(request: &CheckRequest) -> Result<ExitCode> {
     let excludes = |path: &str| matcher.as_ref().is_some_and(|m| m.is_excluded(path, false));
     let host = host_platform();
     let options = LintOptions {
-        build_args: request.build_args.iter().cloned().collect::<Env>(),
-        target: request.target.clone(),
-        all_stages: request.target.is_none(),
+        build_args: input.build_args.iter().cloned().collect::<Env>(),
+        target: input.target.clone(),
+        all_stages: input.all_stages,
         build_platform: host.clone(),
-        target_platform: request.platform.clone().unwrap_or(host),
+        target_platform: input.platform.clone().unwrap_or(host),
         ignore: ignore_text
             .as_deref()
             .map(|text| IgnoreRules::new(text, &excludes)),
         base_image: None,
+        skiff_rules: true,
+        named_contexts: input.named_contexts.clone(),
     };
-    let report = lint::check(&request.dockerfile, &options);
+    Ok(lint::check(input.dockerfile, &options))
+}
+
+/// Runs the checks the request describes and prints the result.
+pub fn run(request: &CheckRequest) -> Result<ExitCode> {
+    let report = lint(&LintInput {
+        dockerfile_path: &request.dockerfile_path,
+        dockerfile: &request.dockerfile,
+        context: &request.context,
+        build_args: &request.build_args,
+        target: request.target.clone(),
+        platform: request.platform.clone(),
+        all_stages: request.target.is_none(),
+        named_contexts: request.named_contexts.clone(),
+    })?;
     // Spans index into the text without its byte-order mark, as the parser keeps it.
     let source = request
         .dockerfile

@@ -64,6 +64,7 @@ impl BuildConfig {
                 .collect::<Result<_>>()?,
             insecure_registries: args.insecure_registries,
             runtime: args.runtime,
+            verify: args.verify.into(),
             layer: LayerOptions {
                 compression: args.compression.into(),
                 source_date_epoch: inputs::source_date_epoch()?,

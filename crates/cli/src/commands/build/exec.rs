@@ -5,9 +5,10 @@
 
 use super::config::BuildConfig;
 use super::deliver::deliver;
+use super::findings::{lint_build, size_report, verify_warnings};
 use super::report::{render_error, stderr_has_color, Source};
 use anyhow::Result;
-use skiff_engine::{Event, Mode, Progress, Summary};
+use skiff_engine::{Event, Mode, Progress, Summary, Warning};
 use skiff_image::Store;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -25,7 +26,20 @@ pub fn fail_early(mode: Mode, err: &anyhow::Error) -> ExitCode {
 /// Runs a build (not `--dry-run`) and prints the manifest digest on success.
 pub fn execute(mode: Mode, config: &BuildConfig, started: Instant) -> ExitCode {
     let progress = Progress::new(mode);
-    match build_and_deliver(config, &progress, started) {
+    let color = mode == Mode::Tty && stderr_has_color();
+    let source = Source {
+        path: &config.options.dockerfile_path,
+        text: &config.options.dockerfile,
+    };
+    // The build checks run first (with `error=true` a finding stops the build before it
+    // starts); their findings are shown after the build, whether it succeeds or not.
+    let mut warnings = Vec::new();
+    let outcome = lint_build(config, &mut warnings, source, color)
+        .and_then(|()| build_and_deliver(config, &progress, &mut warnings, color, started));
+    for warning in warnings {
+        progress.emit(Event::Warning(warning));
+    }
+    match outcome {
         Ok(digest) => {
             // An archive streamed to stdout must stay the only thing there.
             if !config.writes_to_stdout() {
@@ -34,11 +48,6 @@ pub fn execute(mode: Mode, config: &BuildConfig, started: Instant) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => {
-            let source = Source {
-                path: &config.options.dockerfile_path,
-                text: &config.options.dockerfile,
-            };
-            let color = mode == Mode::Tty && stderr_has_color();
             let message = render_error(&err, Some(source), color);
             progress.emit(Event::Error { message });
             ExitCode::FAILURE
@@ -50,10 +59,13 @@ pub fn execute(mode: Mode, config: &BuildConfig, started: Instant) -> ExitCode {
 fn build_and_deliver(
     config: &BuildConfig,
     progress: &Progress,
+    warnings: &mut Vec<Warning>,
+    color: bool,
     started: Instant,
 ) -> Result<String> {
     let store = Store::open(&config.store_root)?;
     let outcome = skiff_engine::build(&store, config.options.clone(), progress.clone())?;
+    warnings.extend(verify_warnings(&outcome.report, color));
     let delivered = deliver(
         &store,
         &outcome.manifest,
@@ -62,6 +74,10 @@ fn build_and_deliver(
         progress,
     )?;
     let digest = outcome.manifest.digest().to_string();
+    for warning in warnings.drain(..) {
+        progress.emit(Event::Warning(warning));
+    }
+    progress.emit(Event::Size(size_report(&outcome.report)));
     let (steps, cached) = progress.step_counts();
     progress.emit(Event::Summary(Summary {
         digest: digest.clone(),

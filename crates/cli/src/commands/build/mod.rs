@@ -9,6 +9,7 @@ mod config;
 mod deliver;
 mod dry_run;
 mod exec;
+mod findings;
 mod inputs;
 mod outputs;
 mod pairs;
