@@ -70,7 +70,7 @@ pub struct BuildOptions {
     /// `--cache-to`: where the build's cache is exported after it.
     pub cache_to: Vec<CacheTo>,
     /// `--verify`: what a problem found in the final image does.
-    pub verify: crate::VerifyMode,
+    pub verify: crate::final_image::VerifyMode,
 }
 
 /// What a build produced.
@@ -83,7 +83,7 @@ pub struct BuildOutcome {
     /// How many steps ran and how many came from the cache.
     pub steps: usize,
     /// The final image's verification and sizes.
-    pub report: crate::FinalReport,
+    pub report: crate::final_image::FinalReport,
 }
 
 /// Runs a build: parses and plans the Dockerfile, builds the stages the target needs and

@@ -2,7 +2,8 @@
 //! for tools. Every line parses, failures included (the error is an `error` event); a step
 //! stopped by a failure elsewhere is a `step_canceled` event, a registry retry a `notice`.
 
-use super::{Event, Renderer};
+use super::event::Event;
+use super::render::Renderer;
 use std::io::Write;
 use std::time::Duration;
 

@@ -3,7 +3,9 @@
 //! `#3 CANCELED`), so CI logs read the same and tools that parse BuildKit's plain output keep
 //! working.
 
-use super::{clean_line, first_line, human_size, summary_line, Event, Renderer};
+use super::event::{summary_line, Event};
+use super::render::Renderer;
+use super::text::{clean_line, first_line, human_size};
 use std::collections::HashMap;
 use std::io::Write;
 use std::time::Duration;

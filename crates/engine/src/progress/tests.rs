@@ -1,3 +1,4 @@
+use super::text::clean_line;
 use super::*;
 use crate::error::is_cancelled;
 use crate::schedule::Board;

@@ -8,7 +8,9 @@
 //! When stderr is not a terminal indicatif draws nothing; the collapsed log is then written
 //! straight to the output, so a piped `--progress=tty` still ends with the summary.
 
-use super::{clean_line, human_size, summary_line, Event, Renderer};
+use super::event::{summary_line, Event};
+use super::render::Renderer;
+use super::text::{clean_line, human_size};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
