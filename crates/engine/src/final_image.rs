@@ -67,6 +67,11 @@ pub(crate) fn inspect(
         largest_stage: largest_stage(plan, board),
         ..FinalReport::default()
     };
+    // `--verify=off` reads nothing of the final image: the report keeps what the manifest
+    // and the stages tell (no unpacked size, no largest files).
+    if mode == VerifyMode::Off {
+        return Ok(report);
+    }
     // An image without layers is an empty directory.
     let empty;
     let view;
@@ -102,13 +107,11 @@ pub(crate) fn inspect(
     files.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     files.truncate(TOP);
     report.largest_files = files;
-    if mode != VerifyMode::Off {
-        let skipped = skipped_rules(dockerfile, build_args);
-        report.problems = verify_root(root, state, plan);
-        report
-            .problems
-            .retain(|p| !skipped.iter().any(|s| s == p.rule));
-    }
+    let skipped = skipped_rules(dockerfile, build_args);
+    report.problems = verify_root(root, state, plan);
+    report
+        .problems
+        .retain(|p| !skipped.iter().any(|s| s == p.rule));
     if mode == VerifyMode::Error && !report.problems.is_empty() {
         let list: Vec<String> = (report.problems.iter())
             .map(|p| format!("{}: {}", p.rule, p.message))

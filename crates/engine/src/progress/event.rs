@@ -71,11 +71,11 @@ impl SizeReport {
         if let Some((stage, bytes)) = &self.largest_stage {
             size.push_str(&format!("{stage} {} → ", human_size(*bytes)));
         }
-        size.push_str(&format!(
-            "final {} ({} unpacked)",
-            human_size(self.compressed),
-            human_size(self.unpacked)
-        ));
+        size.push_str(&format!("final {}", human_size(self.compressed)));
+        // Not measured with `--verify=off` (the final image is not read).
+        if self.unpacked > 0 || !self.largest_files.is_empty() {
+            size.push_str(&format!(" ({} unpacked)", human_size(self.unpacked)));
+        }
         let list = |items: &[(String, u64)]| {
             (items.iter())
                 .map(|(what, bytes)| format!("{} {what}", human_size(*bytes)))
