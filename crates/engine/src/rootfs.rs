@@ -9,7 +9,7 @@ use crate::layer_options::LayerOptions;
 use crate::scratch::WorkDir;
 use crate::view::View;
 use anyhow::{Context as _, Result};
-use oci_spec::image::Descriptor;
+use oci_spec::image::{Descriptor, Digest};
 use skiff_image::Store;
 use skiff_sandbox::Overlay;
 use std::path::Path;
@@ -19,8 +19,8 @@ use std::path::Path;
 pub struct NewLayer {
     /// The blob in the store.
     pub descriptor: Descriptor,
-    /// `sha256:…` of the uncompressed tar (for `rootfs.diff_ids`).
-    pub diff_id: String,
+    /// Digest of the uncompressed tar (written as text into `rootfs.diff_ids`).
+    pub diff_id: Digest,
 }
 
 /// Mounts `layers` read-write (changes go to a fresh upper dir), runs `step` on the merged
@@ -83,7 +83,7 @@ impl From<skiff_image::layer::NewLayer> for NewLayer {
     fn from(l: skiff_image::layer::NewLayer) -> NewLayer {
         NewLayer {
             descriptor: l.descriptor,
-            diff_id: l.diff_id.to_string(),
+            diff_id: l.diff_id,
         }
     }
 }

@@ -130,7 +130,9 @@ pub fn empty_layer(
     let (digest, size) = store.put_blob(&bytes)?;
     Ok(crate::rootfs::NewLayer {
         descriptor: Descriptor::new(media, size, digest),
-        diff_id: format!("sha256:{}", hex::encode(sha2::Sha256::digest(tar))),
+        diff_id: format!("sha256:{}", hex::encode(sha2::Sha256::digest(tar)))
+            .parse::<Digest>()
+            .context("diff_id of the empty layer")?,
     })
 }
 

@@ -96,13 +96,16 @@ pub fn cached_link_layer(store: &Store, key: &str) -> Result<Option<NewLayer>> {
     };
     Ok(
         match (&state.layers[..], &state.config.rootfs.diff_ids[..]) {
-            ([layer], [diff_id]) if store.has_blob(layer.digest()) => Some({
-                crate::remote_cache::noted(store, key, &manifest);
-                NewLayer {
-                    descriptor: layer.clone(),
-                    diff_id: diff_id.clone(),
-                }
-            }),
+            ([layer], [diff_id]) if store.has_blob(layer.digest()) => {
+                // A diff_id that does not parse is a miss, like a config that does not load.
+                diff_id.parse().ok().map(|diff_id| {
+                    crate::remote_cache::noted(store, key, &manifest);
+                    NewLayer {
+                        descriptor: layer.clone(),
+                        diff_id,
+                    }
+                })
+            }
             _ => None,
         },
     )
@@ -112,7 +115,7 @@ pub fn cached_link_layer(store: &Store, key: &str) -> Result<Option<NewLayer>> {
 /// `skiff prune`, which keeps what it points at) holds the layer without any parent.
 fn record(store: &Store, key: &str, layer: &NewLayer) -> Result<()> {
     let mut config = ImageConfig::default();
-    config.rootfs.diff_ids.push(layer.diff_id.clone());
+    config.rootfs.diff_ids.push(layer.diff_id.to_string());
     let state = ImageState {
         config,
         layers: vec![layer.descriptor.clone()],

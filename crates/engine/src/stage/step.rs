@@ -71,7 +71,11 @@ impl StageBuilder<'_> {
             None => crate::state::empty_layer(store, &self.workspace.layer)?,
         };
         self.state.layers.push(layer.descriptor);
-        self.state.config.rootfs.diff_ids.push(layer.diff_id);
+        self.state
+            .config
+            .rootfs
+            .diff_ids
+            .push(layer.diff_id.to_string());
         self.push_history(created_by, false);
         self.state.key = key.clone();
         let manifest = self.state.commit(store)?;
