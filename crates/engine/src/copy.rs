@@ -87,7 +87,7 @@ pub fn plan(
 ) -> Result<CopyPlan> {
     let dest = destination(workdir, &req)?;
     check_sources(&req)?;
-    let chmod = req.chmod.as_deref().map(Chmod::parse).transpose()?;
+    let chmod = req.chmod.clone();
     let excludes = if req.excludes.is_empty() {
         None
     } else {
@@ -135,7 +135,7 @@ pub fn plan(
         dest: dest.clone(),
         origin: spec_origin,
         chown: chown.clone(),
-        chmod: req.chmod.clone(),
+        chmod: req.chmod.as_ref().map(|c| c.written().to_string()),
         link,
         excludes: req.excludes.clone(),
         parents: req.parents,

@@ -18,6 +18,9 @@ use crate::dockerignore::Matcher;
 use crate::rootpath;
 use crate::sources::{Selected, SourceTree, Walked};
 use anyhow::{anyhow, bail, Context as _, Result};
+use skiff_frontend::ast::Word;
+use skiff_frontend::instructions::{parse_chmod, FileMode};
+use skiff_frontend::Diagnostic;
 use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -32,36 +35,35 @@ pub struct CopyOptions {
     pub chmod: Option<Chmod>,
 }
 
-/// A `--chmod` value: octal (`0755`) or symbolic (`u+x,go-w`), as BuildKit accepts.
+/// A `--chmod` value, checked once by the frontend's rule (octal up to `07777`, or symbolic
+/// `u+x,go-w`, as BuildKit accepts) and kept typed down to where modes are set; the text as
+/// written stays with it for the cache key.
 #[derive(Clone, Debug)]
-pub enum Chmod {
-    /// Octal: the mode bits replace the old ones.
-    Octal(u32),
-    /// Symbolic clauses applied to the old mode.
-    Symbolic(String),
+pub struct Chmod {
+    mode: FileMode,
+    written: String,
 }
 
 impl Chmod {
-    /// Parses `--chmod`'s value.
-    pub fn parse(s: &str) -> Result<Chmod> {
-        if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) {
-            let v = u32::from_str_radix(s, 8)
-                .map_err(|_| anyhow!("invalid chmod \"{s}\": not an octal mode"))?;
-            if v > 0o7777 {
-                bail!("invalid chmod \"{s}\": mode out of range (0 to 07777)");
-            }
-            return Ok(Chmod::Octal(v));
-        }
-        // Validate the symbolic form by applying it once.
-        apply_symbolic(s, 0o644, false)?;
-        Ok(Chmod::Symbolic(s.to_string()))
+    /// The `--chmod` of an expanded instruction; an invalid value is a Dockerfile error at
+    /// the flag.
+    pub fn from_word(word: &Word) -> Result<Chmod, Diagnostic> {
+        Ok(Chmod {
+            mode: parse_chmod(word)?,
+            written: word.value.clone(),
+        })
+    }
+
+    /// The value as written (the cache key's text).
+    pub fn written(&self) -> &str {
+        &self.written
     }
 
     /// The new mode for an entry whose mode was `old`.
     pub fn apply(&self, old: u32, is_dir: bool) -> u32 {
-        match self {
-            Chmod::Octal(v) => *v,
-            Chmod::Symbolic(s) => apply_symbolic(s, old, is_dir).unwrap_or(old),
+        match &self.mode {
+            FileMode::Octal(v) => *v,
+            FileMode::Symbolic(s) => apply_symbolic(s, old, is_dir).unwrap_or(old),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The request a `COPY` or `ADD` makes, built once from the typed (expanded) instruction,
 //! with the history text BuildKit writes for it.
 
+use crate::destination::Chmod;
 use skiff_frontend::instructions::{AddCommand, CopyCommand, SourcesAndDest};
+use skiff_frontend::Diagnostic;
 
 /// A COPY/ADD with its words expanded.
 #[derive(Clone, Debug, Default)]
@@ -16,8 +18,8 @@ pub struct CopyRequest {
     pub from: Option<String>,
     /// `--chown`.
     pub chown: Option<String>,
-    /// `--chmod`.
-    pub chmod: Option<String>,
+    /// `--chmod`, checked.
+    pub chmod: Option<Chmod>,
     /// `--exclude` patterns.
     pub excludes: Vec<String>,
     /// `--parents`: keep the sources' directories (below a `/./` pivot when there is one).
@@ -76,26 +78,30 @@ impl CopyRequest {
     }
 }
 
-impl From<&CopyCommand> for CopyRequest {
-    fn from(c: &CopyCommand) -> CopyRequest {
-        CopyRequest {
+impl TryFrom<&CopyCommand> for CopyRequest {
+    type Error = Diagnostic;
+
+    fn try_from(c: &CopyCommand) -> Result<CopyRequest, Diagnostic> {
+        Ok(CopyRequest {
             from: c.from.as_ref().map(|w| w.value.clone()),
             chown: c.chown.as_ref().map(|w| w.value.clone()),
-            chmod: c.chmod.as_ref().map(|w| w.value.clone()),
+            chmod: c.chmod.as_ref().map(Chmod::from_word).transpose()?,
             excludes: c.exclude.iter().map(|w| w.value.clone()).collect(),
             parents: c.parents,
             is_add: false,
             link: c.link,
             ..CopyRequest::paths(&c.paths)
-        }
+        })
     }
 }
 
-impl From<&AddCommand> for CopyRequest {
-    fn from(a: &AddCommand) -> CopyRequest {
-        CopyRequest {
+impl TryFrom<&AddCommand> for CopyRequest {
+    type Error = Diagnostic;
+
+    fn try_from(a: &AddCommand) -> Result<CopyRequest, Diagnostic> {
+        Ok(CopyRequest {
             chown: a.chown.as_ref().map(|w| w.value.clone()),
-            chmod: a.chmod.as_ref().map(|w| w.value.clone()),
+            chmod: a.chmod.as_ref().map(Chmod::from_word).transpose()?,
             excludes: a.exclude.iter().map(|w| w.value.clone()).collect(),
             is_add: true,
             unpack: a.unpack,
@@ -103,6 +109,6 @@ impl From<&AddCommand> for CopyRequest {
             keep_git_dir: a.keep_git_dir,
             link: a.link,
             ..CopyRequest::paths(&a.paths)
-        }
+        })
     }
 }

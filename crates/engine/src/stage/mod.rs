@@ -172,11 +172,11 @@ impl<'a> StageBuilder<'a> {
             Command::Workdir(w) => return self.workdir(inst, &w.path.value),
             Command::Run(r) => return self.run(inst, r),
             Command::Copy(c) => {
-                let req = CopyRequest::from(c);
+                let req = CopyRequest::try_from(c).map_err(diag)?;
                 return self.copy(inst, req.clone(), &req.history_text());
             }
             Command::Add(a) => {
-                let req = CopyRequest::from(a);
+                let req = CopyRequest::try_from(a).map_err(diag)?;
                 return self.copy(inst, req.clone(), &req.history_text());
             }
         };
