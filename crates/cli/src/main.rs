@@ -27,6 +27,8 @@ enum Command {
     Push(commands::image::PushArgs),
     /// List the images in the store.
     Images(commands::image::ImagesArgs),
+    /// Show the steps an image was made of, with their instructions and sizes.
+    History(commands::history::HistoryArgs),
     /// Show an image's manifest and config as JSON.
     Inspect(commands::image::InspectArgs),
     /// Remove image names from the store.
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
         Command::Pull(args) => commands::image::pull(&ctx, args),
         Command::Push(args) => commands::image::push(&ctx, args),
         Command::Images(args) => commands::image::images(&ctx, args),
+        Command::History(args) => commands::history::history(&ctx, args),
         Command::Inspect(args) => commands::image::inspect(&ctx, args),
         Command::Rmi(args) => commands::image::rmi(&ctx, args),
         Command::Prune(args) => commands::image::prune(&ctx, args),

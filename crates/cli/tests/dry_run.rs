@@ -177,7 +177,9 @@ fn build_args_reach_from_and_warnings_go_to_stderr() {
     );
     let stderr = text(&out.stderr);
     assert!(
-        stderr.starts_with("warning: Duplicate stage name \"x\", stage names should be unique\n"),
+        stderr.starts_with(
+            "warning: DuplicateStageName: Duplicate stage name \"x\", stage names should be unique\n"
+        ),
         "{stderr}"
     );
     let out = skiff(&["build", "--dry-run", "--target", "x", tmp.to_str().unwrap()]);

@@ -18,6 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "seed_story/checks.rs"]
+mod checks;
+
 const TEST: &str = "the_seed_story_builds_runs_and_caches";
 
 /// The Go build cache and the module cache: `Dockerfile.cache` mounts them, so no layer may
@@ -39,6 +42,8 @@ fn the_seed_story_builds_runs_and_caches() {
     story.unchanged_rebuild_runs_nothing(&app);
     let (rootfs, production) = story.production_image_runs_as_non_root(&app);
     story.production_check_trusts_only_an_installed_ca(&rootfs, &production);
+    story.article_images_get_no_warning(&app);
+    story.production_without_certificates_is_told(&app);
     let plain_edit = story.edit_reruns_only_the_steps_after_copy(&app);
     story.cache_mounts_speed_up_the_rebuild_and_stay_out_of_layers(&app, plain_edit);
 }
@@ -130,6 +135,7 @@ impl Story {
         });
         let paths: Vec<&String> = image.fs.entries.keys().collect();
         assert_eq!(paths, ["/server"], "{}", run.report());
+        self.minimal_build_reports_only_the_missing_certificates(&run);
         let server = image.fs.entry("/server");
         assert_eq!((&server.kind, server.mode & 0o111), (&Kind::File, 0o111));
         let compressed = compressed_size(&image);
@@ -185,6 +191,13 @@ impl Story {
         assert_eq!(
             image.runtime_config()["User"],
             "appuser",
+            "{}",
+            run.report()
+        );
+        // Certificates, a non-root user, a static binary: nothing to warn about.
+        assert_eq!(
+            run.warning_rules(),
+            Vec::<String>::new(),
             "{}",
             run.report()
         );

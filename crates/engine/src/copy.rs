@@ -23,7 +23,6 @@ use crate::destination::{Chmod, CopyOptions, Writer};
 use crate::dockerignore::Matcher;
 use crate::inputs::{FromSource, FromUse, Inputs};
 use crate::layer_options::LayerOptions;
-use crate::paths::absolute;
 use crate::progress::Progress;
 use crate::remote::{self, Fetched};
 use crate::rootfs::NewLayer;
@@ -32,6 +31,7 @@ use crate::spec::{AddSpec, CopySpec, Origin as SpecOrigin, SourceSpec, StepSpec,
 use crate::statcache::StatCache;
 use anyhow::{anyhow, bail, Context as _, Result};
 use layer_source::LayerSource;
+use skiff_image::image_path::absolute;
 use skiff_image::Store;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

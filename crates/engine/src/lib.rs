@@ -25,7 +25,6 @@ mod inputs;
 mod layer_options;
 mod mounts;
 mod options;
-mod paths;
 mod progress;
 mod pull;
 mod remote;

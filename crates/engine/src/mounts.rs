@@ -115,7 +115,7 @@ pub fn plan(
         let target = m
             .target
             .as_ref()
-            .map(|w| crate::paths::absolute(&state.config.config.working_dir, &w.value));
+            .map(|w| skiff_image::image_path::absolute(&state.config.config.working_dir, &w.value));
         match m.kind {
             MountType::Bind => bind(cx, &mut p, m, target)?,
             MountType::Cache => cache(cx, &mut p, m, target)?,

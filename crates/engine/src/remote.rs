@@ -8,6 +8,7 @@
 use crate::spec::SourceSpec;
 use anyhow::{bail, Context as _, Result};
 use sha2::{Digest as _, Sha256};
+use skiff_image::model::timestamp::days_from_civil;
 use skiff_image::store::TempDir;
 use skiff_image::Store;
 use std::fs;
@@ -173,17 +174,6 @@ pub fn parse_http_date(s: &str) -> Option<i64> {
         return None;
     };
     Some(days_from_civil(year, month, day) * 86400 + h * 3600 + mi * 60 + sec)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
 }
 
 /// A git source split into remote, ref and subdirectory (`URL#ref:subdir`).

@@ -2,6 +2,7 @@
 
 pub mod cache_manifest;
 pub mod export;
+pub mod image_path;
 pub mod import;
 pub mod layer;
 pub mod model;

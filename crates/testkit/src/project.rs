@@ -365,6 +365,19 @@ impl BuildRun {
             .collect()
     }
 
+    /// The rules of the warnings a plain-progress build printed after it ran (`warning:
+    /// RULE: …`: the build checks and the final-image verification), in order.
+    pub fn warning_rules(&self) -> Vec<String> {
+        let stderr = self.stderr();
+        let rules = stderr.lines().filter_map(|line| {
+            let (rule, _) = line.strip_prefix("warning: ")?.split_once(": ")?;
+            rule.chars()
+                .all(|c| c.is_ascii_alphanumeric())
+                .then(|| rule.to_string())
+        });
+        rules.collect()
+    }
+
     /// Names of every step reported (`[stage n/m] INSTRUCTION`), in step order.
     pub fn steps(&self) -> Vec<String> {
         self.steps.values().cloned().collect()

@@ -66,7 +66,7 @@ pub struct PruneArgs {
     pub all: bool,
 }
 
-fn open_store(ctx: &Context) -> Result<Store> {
+pub(super) fn open_store(ctx: &Context) -> Result<Store> {
     let root = ctx.root.clone().unwrap_or_else(Store::default_root);
     Store::open(&root).with_context(|| format!("opening the store at {}", root.display()))
 }
@@ -223,7 +223,7 @@ pub fn prune(ctx: &Context, args: PruneArgs) -> Result<ExitCode> {
 
 /// The store's name for what the user typed: the normalised reference if the store has it,
 /// else the text as typed (names given to built images need not be registry references).
-fn find_image(store: &Store, name: &str) -> Result<(String, Descriptor)> {
+pub(super) fn find_image(store: &Store, name: &str) -> Result<(String, Descriptor)> {
     let normalised = Reference::parse(name).map(|r| r.to_string()).ok();
     for candidate in normalised.iter().map(String::as_str).chain([name]) {
         if let Some(descriptor) = store.resolve(candidate)? {

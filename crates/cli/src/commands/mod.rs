@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod debug;
+pub mod history;
 pub mod image;
 
 use std::path::PathBuf;

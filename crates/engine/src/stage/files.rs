@@ -5,11 +5,11 @@ use super::builder::StageBuilder;
 use super::step::Made;
 use crate::cachekey::step_key;
 use crate::copy::{self, CopyPlan, CopyRequest};
-use crate::paths::{absolute, clean_path};
 use crate::rootfs::with_writable_rootfs;
 use crate::spec::{LayerFormat, StepSpec, WorkdirSpec};
 use anyhow::Result;
 use skiff_frontend::TypedInstruction;
+use skiff_image::image_path::{absolute, clean_path};
 
 impl StageBuilder<'_> {
     /// `WORKDIR path`: the config's working directory, and the directory made (owned by the

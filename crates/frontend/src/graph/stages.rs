@@ -41,18 +41,7 @@ pub(super) fn split(
             .map(|p| expand_global(lexer, globals, p))
             .transpose()?;
         let name = from.name.as_ref().map(|n| n.value.clone());
-        if let (Some(n), Some(name_word)) = (&name, &from.name) {
-            if stages.iter().any(|s| s.name.as_deref() == Some(n)) {
-                warnings.push(
-                    Diagnostic::warning(
-                        format!("Duplicate stage name \"{n}\", stage names should be unique"),
-                        Some(name_word.span),
-                    )
-                    .with_label("defined again here")
-                    .with_hint("--target and --from use the last stage of that name; rename one"),
-                );
-            }
-        }
+        // A name used twice is the DuplicateStageName check's to report (`lint`).
         let base = resolve_base(&stages, &base_name);
         stages.push(PlannedStage {
             index,

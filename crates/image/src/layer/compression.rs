@@ -63,6 +63,17 @@ pub fn decompressed<'a>(reader: impl Read + 'a) -> std::io::Result<Box<dyn Read 
     })
 }
 
+/// The bytes of the files a layer blob holds, unpacked (what `docker history` shows as a
+/// layer's size).
+pub fn unpacked_size(blob: impl Read) -> std::io::Result<u64> {
+    let mut archive = tar::Archive::new(decompressed(blob)?);
+    let mut total = 0;
+    for entry in archive.entries()? {
+        total += entry?.header().size()?;
+    }
+    Ok(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

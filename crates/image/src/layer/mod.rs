@@ -21,6 +21,6 @@ mod whiteout;
 mod xattrs;
 
 pub use apply::{apply, apply_flat, ApplyMode};
-pub use compression::{decompressed, sniff, Compressed, Compression, SNIFF_LEN};
+pub use compression::{decompressed, sniff, unpacked_size, Compressed, Compression, SNIFF_LEN};
 pub use create::{create, create_from_upper, write_tar, CreateOptions, NewLayer};
 pub use pgzip::ParallelGzip;

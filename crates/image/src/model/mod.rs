@@ -19,6 +19,7 @@
 //! them as blobs ([`crate::Store::read_document`] and its neighbours).
 
 pub mod config;
+pub mod timestamp;
 
 pub use config::{go_json, Healthcheck, History, ImageConfig, RootFs, RunConfig, DEFAULT_PATH};
 

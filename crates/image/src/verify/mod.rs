@@ -16,6 +16,7 @@ mod users;
 
 pub use facts::{ImageFacts, Problem};
 
+use crate::image_path::{absolute, clean_path};
 use std::path::Path;
 
 /// The PATH runc gives a process whose image sets none.
@@ -122,14 +123,10 @@ fn env<'a>(facts: &ImageFacts<'a>, key: &str) -> Option<&'a str> {
 }
 
 /// The image path the command's program is, as runc finds it: a name with a slash as is
-/// (relative to the working directory), a bare name through the image's `PATH`.
+/// (relative to the working directory, cleaned: `./app` in `/home/app` is `/home/app/app`), a bare name through the image's `PATH`.
 fn find_program(root: &Path, program: &str, facts: &ImageFacts) -> Option<String> {
     if program.contains('/') {
-        let path = if program.starts_with('/') {
-            program.to_string()
-        } else {
-            format!("{}/{program}", facts.working_dir.unwrap_or("/"))
-        };
+        let path = clean_path(&absolute(facts.working_dir.unwrap_or("/"), program));
         return fs::is_file(root, &path).then_some(path);
     }
     let path_var = env(facts, "PATH").unwrap_or(DEFAULT_PATH);

@@ -2,13 +2,15 @@
 //! build, in which parallel groups, on which bases, and which are skipped and why.
 
 use super::config::BuildConfig;
+use super::findings::lint_build;
 use super::report::{render_error, stderr_has_color, Source};
+use skiff_engine::BuildError;
 use skiff_frontend::graph::{Base, DependencyKind, Plan};
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
 /// Plans the build `config` describes, with the very call a build makes, and prints the
-/// plan. Its warnings, and the error when there is one, go to stderr with their source lines
+/// plan. Its warnings and the build checks' findings, and the error when there is one, go to stderr with their source lines
 /// (coloured on a terminal unless `NO_COLOR` is set); an error exits 1.
 pub fn run(config: &BuildConfig) -> ExitCode {
     let color = stderr_has_color();
@@ -16,10 +18,17 @@ pub fn run(config: &BuildConfig) -> ExitCode {
         path: &config.options.dockerfile_path,
         text: &config.options.dockerfile,
     };
-    match skiff_engine::plan(&config.options) {
+    let mut checks = Vec::new();
+    let planned = lint_build(config, &mut checks, source, color)
+        .map_err(BuildError::Other)
+        .and_then(|()| skiff_engine::plan(&config.options));
+    match planned {
         Ok(planned) => {
             for warning in &planned.plan.warnings {
                 eprint!("{}", source.render(warning, color));
+            }
+            for check in &checks {
+                eprint!("{}", check.rendered);
             }
             let file = config.options.dockerfile_path.display().to_string();
             print!("{}", describe(&planned.plan, &file));

@@ -1,5 +1,6 @@
-//! Paths inside the image as instructions write them: relative ones are taken against the
-//! `WORKDIR`, and a `WORKDIR` is cleaned as BuildKit cleans it.
+//! Paths inside the image as instructions and configs write them: relative ones are taken
+//! against the `WORKDIR`, and cleaned as BuildKit cleans a `WORKDIR` (the engine places
+//! files with these; the verification names the programs it checks with them).
 
 /// `path` made absolute against `workdir` (`WORKDIR rel`, relative COPY destinations and
 /// mount targets).
@@ -25,4 +26,20 @@ pub fn clean_path(path: &str) -> String {
         }
     }
     format!("/{}", parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{absolute, clean_path};
+
+    #[test]
+    fn relative_paths_are_taken_against_the_workdir_and_cleaned() {
+        assert_eq!(
+            clean_path(&absolute("/home/appuser", "./app")),
+            "/home/appuser/app"
+        );
+        assert_eq!(clean_path(&absolute("", "a/../b/")), "/b");
+        assert_eq!(clean_path("/../x"), "/x");
+        assert_eq!(absolute("/w", "/abs"), "/abs");
+    }
 }
