@@ -295,3 +295,64 @@ fn check_skip_names_turn_verification_rules_off() {
     ]);
     assert_eq!(rules(&run), Vec::<String>::new(), "{}", run.report());
 }
+
+/// A rebuild that makes the same final image reads what the first build found from the
+/// store's `verified/` record instead of the image (shown by a record altered in between),
+/// with `--verify=error` still failing on it; a changed image is read again; `prune` drops
+/// the record once the image's layers are gone.
+#[test]
+fn a_rebuild_of_the_same_image_uses_the_record_and_prune_drops_it() {
+    let p = Project::new();
+    p.write("note", "one\n");
+    p.dockerfile("FROM busybox\nCOPY note /note\nENTRYPOINT [\"/nowhere\"]\n");
+    let first = p.build_ok(&["--progress=json", "-t", "recorded:1"]);
+    assert_eq!(rules(&first), ["MissingEntrypoint"], "{}", first.report());
+    let records: Vec<_> = std::fs::read_dir(p.store().join("verified"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    let text = std::fs::read_to_string(&records[0]).unwrap();
+    std::fs::write(
+        &records[0],
+        text.replace("`/nowhere`", "`/from-the-record`"),
+    )
+    .unwrap();
+
+    let again = p.build_ok(&["--progress=json", "-t", "recorded:1"]);
+    assert_eq!(again.executed_steps(), Vec::<String>::new());
+    let message = problems(&again)[0]["message"].as_str().unwrap().to_string();
+    assert!(message.contains("`/from-the-record`"), "{message}");
+    p.build(&["--verify=error"])
+        .assert_failed_with("`/from-the-record`");
+
+    p.write("note", "two\n");
+    let changed = p.build_ok(&["--progress=json", "-t", "recorded:1"]);
+    let message = problems(&changed)[0]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("`/nowhere`"), "{message}");
+
+    // The layers stay while the build cache refers to them, and the records with them; a
+    // record whose layer is gone from the store goes at the next prune.
+    let verified = p.store().join("verified");
+    let gone = "sha256:".to_string() + &"0".repeat(64);
+    let orphan = text.replace(&text[text.find("sha256:").unwrap()..][..71], &gone);
+    assert!(orphan.contains(&gone));
+    std::fs::write(verified.join(format!("{}.json", "a".repeat(64))), orphan).unwrap();
+    let prune = p.skiff().arg("prune").output().unwrap();
+    assert!(prune.status.success());
+    let mut left: Vec<String> = std::fs::read_dir(&verified)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left.len(), 2, "the two live records stay: {left:?}");
+    assert!(
+        !left.contains(&format!("{}.json", "a".repeat(64))),
+        "{left:?}"
+    );
+}

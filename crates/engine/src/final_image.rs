@@ -72,6 +72,84 @@ pub(crate) fn inspect(
     if mode == VerifyMode::Off {
         return Ok(report);
     }
+    let key = record_key(state, plan, dockerfile);
+    let recorded = store.verified_get(&key);
+    let found = match recorded.and_then(|v| serde_json::from_value::<Found>(v).ok()) {
+        Some(found) => found,
+        None => match read_final(store, state, plan, mode)? {
+            Ok(found) => {
+                let layers: Vec<_> = state.layers.iter().map(|l| l.digest().clone()).collect();
+                // A record that cannot be written only costs the next build a second look.
+                let _ = store.verified_put(&key, &layers, serde_json::to_value(&found)?);
+                found
+            }
+            Err(not_verified) => {
+                report.problems.push(not_verified);
+                return Ok(report);
+            }
+        },
+    };
+    report.unpacked = found.unpacked;
+    report.largest_files = found.largest_files;
+    report.problems = found.problems;
+    let skipped = skipped_rules(dockerfile, build_args);
+    report.problems.retain(|p| !skipped.contains(&p.rule));
+    if mode == VerifyMode::Error && !report.problems.is_empty() {
+        let list: Vec<String> = (report.problems.iter())
+            .map(|p| format!("{}: {}", p.rule, p.message))
+            .collect();
+        bail!(
+            "the final image would not run (--verify=error):\n  {}",
+            list.join("\n  ")
+        );
+    }
+    Ok(report)
+}
+
+/// What reading the final image found, kept in the store's `verified/` records: a fully
+/// cached rebuild makes the same final image and finds it there instead of mounting it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Found {
+    unpacked: u64,
+    largest_files: Vec<(String, u64)>,
+    /// Every problem, before `# check=skip=` is applied (that is the build's to choose).
+    problems: Vec<Problem>,
+}
+
+/// Bump when what verification finds or how it words it changes: records made by an older
+/// skiff are then not read.
+const RECORD_VERSION: u32 = 1;
+
+/// The record's key: everything [`Found`] depends on. The layers and the config are the image;
+/// the stages' bases and the Dockerfile make the messages' "built in stage …".
+fn record_key(state: &ImageState, plan: &Plan, dockerfile: &Dockerfile) -> String {
+    use sha2::{Digest as _, Sha256};
+    let layers: Vec<String> = state
+        .layers
+        .iter()
+        .map(|l| l.digest().to_string())
+        .collect();
+    let bases: Vec<&str> = plan.stages.iter().map(|s| s.base_name.as_str()).collect();
+    let document = serde_json::json!({
+        "version": RECORD_VERSION,
+        "skiff": env!("CARGO_PKG_VERSION"),
+        "layers": layers,
+        "config": &state.config,
+        "bases": bases,
+        "target": plan.target,
+        "dockerfile": &dockerfile.source,
+    });
+    hex::encode(Sha256::digest(document.to_string()))
+}
+
+/// Mounts the final layers read-only and reads them; `Ok(Err(NotVerified))` when they cannot
+/// be mounted and the build goes on (`--verify=warn`).
+fn read_final(
+    store: &Store,
+    state: &ImageState,
+    plan: &Plan,
+    mode: VerifyMode,
+) -> Result<std::result::Result<Found, Problem>> {
     // An image without layers is an empty directory.
     let empty;
     let view;
@@ -86,12 +164,11 @@ pub(crate) fn inspect(
             }
             // A build that worked does not fail because its result cannot be looked at.
             Err(err) if mode != VerifyMode::Error => {
-                report.problems.push(Problem {
-                    rule: "NotVerified",
+                return Ok(Err(Problem {
+                    rule: "NotVerified".into(),
                     message: format!("the final image could not be read to verify it: {err:#}"),
                     hint: "run the build as root, or pass --verify=off".to_string(),
-                });
-                return Ok(report);
+                }));
             }
             Err(err) => return Err(err),
         }
@@ -103,25 +180,14 @@ pub(crate) fn inspect(
         &mut std::collections::HashSet::new(),
         &mut files,
     );
-    report.unpacked = files.iter().map(|(_, size)| size).sum();
+    let unpacked = files.iter().map(|(_, size)| size).sum();
     files.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     files.truncate(TOP);
-    report.largest_files = files;
-    let skipped = skipped_rules(dockerfile, build_args);
-    report.problems = verify_root(root, state, plan);
-    report
-        .problems
-        .retain(|p| !skipped.iter().any(|s| s == p.rule));
-    if mode == VerifyMode::Error && !report.problems.is_empty() {
-        let list: Vec<String> = (report.problems.iter())
-            .map(|p| format!("{}: {}", p.rule, p.message))
-            .collect();
-        bail!(
-            "the final image would not run (--verify=error):\n  {}",
-            list.join("\n  ")
-        );
-    }
-    Ok(report)
+    Ok(Ok(Found {
+        unpacked,
+        largest_files: files,
+        problems: verify_root(root, state, plan),
+    }))
 }
 
 /// The rules `skip=` names (not `skip=all`, which is about the Dockerfile's checks).

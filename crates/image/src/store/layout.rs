@@ -77,6 +77,9 @@ impl Store {
     pub(super) fn registry_dir(&self) -> PathBuf {
         self.root.join("registry")
     }
+    pub(super) fn verified_dir(&self) -> PathBuf {
+        self.root.join("verified")
+    }
 
     /// `registry/sources.json` (see the registry client's blob sources).
     pub(crate) fn registry_sources_path(&self) -> PathBuf {

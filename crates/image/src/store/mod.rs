@@ -11,6 +11,7 @@
 //! | `cache/<sha256(key)>` | the build cache index, one small file per step key | while its manifest is kept |
 //! | `cache-mounts/<name>/`, `<name>.lock` | `RUN --mount=type=cache` contents ([`Store::cache_mounts_dir`]) | always: they persist across builds by design |
 //! | `statcache/<hash>.json` | context stat caches ([`StatCache`]) | while their context directory exists |
+//! | `verified/<key>.json` | what the final-image verification found for one image ([`Store::verified_get`]), so a rebuild with the same final image does not read it again | while every layer it names is kept |
 //! | `registry/sources.json` | which repositories each blob came from or went to (cross-repository mounts on push) | always |
 //! | `tmp/` | temp files and directories of work in progress ([`Store::temp_dir`]) | while the process that made them lives |
 //! | `locks/` | `index.lock` (read-modify-write of `index.json`), `gc.lock` (builds and pulls shared, `prune` exclusive), `snapshot-<hex>.lock`, `sources.lock` | always |
@@ -39,6 +40,7 @@ mod prune;
 pub(crate) mod snapshot;
 mod statcache;
 mod temp;
+mod verified;
 
 pub use blob::BlobWriter;
 pub use layout::{Store, StoreLease};
@@ -69,6 +71,7 @@ impl Store {
             store.cache_mounts_dir(),
             store.stat_cache_dir(),
             store.registry_dir(),
+            store.verified_dir(),
         ] {
             std::fs::create_dir_all(&dir).with_context(|| {
                 format!(

@@ -24,7 +24,8 @@ pub struct PruneReport {
     pub snapshots_removed: usize,
     /// Their total size on disk.
     pub snapshot_bytes_freed: u64,
-    /// Cache entries deleted because their manifest is gone or they were corrupt.
+    /// Cache entries deleted because their manifest is gone or they were corrupt, and
+    /// verification records whose layers are gone.
     pub cache_entries_removed: usize,
     /// Temp files and directories left behind by killed processes.
     pub temp_entries_removed: usize,
@@ -55,6 +56,7 @@ pub(crate) fn run(store: &Store, report: &mut PruneReport) -> Result<()> {
         .collect();
     roots.extend(live_cache_roots(store, report)?);
     let reachable = mark(store, roots);
+    report.cache_entries_removed += super::verified::remove_dead(store, &reachable)?;
     sweep(store, &reachable, report)
 }
 

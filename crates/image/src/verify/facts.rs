@@ -21,10 +21,10 @@ pub struct ImageFacts<'a> {
 }
 
 /// One thing that would stop or break the image at run time.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Problem {
     /// A short name for the kind of problem (`MissingInterpreter`), for tools and tests.
-    pub rule: &'static str,
+    pub rule: String,
     /// What is wrong, naming the file and what it needs.
     pub message: String,
     /// What to change.

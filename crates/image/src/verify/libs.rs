@@ -37,7 +37,7 @@ pub(super) fn check_program(
         .unwrap_or_default();
     if let Some(wanted) = machine_for(facts.architecture).filter(|m| *m != info.machine) {
         problems.push(Problem {
-            rule: "WrongMachine",
+            rule: "WrongMachine".into(),
             message: format!(
                 "`{path}` is built for {} but the image is for {}{built_in}",
                 machine_name(info.machine),
@@ -56,7 +56,7 @@ pub(super) fn check_program(
     let libc = libc_of(interpreter);
     if !is_file(root, interpreter) {
         problems.push(Problem {
-            rule: "MissingInterpreter",
+            rule: "MissingInterpreter".into(),
             message: format!(
                 "`{path}` needs `{interpreter}` ({libc}) but the image has none{built_in}"
             ),
@@ -77,7 +77,7 @@ pub(super) fn check_program(
         };
         if !found {
             problems.push(Problem {
-                rule: "MissingLibrary",
+                rule: "MissingLibrary".into(),
                 message: format!(
                     "`{path}` needs `{lib}` but the image does not have it where the loader looks; it will fail with `error while loading shared libraries: {lib}: cannot open shared object file`{built_in}"
                 ),

@@ -59,7 +59,7 @@ pub fn verify(root: &Path, facts: &ImageFacts) -> Vec<Problem> {
             )
         };
         problems.push(Problem {
-            rule: "MissingEntrypoint",
+            rule: "MissingEntrypoint".into(),
             message,
             hint,
         });
@@ -70,7 +70,7 @@ pub fn verify(root: &Path, facts: &ImageFacts) -> Vec<Problem> {
     };
     if !is_executable(&host) {
         problems.push(Problem {
-            rule: "NotExecutable",
+            rule: "NotExecutable".into(),
             message: format!("the image's command `{path}` is not executable"),
             hint: "`chmod +x` it in the stage that makes it, or `COPY --chmod=755`".to_string(),
         });
@@ -79,7 +79,7 @@ pub fn verify(root: &Path, facts: &ImageFacts) -> Vec<Problem> {
         libs::check_program(root, &path, &info, facts, &mut problems);
         if needs_ca(&info) && !has_ca_bundle(root, facts) {
             problems.push(Problem {
-                rule: "MissingCACertificates",
+                rule: "MissingCACertificates".into(),
                 message: format!(
                     "`{path}` makes TLS connections but the image has no CA certificates: HTTPS calls will fail with `x509: certificate signed by unknown authority`"
                 ),

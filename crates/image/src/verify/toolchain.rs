@@ -31,7 +31,7 @@ pub(super) fn check(root: &Path) -> Option<Problem> {
         .find(|(path, _)| path == first)
         .map_or("Go", |(_, name)| *name);
     Some(Problem {
-        rule: "CompilerInImage",
+        rule: "CompilerInImage".into(),
         message: format!(
             "the final image holds a compiler ({name}: {}): it ships the toolchain to production",
             found.join(", ")

@@ -24,7 +24,7 @@ pub(super) fn check(root: &Path, user: &str) -> Option<Problem> {
         return None;
     };
     Some(Problem {
-        rule: "UnknownUser",
+        rule: "UnknownUser".into(),
         message: format!(
             "USER {user}: the {kind} `{wanted}` is not in the image's {file}; the container will not start (`unable to find {kind} {wanted}`)"
         ),

@@ -72,7 +72,7 @@ pub fn verify_warnings(report: &FinalReport, color: bool) -> Vec<Warning> {
             let style = if color { Style::Color } else { Style::Plain };
             Warning {
                 source: "verify".into(),
-                rule: p.rule.into(),
+                rule: p.rule.clone(),
                 message: p.message.clone(),
                 hint: Some(p.hint.clone()),
                 file: None,
