@@ -5,7 +5,7 @@
 use skiff_testkit::command::run_ok;
 use skiff_testkit::project::{BuildRun, Project};
 use skiff_testkit::store_check::blob_names;
-use skiff_testkit::{require_tool, serde_json, Registry};
+use skiff_testkit::{require_tool, serde_json, FaultProxy, Registry};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
@@ -296,6 +296,37 @@ fn an_export_to_a_failing_registry_fails_the_build_unless_errors_are_ignored() {
             "--cache-to",
             "type=registry,ref=127.0.0.1:1/cache/x:c,ignore-error=true",
         ],
+        &[EPOCH],
+    );
+    assert!(run.success(), "{}", run.report());
+    assert!(run.stderr().contains("(ignored)"), "{}", run.report());
+}
+
+/// The same through a registry that answers, but fails every request during the export
+/// (`503` from the testkit's fault proxy, after skiff's retries).
+#[test]
+fn a_registry_failing_during_the_export_fails_the_build_unless_errors_are_ignored() {
+    let Some(registry) = Registry::start_or_skip() else {
+        return;
+    };
+    if !require_tool("runc") {
+        return;
+    }
+    let proxy = FaultProxy::start(registry.addr()).unwrap();
+    let p = machine();
+    p.build_ok(&[]);
+    proxy.fail_next_connections(10_000);
+    let to = format!("type=registry,ref={}", proxy.reference("cache/failing:c"));
+    let run = p.build_env(&["--cache-to", &to], &[EPOCH]);
+    assert!(!run.success(), "{}", run.report());
+    assert!(
+        run.stderr().contains("exporting the cache"),
+        "{}",
+        run.report()
+    );
+    assert!(proxy.connections() > 0, "the export reached the registry");
+    let run = p.build_env(
+        &["--cache-to", &format!("{to},ignore-error=true")],
         &[EPOCH],
     );
     assert!(run.success(), "{}", run.report());

@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 
 #[path = "seed_story/checks.rs"]
 mod checks;
+#[path = "seed_story/fleet.rs"]
+mod fleet;
 
 const TEST: &str = "the_seed_story_builds_runs_and_caches";
 
@@ -44,8 +46,9 @@ fn the_seed_story_builds_runs_and_caches() {
     story.production_check_trusts_only_an_installed_ca(&rootfs, &production);
     story.article_images_get_no_warning(&app);
     story.production_without_certificates_is_told(&app);
-    let plain_edit = story.edit_reruns_only_the_steps_after_copy(&app);
+    let (plain_edit, cold_go_build) = story.edit_reruns_only_the_steps_after_copy(&app);
     story.cache_mounts_speed_up_the_rebuild_and_stay_out_of_layers(&app, plain_edit);
+    story.a_fresh_runner_rebuilds_from_the_registry_cache(&app, cold_go_build);
 }
 
 /// What every phase shares: the registry the base images are pushed to, one store.
@@ -273,7 +276,8 @@ impl Story {
     /// the cache, only `COPY . .`, `go build` and the final `COPY --from` run. Returns how long
     /// the rebuild took. A cold `Dockerfile.cache` build comes first, so that the next phase
     /// compares the two Dockerfiles on the same edit with warm caches.
-    fn edit_reruns_only_the_steps_after_copy(&self, app: &Project) -> Duration {
+    /// Returns the rebuild's time and its `go build` step's seconds (Go's build cache empty).
+    fn edit_reruns_only_the_steps_after_copy(&self, app: &Project) -> (Duration, f64) {
         let cache_args = self.cache_dockerfile_args(app);
         timed("Dockerfile.cache, cold", || {
             app.build_ok(&cache_args.each_ref().map(String::as_str))
@@ -319,7 +323,10 @@ impl Story {
             "{}",
             run.report()
         );
-        took
+        let go_build = run
+            .step_seconds("go build")
+            .expect("the go build step's time");
+        (took, go_build)
     }
 
     /// `Dockerfile.cache` after the same kind of edit: faster than `Dockerfile` (Go's build

@@ -378,6 +378,16 @@ impl BuildRun {
         rules.collect()
     }
 
+    /// How long the first step whose name contains `needle` took, from its plain-progress
+    /// `#N DONE 1.2s` line; `None` when no such step finished.
+    pub fn step_seconds(&self, needle: &str) -> Option<f64> {
+        let (number, _) = self.steps.iter().find(|(_, name)| name.contains(needle))?;
+        let done = format!("#{number} DONE ");
+        let stderr = self.stderr();
+        let line = stderr.lines().find_map(|l| l.strip_prefix(done.as_str()))?;
+        line.trim_end_matches('s').parse().ok()
+    }
+
     /// Names of every step reported (`[stage n/m] INSTRUCTION`), in step order.
     pub fn steps(&self) -> Vec<String> {
         self.steps.values().cloned().collect()

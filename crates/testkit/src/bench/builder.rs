@@ -30,6 +30,22 @@ pub trait Builder {
     /// independent of skiff ([`BuiltImage`]). Not timed.
     fn image(&mut self, context: &Path, dockerfile: &str, tag: &str) -> Result<BuiltImage>;
 
+    /// Builds `dockerfile` and exports its build cache to the registry reference `cache`, the
+    /// way each builder can: skiff with `--cache-to type=registry,mode=max,cache-mounts=true`,
+    /// dockerd 20.10's BuildKit with its inline cache (`BUILDKIT_INLINE_CACHE=1`, the image
+    /// pushed as `cache`). Not timed.
+    fn export_cache(&mut self, context: &Path, dockerfile: &str, cache: &str) -> Result<()>;
+
+    /// [`Builder::build`] with the cache exported to `cache` imported (`--cache-from`); the
+    /// next [`Builder::image`] imports it too, until the next [`Builder::reset`].
+    fn build_from_cache(
+        &mut self,
+        context: &Path,
+        dockerfile: &str,
+        tag: &str,
+        cache: &str,
+    ) -> Result<Duration>;
+
     /// The builder's version, for the report.
     fn version(&self) -> String;
 }
@@ -73,6 +89,8 @@ pub struct Skiff {
     store: PathBuf,
     work: PathBuf,
     bases: BaseImages,
+    /// The `--cache-from` of the last [`Builder::build_from_cache`], for reading its image.
+    cache_from: Option<String>,
 }
 
 impl Skiff {
@@ -85,6 +103,7 @@ impl Skiff {
             store: work.join("store"),
             work,
             bases,
+            cache_from: None,
         })
     }
 
@@ -117,6 +136,7 @@ impl Builder for Skiff {
     }
 
     fn reset(&mut self) -> Result<()> {
+        self.cache_from = None;
         if self.store.exists() {
             std::fs::remove_dir_all(&self.store)
                 .with_context(|| format!("removing skiff's store {}", self.store.display()))?;
@@ -157,10 +177,49 @@ impl Builder for Skiff {
             .arg("-o")
             .arg(format!("type=oci,dest={}", archive.display()))
             .arg(context);
+        if let Some(cache) = &self.cache_from {
+            cmd.args(["--cache-from", cache]);
+        }
         run_ok(cmd, &format!("skiff export of {tag}"))?;
         let image = BuiltImage::open(&archive);
         std::fs::remove_file(&archive).ok();
         image
+    }
+
+    fn export_cache(&mut self, context: &Path, dockerfile: &str, cache: &str) -> Result<()> {
+        let mut cmd = self.skiff();
+        cmd.args(["build", "--progress=plain"])
+            .args(["--build-arg", &self.bases.registry_arg()])
+            .arg("--cache-to")
+            .arg(format!(
+                "type=registry,ref={cache},mode=max,cache-mounts=true"
+            ))
+            .arg("-f")
+            .arg(context.join(dockerfile))
+            .arg(context);
+        run_ok(cmd, &format!("skiff's cache export to {cache}"))?;
+        Ok(())
+    }
+
+    fn build_from_cache(
+        &mut self,
+        context: &Path,
+        dockerfile: &str,
+        tag: &str,
+        cache: &str,
+    ) -> Result<Duration> {
+        let from = format!("type=registry,ref={cache}");
+        let mut cmd = self.skiff();
+        cmd.args(["build", "--progress=plain", "-t", tag])
+            .args(["--build-arg", &self.bases.registry_arg()])
+            .args(["--cache-from", &from])
+            .arg("-f")
+            .arg(context.join(dockerfile))
+            .arg(context);
+        self.cache_from = Some(from);
+        let start = Instant::now();
+        run_ok(cmd, &format!("skiff build of {tag} from {cache}"))?;
+        Ok(start.elapsed())
     }
 
     fn version(&self) -> String {
@@ -233,6 +292,42 @@ impl Builder for Buildkit {
 
     fn image(&mut self, _context: &Path, _dockerfile: &str, tag: &str) -> Result<BuiltImage> {
         self.dockerd.built_image(tag)
+    }
+
+    fn export_cache(&mut self, context: &Path, dockerfile: &str, cache: &str) -> Result<()> {
+        let file = context.join(dockerfile);
+        let file = file.to_string_lossy();
+        let arg = self.bases.registry_arg();
+        let inline = ["--build-arg", "BUILDKIT_INLINE_CACHE=1"];
+        let mut args = vec!["-f", &file, "--build-arg", &arg];
+        args.extend(inline);
+        self.dockerd.build(context, &args, cache)?;
+        self.tags.push(cache.to_string());
+        self.dockerd.run(&["push", cache])?;
+        Ok(())
+    }
+
+    fn build_from_cache(
+        &mut self,
+        context: &Path,
+        dockerfile: &str,
+        tag: &str,
+        cache: &str,
+    ) -> Result<Duration> {
+        let file = context.join(dockerfile);
+        let file = file.to_string_lossy();
+        let arg = self.bases.registry_arg();
+        let start = Instant::now();
+        self.dockerd
+            .build(
+                context,
+                &["-f", &file, "--build-arg", &arg, "--cache-from", cache],
+                tag,
+            )
+            .with_context(|| format!("BuildKit build of {tag} from {cache}"))?;
+        let elapsed = start.elapsed();
+        self.tags.push(tag.to_string());
+        Ok(elapsed)
     }
 
     fn version(&self) -> String {

@@ -1,6 +1,7 @@
 //! The workloads: the seed story's Go example (`examples/go-server`) built cold, again with
 //! nothing changed, after an edit of `main.go`, and after an edit with `Dockerfile.cache`
-//! (cache mounts); then a context of thousands of small files (`COPY . /src` and a `RUN`
+//! (cache mounts) and once more on a fresh runner importing the cache another exported; then
+//! a context of thousands of small files (`COPY . /src` and a `RUN`
 //! that counts them), cold and after one file changed.
 //!
 //! Every timed build's image is read back and checked ([`check_server`], [`check_count`]):
@@ -14,6 +15,7 @@ use crate::project::BuiltImage;
 use anyhow::{bail, ensure, Context, Result};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// One measured workload: its name in the table and what it measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +46,14 @@ pub const EDIT_CACHE_MOUNTS: Workload = Workload {
     name: "go: edited, cache mounts",
     description: "after another main.go edit, Dockerfile.cache (go build cache in a cache mount, \
                   warmed by one untimed build)",
+};
+/// A CI runner with an empty build cache (bases pulled) and the cache another runner
+/// exported: the edit of [`EDIT_CACHE_MOUNTS`] once more, built with `--cache-from`.
+pub const FRESH_RUNNER: Workload = Workload {
+    name: "go: fresh runner + cache",
+    description: "another main.go edit on a runner with an empty build cache (bases pulled), \
+                  Dockerfile.cache with --cache-from the registry: skiff's cache (mode=max, cache \
+                  mounts included), BuildKit's inline cache (dockerd 20.10 has no other)",
 };
 /// `COPY . /src` of many small files and a `RUN` counting them, in a context never built.
 pub const CONTEXT_COLD: Workload = Workload {
@@ -76,6 +86,8 @@ pub struct RunSpec<'a> {
     pub run: usize,
     /// How many files the many-files context has (besides its Dockerfile).
     pub files: usize,
+    /// `127.0.0.1:PORT`: the registry the bases are in, where the caches are exported.
+    pub registry: &'a str,
 }
 
 /// Runs every workload once with every builder, recording timings in `results`.
@@ -140,7 +152,7 @@ fn go_workloads(
     }
     edit_main_go(app, spec.run, 2)?;
     flush_to_disk()?;
-    for (b, previous) in builders.iter_mut().zip(&servers) {
+    for (b, previous) in builders.iter_mut().zip(&mut servers) {
         let image = measure(
             b.as_mut(),
             EDIT_CACHE_MOUNTS,
@@ -151,6 +163,48 @@ fn go_workloads(
         )?;
         let server = check_server(&image, b.name(), EDIT_CACHE_MOUNTS)?;
         ensure_changed(&server, previous, b.name(), EDIT_CACHE_MOUNTS)?;
+        *previous = server;
+    }
+    fresh_runner(builders, spec, app, &servers, results)
+}
+
+/// [`FRESH_RUNNER`]: each builder exports its cache (untimed), forgets its build cache, and
+/// builds the next edit with the cache imported.
+/// `servers` are the builders' last `/server`s (of [`EDIT_CACHE_MOUNTS`]).
+fn fresh_runner(
+    builders: &mut [Box<dyn Builder>],
+    spec: &RunSpec,
+    app: &Path,
+    servers: &[String],
+    results: &mut Results,
+) -> Result<()> {
+    const TAG: &str = "skiff-bench/go-server:runner";
+    let caches: Vec<String> = (builders.iter())
+        .map(|b| {
+            format!(
+                "{}/skiff-bench/{}-cache:run-{}",
+                spec.registry,
+                b.name(),
+                spec.run
+            )
+        })
+        .collect();
+    for (b, cache) in builders.iter_mut().zip(&caches) {
+        b.export_cache(app, "Dockerfile.cache", cache)
+            .with_context(|| format!("{}: exporting the cache to {cache}", b.name()))?;
+    }
+    edit_main_go(app, spec.run, 3)?;
+    flush_to_disk()?;
+    for ((b, cache), previous) in builders.iter_mut().zip(&caches).zip(servers) {
+        b.reset()
+            .with_context(|| format!("{}: emptying the build cache", b.name()))?;
+        let elapsed = b
+            .build_from_cache(app, "Dockerfile.cache", TAG, cache)
+            .with_context(|| format!("{}: {}", b.name(), FRESH_RUNNER.name))?;
+        let image = b.image(app, "Dockerfile.cache", TAG)?;
+        let server = check_server(&image, b.name(), FRESH_RUNNER)?;
+        ensure_changed(&server, previous, b.name(), FRESH_RUNNER)?;
+        record(FRESH_RUNNER, b.name(), elapsed, results);
     }
     Ok(())
 }
@@ -221,14 +275,15 @@ fn measure(
             workload.name
         )
     })?;
-    let seconds = elapsed.as_secs_f64();
-    eprintln!(
-        "   {:<26} {:<9} {seconds:>7.2} s",
-        workload.name,
-        builder.name()
-    );
-    results.record(workload.name, workload.description, builder.name(), seconds);
+    record(workload, builder.name(), elapsed, results);
     Ok(image)
+}
+
+/// Prints one timing and adds it to `results`.
+fn record(workload: Workload, builder: &str, elapsed: Duration, results: &mut Results) {
+    let seconds = elapsed.as_secs_f64();
+    eprintln!("   {:<26} {builder:<9} {seconds:>7.2} s", workload.name);
+    results.record(workload.name, workload.description, builder, seconds);
 }
 
 /// Checks that the image runs `/server`, a Go binary of a plausible size, and returns its

@@ -112,6 +112,7 @@ fn bench(options: &Options) -> Result<()> {
             work: &dir,
             run,
             files: options.files,
+            registry: bases.registry_addr(),
         };
         run_once(&mut builders, &spec, &mut results)?;
         std::fs::remove_dir_all(&dir).ok();
