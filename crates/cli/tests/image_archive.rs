@@ -212,6 +212,17 @@ fn docker_archive(
     repo_tag: &str,
     extra: &[(&str, &[u8])],
 ) -> Vec<u8> {
+    docker_archive_at("0123/layer.tar", files, diff_id, repo_tag, extra)
+}
+
+/// [`docker_archive`] whose `manifest.json` names the layer at `layer_path`.
+fn docker_archive_at(
+    layer_path: &str,
+    files: &[(&str, &[u8])],
+    diff_id: Option<&str>,
+    repo_tag: &str,
+    extra: &[(&str, &[u8])],
+) -> Vec<u8> {
     let layer = tar_of_files(files).unwrap();
     let own = sha256_digest(&layer);
     let config = serde_json::json!({
@@ -222,8 +233,8 @@ fn docker_archive(
     let config_hex = sha256_digest(config.as_bytes())["sha256:".len()..].to_string();
     let manifest = serde_json::json!([{
         "Config": format!("{config_hex}.json"),
-        "RepoTags": [repo_tag],
-        "Layers": ["0123/layer.tar"],
+        "RepoTags": if repo_tag.is_empty() { vec![] } else { vec![repo_tag] },
+        "Layers": [layer_path],
     }])
     .to_string();
     let mut members: Vec<(String, Vec<u8>)> = vec![
@@ -236,17 +247,32 @@ fn docker_archive(
 }
 
 /// A tar whose member names are written as given, `..` and `/` included (the tar crate's
-/// builder refuses such names, so the header is filled by hand).
+/// builder refuses such names, so the header is filled by hand). A member whose name is
+/// `NAME -> TARGET` is a symbolic link.
 fn raw_tar(members: &[(String, Vec<u8>)]) -> Vec<u8> {
     let mut builder = tar::Builder::new(Vec::new());
     for (name, bytes) in members {
         let mut header = tar::Header::new_old();
+        let (name, link) = match name.split_once(" -> ") {
+            Some((name, target)) => (name, Some(target)),
+            None => (name.as_str(), None),
+        };
         header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
-        header.set_entry_type(tar::EntryType::Regular);
-        header.set_size(bytes.len() as u64);
+        match link {
+            Some(target) => {
+                header.as_old_mut().linkname[..target.len()].copy_from_slice(target.as_bytes());
+                header.set_entry_type(tar::EntryType::Symlink);
+                header.set_size(0);
+            }
+            None => {
+                header.set_entry_type(tar::EntryType::Regular);
+                header.set_size(bytes.len() as u64);
+            }
+        }
         header.set_mode(0o644);
         header.set_cksum();
-        builder.append(&header, bytes.as_slice()).unwrap();
+        let data: &[u8] = if link.is_some() { &[] } else { bytes };
+        builder.append(&header, data).unwrap();
     }
     builder.into_inner().unwrap()
 }
@@ -286,6 +312,49 @@ fn a_hand_made_docker_archive_loads_and_a_wrong_diff_id_is_refused() {
     );
     let images = run_ok(p.skiff().arg("images"));
     assert!(!images.contains("hand/bad"), "{images}");
+
+    // Without a name: reported and named by its ID, saved again without a name.
+    let unnamed = docker_archive(&[("anon", b"anon\n")], None, "", &[]);
+    let (ok, out) = load_bytes(&p, &unnamed, "unnamed.tar");
+    assert!(ok, "{out}");
+    let id = out
+        .strip_prefix("Loaded image ID: ")
+        .unwrap_or_else(|| panic!("{out}"));
+    let id = id.trim();
+    assert!(id.starts_with("sha256:") && id.len() == 71, "{out}");
+    assert!(run_ok(p.skiff().arg("images")).contains(id));
+    let again = p.scratch_path("again.tar");
+    run_ok(p.skiff().args(["save", "-o"]).arg(&again).arg(id));
+    let (ok, out) = load_bytes(
+        &Project::new(),
+        &std::fs::read(&again).unwrap(),
+        "again.tar",
+    );
+    assert!(ok, "{out}");
+    assert_eq!(out.trim(), format!("Loaded image ID: {id}"));
+}
+
+#[test]
+fn a_layer_saved_as_a_symbolic_link_loads_and_a_link_out_is_refused() {
+    let p = Project::new();
+    let files: &[(&str, &[u8])] = &[("linked", b"linked\n")];
+    let link = "4567/layer.tar -> ../0123/layer.tar";
+    let archive = docker_archive_at("4567/layer.tar", files, None, "hand/link:1", &[(link, b"")]);
+    let (ok, out) = load_bytes(&p, &archive, "link.tar");
+    assert!(ok, "{out}");
+    assert_eq!(out, "Loaded image: hand/link:1\n");
+
+    let out_link = "4567/layer.tar -> ../../0123/layer.tar";
+    let archive = docker_archive_at(
+        "4567/layer.tar",
+        files,
+        None,
+        "hand/out:1",
+        &[(out_link, b"")],
+    );
+    let (ok, out) = load_bytes(&p, &archive, "out.tar");
+    assert!(!ok, "{out}");
+    assert!(out.contains("links outside the archive"), "{out}");
 }
 
 #[test]
@@ -348,4 +417,31 @@ fn truncated_or_corrupt_archives_fail_clearly_and_leave_a_usable_store() {
     let (ok, out) = load_bytes(&target, &bytes, "whole.tar");
     assert!(ok, "{out}");
     assert_eq!(out, "Loaded image: skiff-test/victim:1\n");
+}
+
+#[test]
+fn save_refuses_a_terminal_as_docker_does() {
+    if !skiff_testkit::require_tool("script") {
+        return;
+    }
+    let p = Project::new();
+    image_with_file(&p, "skiff-test/tty:1", "tty\n");
+    let save = p.skiff();
+    let command = std::iter::once(save.get_program())
+        .chain(save.get_args())
+        .chain(["save".as_ref(), "skiff-test/tty:1".as_ref()])
+        .map(|w| format!("'{}'", w.to_string_lossy().replace('\'', "'\\''")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    // `script` gives the command a pseudo-terminal as standard output.
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .expect("running script");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("cowardly refusing to save to a terminal. Use the -o flag or redirect"),
+        "{text}"
+    );
 }

@@ -77,10 +77,12 @@ pub fn save(ctx: &Context, args: SaveArgs) -> Result<ExitCode> {
     let mut images: Vec<SavedImage> = Vec::new();
     for arg in &args.images {
         let (name, descriptor) = find_image(&store, arg)?;
-        // Only names that are references with a tag can be recorded (not `sha256:…` IDs).
+        // Only names that are references with a tag can be recorded: not the `sha256:…`
+        // IDs unnamed loaded images get (which would parse as repository `sha256`).
         let named = Reference::parse(&name)
             .ok()
             .filter(|r| r.tag().is_some() && r.digest().is_none())
+            .filter(|_| !name.starts_with("sha256:"))
             .map(|_| name);
         match images
             .iter_mut()
