@@ -31,6 +31,12 @@ enum Command {
     History(commands::history::HistoryArgs),
     /// Show an image's manifest and config as JSON.
     Inspect(commands::image::InspectArgs),
+    /// Give an image in the store another name.
+    Tag(commands::archive::TagArgs),
+    /// Write images to a docker (or OCI) archive, as `docker save` does.
+    Save(commands::archive::SaveArgs),
+    /// Load images from a docker or OCI archive into the store, as `docker load` does.
+    Load(commands::archive::LoadArgs),
     /// Remove image names from the store.
     Rmi(commands::image::RmiArgs),
     /// Remove blobs, snapshots and cache entries nothing refers to.
@@ -50,6 +56,9 @@ fn main() -> ExitCode {
         Command::Images(args) => commands::image::images(&ctx, args),
         Command::History(args) => commands::history::history(&ctx, args),
         Command::Inspect(args) => commands::image::inspect(&ctx, args),
+        Command::Tag(args) => commands::archive::tag(&ctx, args),
+        Command::Save(args) => commands::archive::save(&ctx, args),
+        Command::Load(args) => commands::archive::load(&ctx, args),
         Command::Rmi(args) => commands::image::rmi(&ctx, args),
         Command::Prune(args) => commands::image::prune(&ctx, args),
         Command::Debug(cmd) => commands::debug::run(&ctx, cmd),

@@ -126,7 +126,7 @@ fn select(layout: &Layout, index: &Index, tag: Option<&str>) -> Result<Descripto
 }
 
 /// The entry for this host's OS and architecture, if any.
-fn pick_host_platform(entries: &[Descriptor]) -> Option<Descriptor> {
+pub(crate) fn pick_host_platform(entries: &[Descriptor]) -> Option<Descriptor> {
     let (os, arch) = (Os::default(), Arch::default());
     entries
         .iter()

@@ -5,6 +5,7 @@ pub mod export;
 pub mod image_path;
 pub mod import;
 pub mod layer;
+pub mod load;
 pub mod model;
 pub mod reference;
 pub mod registry;

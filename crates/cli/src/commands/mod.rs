@@ -1,5 +1,6 @@
 //! One module per group of subcommands.
 
+pub mod archive;
 pub mod build;
 pub mod debug;
 pub mod history;

@@ -6,6 +6,7 @@
 //! cannot read zstd, so those layers are shipped uncompressed.
 
 use super::archive::Archive;
+use super::image::SavedImage;
 use super::output::Destination;
 use crate::layer::decompressed;
 use crate::reference::Reference;
@@ -38,38 +39,58 @@ pub fn write_docker_archive(
     names: &[String],
     dest: &Destination,
 ) -> Result<()> {
-    let image = store.read_manifest(manifest)?;
-    let mut archive = Archive::default();
-    let config = archive.add_layout_blob(image.config.digest());
-    let scratch = dest.scratch_dir()?;
-    let layers = image
-        .layers
-        .iter()
-        .map(|layer| add_layer(&mut archive, store, layer, &scratch))
-        .collect::<Result<_>>()?;
+    write_docker_archive_of(
+        store,
+        &[SavedImage {
+            manifest: manifest.clone(),
+            names: names.to_vec(),
+        }],
+        dest,
+    )
+}
 
-    let mut repo_tags = Vec::new();
+/// Writes several single-platform images as one docker archive to `dest` (what
+/// `docker save A B` writes): one `manifest.json` entry per image, each layer
+/// once, the `repositories` file naming every tag.
+pub fn write_docker_archive_of(
+    store: &Store,
+    images: &[SavedImage],
+    dest: &Destination,
+) -> Result<()> {
+    let mut archive = Archive::default();
+    let scratch = dest.scratch_dir()?;
+    let mut entries = Vec::new();
     let mut repositories: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    for name in names {
-        let reference = Reference::parse(name)?;
-        if let (Some(tag), None) = (reference.tag(), reference.digest()) {
-            let familiar = reference.familiar();
-            let repo = familiar[..familiar.len() - tag.len() - 1].to_string();
-            repo_tags.push(familiar);
-            // `docker save` records the top layer's v1 ID here; `docker load` reads
-            // this file only when manifest.json is absent, so the image ID serves.
-            repositories
-                .entry(repo)
-                .or_default()
-                .insert(tag.to_string(), image.config.digest().digest().to_string());
+    for saved in images {
+        let image = store.read_manifest(&saved.manifest)?;
+        let config = archive.add_layout_blob(image.config.digest());
+        let layers = image
+            .layers
+            .iter()
+            .map(|layer| add_layer(&mut archive, store, layer, &scratch))
+            .collect::<Result<_>>()?;
+        let mut repo_tags = Vec::new();
+        for name in &saved.names {
+            let reference = Reference::parse(name)?;
+            if let (Some(tag), None) = (reference.tag(), reference.digest()) {
+                let familiar = reference.familiar();
+                let repo = familiar[..familiar.len() - tag.len() - 1].to_string();
+                repo_tags.push(familiar);
+                // `docker save` records the top layer's v1 ID here; `docker load` reads
+                // this file only when manifest.json is absent, so the image ID serves.
+                repositories
+                    .entry(repo)
+                    .or_default()
+                    .insert(tag.to_string(), image.config.digest().digest().to_string());
+            }
         }
+        entries.push(DockerManifestEntry {
+            config,
+            repo_tags,
+            layers,
+        });
     }
-    let entry = DockerManifestEntry {
-        config,
-        repo_tags,
-        layers,
-    };
-    archive.add_bytes("manifest.json", serde_json::to_vec(&[entry])?);
+    archive.add_bytes("manifest.json", serde_json::to_vec(&entries)?);
     if !repositories.is_empty() {
         archive.add_bytes("repositories", serde_json::to_vec(&repositories)?);
     }

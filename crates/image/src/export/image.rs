@@ -1,9 +1,20 @@
-//! Listing every blob an archive of an image must carry.
+//! The images an archive carries: each with its names, and every blob it must carry.
 
 use crate::model::Document;
 use crate::store::Store;
 use anyhow::Result;
 use oci_spec::image::{Descriptor, Digest};
+
+/// One image of a multi-image archive (`skiff save A B`): its manifest (or index) in the
+/// store and the names the archive records for it.
+#[derive(Clone, Debug)]
+pub struct SavedImage {
+    /// The image's manifest (or, for OCI archives, index) descriptor in the store.
+    pub manifest: Descriptor,
+    /// Its names (normalised references); names pinned by digest are not recorded in
+    /// docker archives, which cannot tag with them.
+    pub names: Vec<String>,
+}
 
 /// Every blob of the image (index, manifests, configs, layers), each once,
 /// parents before children.

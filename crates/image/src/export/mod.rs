@@ -11,8 +11,11 @@ mod output;
 mod rootfs;
 
 pub use crate::model::is_index as is_index_media_type;
-pub use docker_archive::write_docker_archive;
-pub use oci_archive::{write_oci_archive, ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME};
+pub use docker_archive::{write_docker_archive, write_docker_archive_of};
+pub use image::SavedImage;
+pub use oci_archive::{
+    write_oci_archive, write_oci_archive_of, ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME,
+};
 pub use output::{Destination, Output};
 pub use rootfs::{write_local, write_rootfs_tar};
 

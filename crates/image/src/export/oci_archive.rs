@@ -3,7 +3,7 @@
 //! `org.opencontainers.image.ref.name` = its tag).
 
 use super::archive::Archive;
-use super::image::all_blobs;
+use super::image::{all_blobs, SavedImage};
 use super::output::Destination;
 use crate::model::Index;
 use crate::reference::Reference;
@@ -25,17 +25,38 @@ pub fn write_oci_archive(
     names: &[String],
     dest: &Destination,
 ) -> Result<()> {
+    write_oci_archive_of(
+        store,
+        &[SavedImage {
+            manifest: manifest.clone(),
+            names: names.to_vec(),
+        }],
+        dest,
+    )
+}
+
+/// Writes several images as one OCI layout tar to `dest` (`skiff save --format oci A B`):
+/// every blob once, one `index.json` entry per image and name.
+pub fn write_oci_archive_of(
+    store: &Store,
+    images: &[SavedImage],
+    dest: &Destination,
+) -> Result<()> {
     let mut archive = Archive::default();
-    for digest in all_blobs(store, manifest)? {
-        archive.add_layout_blob(&digest);
+    let mut entries = Vec::new();
+    for saved in images {
+        for digest in all_blobs(store, &saved.manifest)? {
+            archive.add_layout_blob(&digest);
+        }
+        entries.extend(index_entries(&saved.manifest, &saved.names)?);
     }
     archive.add_bytes("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec());
-    archive.add_bytes("index.json", index_json(manifest, names)?);
+    archive.add_bytes("index.json", Index::new(entries).to_bytes()?);
     dest.write_with(|out| archive.write(store, out))
 }
 
-/// `index.json` for one image under `names` (an unnamed entry when there are none).
-pub(crate) fn index_json(manifest: &Descriptor, names: &[String]) -> Result<Vec<u8>> {
+/// The `index.json` entries of one image: one per name, or one unnamed entry.
+fn index_entries(manifest: &Descriptor, names: &[String]) -> Result<Vec<Descriptor>> {
     let mut entries = Vec::new();
     if names.is_empty() {
         entries.push(index_entry(manifest, BTreeMap::new()));
@@ -54,7 +75,7 @@ pub(crate) fn index_json(manifest: &Descriptor, names: &[String]) -> Result<Vec<
         ]);
         entries.push(index_entry(manifest, annotations));
     }
-    Index::new(entries).to_bytes()
+    Ok(entries)
 }
 
 /// The manifest's descriptor (its platform kept) with `annotations` only.

@@ -30,7 +30,11 @@ pub struct ImageConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
     /// One entry per instruction that changed the image.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub history: Vec<History>,
     /// Operating system (`linux`).
     pub os: String,
@@ -49,10 +53,18 @@ pub struct RunConfig {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub user: String,
     /// `EXPOSE` (`"8080/tcp": {}`).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub exposed_ports: BTreeMap<String, serde_json::Value>,
     /// `ENV` as `KEY=VALUE`, in order.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub env: Vec<String>,
     /// `ENTRYPOINT`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -61,13 +73,21 @@ pub struct RunConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cmd: Option<Vec<String>>,
     /// `VOLUME`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub volumes: BTreeMap<String, serde_json::Value>,
     /// `WORKDIR`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub working_dir: String,
     /// `LABEL`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub labels: BTreeMap<String, String>,
     /// `STOPSIGNAL`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -109,6 +129,16 @@ pub struct Healthcheck {
     /// `--retries`.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub retries: i64,
+}
+
+/// Go writes a nil map or slice as `null` (`"Volumes": null` in configs Docker
+/// writes, `docker commit` among them): read it as empty.
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 fn is_zero(v: &i64) -> bool {
