@@ -235,3 +235,27 @@ fn a_required_secret_that_is_missing_fails_the_build() {
     run.assert_failed_with("needed");
     assert!(run.stderr().contains("--secret"), "{}", run.report());
 }
+
+/// `--root` given as a relative path: the cache mount's directory reaches the runtime as an
+/// absolute path (it was resolved inside the container's bundle, and the step failed).
+#[test]
+fn a_relative_store_root_still_mounts_caches() {
+    let dockerfile = "FROM busybox\nRUN --mount=type=cache,target=/c echo hi > /c/x\n";
+    let Some(p) = Project::needing_runc(dockerfile) else {
+        return;
+    };
+    let cwd = p.scratch_path("cwd");
+    std::fs::create_dir_all(&cwd).unwrap();
+    let out = std::process::Command::new(skiff_testkit::skiff_bin())
+        .current_dir(&cwd)
+        .args(["--root", "relative-store", "build", "--progress=plain"])
+        .arg("--build-context")
+        .arg(skiff_testkit::project::busybox_build_context())
+        .arg(p.dir())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let mounts = std::fs::read_dir(cwd.join("relative-store/cache-mounts")).unwrap();
+    assert!(mounts.count() > 0, "{stderr}");
+}

@@ -59,9 +59,11 @@ const OCI_LAYOUT: &[u8] = b"{\"imageLayoutVersion\":\"1.0.0\"}";
 impl Store {
     /// Opens (creating if needed) the store at `root`.
     pub fn open(root: impl AsRef<Path>) -> Result<Store> {
-        let store = Store {
-            root: root.as_ref().to_path_buf(),
-        };
+        // Absolute once, here: paths under the root are handed to the OCI runtime (cache
+        // mounts), which resolves a relative one inside the container's bundle.
+        let root = std::path::absolute(root.as_ref())
+            .with_context(|| format!("cannot use {} as the store", root.as_ref().display()))?;
+        let store = Store { root };
         for dir in [
             store.blobs_dir(),
             store.snapshots_dir(),
