@@ -445,6 +445,24 @@ fn cache_mount_contents_travel_with_cache_mounts_true_and_never_enter_the_image(
     );
     assert_eq!(image.fs.read_string("/seen"), "hello\n");
     assert!(image.fs.get("/c/last").is_none());
+    // A exports again from a build where every step is cached (as CI does on a rerun): the
+    // cache mount goes with it all the same.
+    let again = a.scratch_path("fully-cached-export");
+    let to_again = format!(
+        "type=local,dest={},mode=max,cache-mounts=true",
+        again.display()
+    );
+    let run = a.build_env(&["--cache-to", &to_again], &[EPOCH]);
+    assert_eq!(
+        run.executed_instructions(),
+        Vec::<String>::new(),
+        "{}",
+        run.report()
+    );
+    let d = project("changed\n");
+    let from = format!("type=local,src={}", again.display());
+    let (_, image) = d.build_image_env(&["--cache-from", &from], &[EPOCH]);
+    assert_eq!(image.fs.read_string("/seen"), "hello\n", "{}", run.report());
     // From the others the cache mount starts empty.
     for (dir, opts) in &without {
         let c = project("changed\n");

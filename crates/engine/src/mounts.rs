@@ -46,6 +46,28 @@ pub struct MountPlan {
     actions: Vec<Action>,
 }
 
+impl MountPlan {
+    /// Notes the step's cache mounts for `--cache-to …,cache-mounts=true`, whether the step
+    /// runs or comes from the cache: a fully cached build exports the same cache mounts as
+    /// the build that ran the steps.
+    pub fn note_cache_mounts(&self, store: &skiff_image::Store) {
+        for action in &self.actions {
+            if let Action::Cache { dir, .. } = action {
+                crate::remote_cache::cache_mount_used(
+                    store,
+                    crate::remote_cache::CacheMountUse {
+                        name: dir.name.clone(),
+                        id: dir.id.clone(),
+                        uid: dir.access.uid,
+                        gid: dir.access.gid,
+                        mode: dir.access.mode,
+                    },
+                );
+            }
+        }
+    }
+}
+
 /// One thing to set up when the step runs.
 enum Action {
     Bind {

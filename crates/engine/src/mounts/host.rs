@@ -110,16 +110,6 @@ impl Materialized {
     ) -> Result<()> {
         let base = store.cache_mounts_dir();
         let name = &cache.name;
-        crate::remote_cache::cache_mount_used(
-            store,
-            crate::remote_cache::CacheMountUse {
-                name: name.clone(),
-                id: cache.id.clone(),
-                uid: cache.access.uid,
-                gid: cache.access.gid,
-                mode: cache.access.mode,
-            },
-        );
         let dir = base.join(name);
         let lock = File::create(base.join(format!("{name}.lock")))?;
         let dir = match cache.sharing {

@@ -12,7 +12,8 @@ use skiff_image::Store;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Notes that a step mounted a cache directory, for `cache-mounts=true`.
+/// Notes that a step of the build mounts a cache directory (run or cached), for
+/// `cache-mounts=true`.
 pub(crate) fn used(store: &Store, mount: CacheMountUse) {
     if let Some(active) = active_for(store) {
         let mut used = active.mounts_used.lock().unwrap_or_else(|e| e.into_inner());
@@ -38,7 +39,10 @@ pub(super) fn export(
         if to.cache_mounts_exclude.contains(&mount.id) {
             continue;
         }
-        let dir = store.root().join("cache-mounts").join(&mount.name);
+        let dir = store.cache_mounts_dir().join(&mount.name);
+        if !dir.is_dir() {
+            continue; // a cached step's cache this store never filled
+        }
         let options = CreateOptions {
             compression: Compression::Gzip,
             source_date_epoch: None,

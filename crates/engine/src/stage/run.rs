@@ -31,6 +31,7 @@ impl StageBuilder<'_> {
             .collect();
         let history_args = self.args.history_args(&effective);
         let planned = mounts::plan(workspace, self.inputs, &self.state, &r.mounts, &r.heredocs)?;
+        planned.note_cache_mounts(&workspace.store);
         env.extend(planned.env.iter().cloned());
         env.extend(run::undeclared_proxy_env(&workspace.build_args, &effective));
         let opts = workspace.layer.clone();
