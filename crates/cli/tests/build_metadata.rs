@@ -518,3 +518,54 @@ fn diff_ids_are_the_uncompressed_layers() {
     }
     assert_eq!(diff_ids.last().unwrap(), EMPTY_LAYER);
 }
+
+#[test]
+fn a_stage_from_a_stage_inherits_its_args_and_targetstage_names_the_target() {
+    let Some(p) = Project::needing_runc(concat!(
+        "FROM busybox AS base\n",
+        "ARG V=1\n",
+        "ARG W\n",
+        "ARG TARGETSTAGE\n",
+        "ENV FIRST=$TARGETSTAGE\n",
+        "FROM base AS child\n",
+        "ARG W\n",
+        "ARG V\n",
+        "ENV SEEN=\"v=$V w=$W ts=$TARGETSTAGE\"\n",
+        "RUN true\n",
+    )) else {
+        return;
+    };
+    let (_, image) = p.build_image(&["--build-arg", "W=given"]);
+    let env = image.runtime_config()["Env"].to_string();
+    // Without --target the stage is `default`; a bare `ARG V` keeps the inherited value.
+    assert!(env.contains(r#""FIRST=default""#), "{env}");
+    assert!(env.contains(r#""SEEN=v=1 w=given ts=default""#), "{env}");
+    // Each ARG once in RUN's history, as current BuildKit's runCommandString.
+    let run = (image.history().into_iter())
+        .map(|(t, _)| t)
+        .find(|t| t.starts_with("RUN "))
+        .expect("a RUN entry");
+    assert_eq!(
+        run,
+        "RUN |3 V=1 W=given TARGETSTAGE=default /bin/sh -c true # buildkit"
+    );
+    let (_, image) = p.build_image(&["--build-arg", "W=given", "--target", "child"]);
+    let env = image.runtime_config()["Env"].to_string();
+    assert!(env.contains(r#""SEEN=v=1 w=given ts=child""#), "{env}");
+}
+
+#[test]
+fn a_syntax_directive_naming_another_frontend_is_refused_and_dockerfile_1_is_accepted() {
+    let p = Project::new();
+    p.dockerfile("# syntax=example.com/my/frontend:1\nFROM scratch\nLABEL a=b\n");
+    let run = p.build(&[]);
+    run.assert_failed_with("does not run custom frontends");
+    assert!(run.stderr().contains("Dockerfile:1"), "{}", run.report());
+    assert!(
+        run.stderr().contains("docker/dockerfile:1"),
+        "{}",
+        run.report()
+    );
+    p.dockerfile("# syntax=docker/dockerfile:1.7\nFROM scratch\nLABEL a=b\n");
+    p.build_ok(&[]);
+}

@@ -97,18 +97,19 @@ fn user_is_resolved_from_the_stage_passwd_and_group_files() {
     let (_, image) = p.build_image(&[]);
     assert_eq!(
         image.fs.read_string("/tmp/id-name").trim(),
-        "uid=1000(app) gid=1000(app) groups=2000(extra),3000(other)"
+        "uid=1000(app) gid=1000(app) groups=1000(app),2000(extra),3000(other)"
     );
     let owned = image.fs.entry("/tmp/owned-by-app");
     assert_eq!((owned.uid, owned.gid), (1000, 1000));
     assert_eq!(
         image.fs.read_string("/tmp/id-numeric").trim(),
-        "uid=1234 gid=5678"
+        "uid=1234 gid=5678 groups=5678"
     );
-    // An explicit group: no supplementary groups from /etc/group.
+    // An explicit group: no supplementary groups from /etc/group, only the group itself
+    // (BuildKit's ensureAdditionalGids).
     assert_eq!(
         image.fs.read_string("/tmp/id-group").trim(),
-        "uid=1000(app) gid=3000(other)"
+        "uid=1000(app) gid=3000(other) groups=3000(other)"
     );
     assert!(image
         .fs
@@ -450,4 +451,26 @@ fn the_copy_based_rootfs_gives_the_same_layers_as_overlayfs() {
     q.dockerfile("FROM busybox\nRUN grep ' / ' /proc/mounts | cut -d' ' -f3 > /root-fs-type\n");
     let (_, image) = q.build_image_env(&[], &[("SKIFF_ROOTFS", "copy")]);
     assert_ne!(image.fs.read_string("/root-fs-type"), "overlay\n");
+}
+
+#[test]
+fn root_has_its_group_as_a_supplementary_one_and_the_hostname_can_be_set() {
+    let Some(p) = Project::needing_runc(concat!(
+        "FROM busybox\n",
+        "RUN id > /id && hostname > /hostname && cat /etc/hosts > /hosts\n",
+    )) else {
+        return;
+    };
+    // BuildKit's ensureAdditionalGids: the primary group is always a supplementary group.
+    let (_, image) = p.build_image(&[]);
+    assert_eq!(
+        image.fs.read_string("/id").trim(),
+        "uid=0(root) gid=0(root) groups=0(root)"
+    );
+    assert_eq!(image.fs.read_string("/hostname"), "buildkitsandbox\n");
+    let (_, image) = p.build_image(&["--build-arg", "BUILDKIT_SANDBOX_HOSTNAME=myhost"]);
+    assert_eq!(image.fs.read_string("/hostname"), "myhost\n");
+    let hosts = image.fs.read_string("/hosts");
+    assert!(hosts.contains("myhost"), "{hosts}");
+    assert!(!hosts.contains("buildkitsandbox"), "{hosts}");
 }

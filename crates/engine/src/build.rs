@@ -314,6 +314,7 @@ fn build_stage(parts: StageParts, stage: &PlannedStage, no_cache: bool) -> Resul
         crate::remote_cache::cache_get(store, &key)?
             .and_then(|m| ImageState::load(store, &m).ok().map(|s| (m, s)))
     };
+    let args = built.args.clone();
     let (manifest, mut state) = match cached {
         Some((m, s)) => {
             crate::remote_cache::noted(store, &key, &m);
@@ -327,6 +328,7 @@ fn build_stage(parts: StageParts, stage: &PlannedStage, no_cache: bool) -> Resul
         }
     };
     state.key = format!("stage:{manifest}");
+    state.args = args;
     Ok(state)
 }
 

@@ -31,7 +31,12 @@ pub struct RunParams {
     pub mounts: Vec<Mount>,
     /// Sandboxed (Docker's seccomp profile and capabilities) or `--security=insecure`.
     pub security: Security,
+    /// The container's hostname ([`HOSTNAME`] unless `BUILDKIT_SANDBOX_HOSTNAME` is given).
+    pub hostname: Option<String>,
 }
+
+/// The build arg that sets RUN's hostname, as BuildKit's dockerfile frontend reads it.
+pub const HOSTNAME_ARG: &str = "BUILDKIT_SANDBOX_HOSTNAME";
 
 /// What the build allows RUN beyond the sandbox (`skiff build --allow`, buildx's entitlements;
 /// BuildKit refuses a step that needs one the build did not grant).
@@ -133,7 +138,7 @@ pub fn execute(
                 params.cwd.clone()
             },
             user,
-            hostname: HOSTNAME.into(),
+            hostname: params.hostname.as_deref().unwrap_or(HOSTNAME).into(),
             network: params.network,
             mounts: params.mounts.clone(),
             security: params.security,

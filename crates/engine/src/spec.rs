@@ -52,6 +52,11 @@ pub struct RunSpec {
     pub security: SecurityMode,
     /// `--mount`s in order, then the heredoc script file when there is one.
     pub mounts: Vec<MountSpec>,
+    /// The hostname set with the `BUILDKIT_SANDBOX_HOSTNAME` build arg (`None`: the default
+    /// `buildkitsandbox`); left out of the serialization when unset, so keys made before it
+    /// existed are unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
 }
 
 /// One environment variable.

@@ -17,6 +17,18 @@ pub struct ImageState {
     pub layers: Vec<Descriptor>,
     /// The cache key of everything that led here.
     pub key: String,
+    /// The ARGs the stage declared so far: a stage built `FROM` this one starts with them in
+    /// scope, as in BuildKit. Not part of the committed image (a loaded state has none).
+    pub args: ArgScope,
+}
+
+/// The ARGs in scope at the end of a stage, as [`ImageState::args`] hands them on.
+#[derive(Clone, Debug, Default)]
+pub struct ArgScope {
+    /// Every ARG declared, in order (repeats kept), with the value it resolved to.
+    pub declared: Vec<(String, Option<String>)>,
+    /// The ARG values that override the image's `Env` (until an `ENV` of the same name).
+    pub overrides: Vec<(String, String)>,
 }
 
 impl ImageState {
@@ -39,6 +51,7 @@ impl ImageState {
             layers: Vec::new(),
             // The platform is part of the key: a scratch image's config names it.
             key: format!("scratch {platform}"),
+            args: ArgScope::default(),
         }
     }
 
@@ -49,6 +62,7 @@ impl ImageState {
             config,
             layers: m.layers,
             key: format!("manifest:{manifest}"),
+            args: ArgScope::default(),
         })
     }
 

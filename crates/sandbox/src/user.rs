@@ -13,9 +13,13 @@ use std::path::Path;
 /// passwd, and a numeric uid without an entry runs with gid 0; an explicit group is matched by
 /// name or gid in group (a numeric gid needs no entry) and then no supplementary groups are
 /// added; without an explicit group, a user found in passwd gets the groups listing its name.
+/// The primary group is always among the supplementary ones, first unless already listed.
 pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<User> {
     if spec.is_empty() {
-        return Ok(User::default());
+        return Ok(User {
+            additional_gids: vec![0],
+            ..User::default()
+        });
     }
     let (user_arg, group_arg) = match spec.split_once(':') {
         Some((user, group)) => (user, Some(group)),
@@ -71,6 +75,11 @@ pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<User> {
                     .collect();
             }
         }
+    }
+    // As BuildKit's `ensureAdditionalGids`: the primary group is also a supplementary one
+    // (root's `id` lists `groups=0(root)`).
+    if !user.additional_gids.contains(&user.gid) {
+        user.additional_gids.insert(0, user.gid);
     }
     Ok(user)
 }

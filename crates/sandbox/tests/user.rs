@@ -29,18 +29,19 @@ fn user(uid: u32, gid: u32, additional_gids: &[u32]) -> User {
     }
 }
 
+/// The primary group is always a supplementary group too (BuildKit's `ensureAdditionalGids`).
 #[test]
 fn names_and_numbers_resolve_like_buildkit() {
     let root = rootfs();
     let r = |spec: &str| resolve_user(root.path(), spec).unwrap();
-    assert_eq!(r(""), user(0, 0, &[]));
-    assert_eq!(r("root"), user(0, 0, &[]));
-    assert_eq!(r("appuser"), user(1000, 1000, &[2000, 3000]));
-    assert_eq!(r("1000"), user(1000, 1000, &[2000, 3000]));
-    assert_eq!(r("appuser:extra"), user(1000, 2000, &[]));
-    assert_eq!(r("appuser:3000"), user(1000, 3000, &[]));
-    assert_eq!(r("4242"), user(4242, 0, &[]));
-    assert_eq!(r("4242:4343"), user(4242, 4343, &[]));
+    assert_eq!(r(""), user(0, 0, &[0]));
+    assert_eq!(r("root"), user(0, 0, &[0]));
+    assert_eq!(r("appuser"), user(1000, 1000, &[1000, 2000, 3000]));
+    assert_eq!(r("1000"), user(1000, 1000, &[1000, 2000, 3000]));
+    assert_eq!(r("appuser:extra"), user(1000, 2000, &[2000]));
+    assert_eq!(r("appuser:3000"), user(1000, 3000, &[3000]));
+    assert_eq!(r("4242"), user(4242, 0, &[0]));
+    assert_eq!(r("4242:4343"), user(4242, 4343, &[4343]));
 }
 
 #[test]
@@ -62,7 +63,7 @@ fn unknown_names_fail_with_buildkits_messages() {
 fn only_the_rootfs_files_are_read() {
     // No files at all: numbers work, names do not (the host's root is not consulted).
     let empty = tempfile::tempdir().unwrap();
-    assert_eq!(resolve_user(empty.path(), "0:0").unwrap(), user(0, 0, &[]));
+    assert_eq!(resolve_user(empty.path(), "0:0").unwrap(), user(0, 0, &[0]));
     assert!(resolve_user(empty.path(), "root").is_err());
 
     // An absolute symlink resolves inside the rootfs, not on the host.
@@ -77,7 +78,7 @@ fn only_the_rootfs_files_are_read() {
     symlink("/real/passwd", root.path().join("etc/passwd")).unwrap();
     assert_eq!(
         resolve_user(root.path(), "builder").unwrap(),
-        user(7, 8, &[])
+        user(7, 8, &[8])
     );
     let escape = Path::new("../../../../../../../../etc/shadow-not-here");
     std::fs::remove_file(root.path().join("etc/passwd")).unwrap();

@@ -85,6 +85,7 @@ fn run_with_mounts() -> StepSpec {
                 mode: 0o600,
             },
         ],
+        hostname: None,
     })
 }
 

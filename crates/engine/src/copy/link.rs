@@ -120,6 +120,7 @@ fn record(store: &Store, key: &str, layer: &NewLayer) -> Result<()> {
         config,
         layers: vec![layer.descriptor.clone()],
         key: key.to_string(),
+        args: crate::state::ArgScope::default(),
     };
     let manifest = state.commit(store)?;
     store.cache_put(key, manifest.digest())?;

@@ -3,6 +3,7 @@
 
 use crate::cachekey::PROXY_ARGS;
 use crate::error::diag;
+use crate::state::ArgScope;
 use anyhow::Result;
 use skiff_frontend::instructions::ArgCommand;
 use skiff_frontend::shell::{Env, Lexer};
@@ -27,6 +28,24 @@ pub(super) struct ArgValues<'a> {
 }
 
 impl StageArgs {
+    /// The ARGs of a stage that starts where `scope` ended: a stage built `FROM` another
+    /// stage sees its ARG values without declaring them again (BuildKit copies the base
+    /// stage's build args and environment).
+    pub fn inherit(scope: &ArgScope) -> StageArgs {
+        StageArgs {
+            declared: scope.declared.clone(),
+            overrides: scope.overrides.clone(),
+        }
+    }
+
+    /// What a stage built `FROM` this one inherits.
+    pub fn scope(&self) -> ArgScope {
+        ArgScope {
+            declared: self.declared.clone(),
+            overrides: self.overrides.clone(),
+        }
+    }
+
     /// The image's `Env` (`K=V` strings) with the ARG overrides applied, in order (replaced
     /// in place, new ones appended).
     pub fn effective_env(&self, image_env: &[String]) -> Vec<(String, String)> {
@@ -93,12 +112,15 @@ impl StageArgs {
     }
 
     /// BuildKit's `|N K=V …` prefix of a RUN's history: every ARG the stage declared (but the
-    /// proxy ones), unset ones with an empty value, each with the value the step sees in
-    /// `effective`.
+    /// proxy ones), once each in the order first declared (current BuildKit's
+    /// `runCommandString`), unset ones with an empty value, each with the value the step sees
+    /// in `effective`.
     pub fn history_args(&self, effective: &[(String, String)]) -> Vec<String> {
+        let mut seen_names = std::collections::HashSet::new();
         self.declared
             .iter()
             .filter(|(k, _)| !PROXY_ARGS.contains(&k.as_str()))
+            .filter(|(k, _)| seen_names.insert(k.as_str()))
             .map(|(k, declared)| {
                 let seen = effective.iter().find(|(name, _)| name == k).map(|(_, v)| v);
                 format!(

@@ -52,13 +52,14 @@ impl<'a> StageBuilder<'a> {
                 .filter(|i| makes_step(&i.command))
                 .count();
         let state = base_state(parts, stage, label.as_deref(), total)?;
+        let args = StageArgs::inherit(&state.args);
         let mut builder = StageBuilder {
             inputs,
             workspace,
             steps,
             stage,
             state,
-            args: StageArgs::default(),
+            args,
             cmd_set: false,
             position: usize::from(from_image),
             total,
@@ -82,6 +83,7 @@ impl<'a> StageBuilder<'a> {
             let now = crate::time::history_time(self.workspace.layer.source_date_epoch);
             crate::state::fill_history_times(&mut self.state.config, &now);
         }
+        self.state.args = self.args.scope();
         Ok(self.state)
     }
 

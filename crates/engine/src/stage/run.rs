@@ -35,6 +35,9 @@ impl StageBuilder<'_> {
         env.extend(planned.env.iter().cloned());
         env.extend(run::undeclared_proxy_env(&workspace.build_args, &effective));
         let opts = workspace.layer.clone();
+        let hostname = (workspace.build_args.iter())
+            .find(|(k, v)| k == run::HOSTNAME_ARG && !v.is_empty())
+            .map(|(_, v)| v.clone());
         let spec = StepSpec::Run(RunSpec {
             argv: argv.clone(),
             env: key_env,
@@ -43,6 +46,7 @@ impl StageBuilder<'_> {
             network: NetworkMode::of(r.network),
             security: SecurityMode::of(r.security),
             mounts: planned.specs.clone(),
+            hostname: hostname.clone(),
         });
         let key = step_key(Some(&self.state.key), &spec, Some(&LayerFormat::of(&opts)));
         let created_by = history_text(&argv, &history_args);
@@ -54,6 +58,7 @@ impl StageBuilder<'_> {
             network,
             mounts: Vec::new(),
             security,
+            hostname,
         };
         self.cached_step(inst, key, &created_by, |this, step| {
             let runtime = workspace.runtime_for(&this.state.layers)?;

@@ -48,6 +48,7 @@ mod args;
 mod model;
 mod refs;
 mod stages;
+mod syntax;
 
 pub use model::{
     Base, Dependency, DependencyKind, GlobalArg, PlanOptions, PlannedStage, SkippedStage,
@@ -131,6 +132,7 @@ pub fn automatic_args(build: PlatformParts, target: PlatformParts) -> Env {
 
 /// Checks a parsed Dockerfile and plans the build of `options.target`.
 pub fn plan(dockerfile: &Dockerfile, options: &PlanOptions) -> Result<Plan, Diagnostic> {
+    syntax::check(dockerfile)?;
     // BuildKit checks every stage's instructions as it parses them, but their values only when
     // it builds them: unneeded stages get the parse-time checks, needed ones all checks below.
     let typed = dockerfile
