@@ -169,28 +169,20 @@ fn step_spec(req: &CopyRequest, copy: CopySpec) -> StepSpec {
     }
 }
 
-/// The absolute destination (ending in `/` when it names a directory), checked against the
-/// number of sources.
+/// The absolute destination, ending in `/` when it names a directory. Several sources need
+/// no trailing `/`: each is copied to it in turn as if alone (current BuildKit chains one
+/// copy per source; the 20.10 frontend's "must end with a /" rule is gone).
 fn destination(workdir: &str, req: &CopyRequest) -> Result<String> {
     let dest = absolute(workdir, &req.dest);
-    let dest = if (req.dest.ends_with('/') || req.dest == "." || req.dest.ends_with("/."))
-        && !dest.ends_with('/')
-    {
-        format!("{dest}/")
-    } else {
-        dest
-    };
-    let count = req.sources.len() + req.contents.len();
-    if count > 1 && !dest.ends_with('/') {
-        bail!(
-            "When using {} with more than one source file, the destination must be a \
-             directory and end with a /: write \"{}/\" to copy {count} sources into that \
-             directory",
-            req.name(),
-            req.dest,
-        );
-    }
-    Ok(dest)
+    Ok(
+        if (req.dest.ends_with('/') || req.dest == "." || req.dest.ends_with("/."))
+            && !dest.ends_with('/')
+        {
+            format!("{dest}/")
+        } else {
+            dest
+        },
+    )
 }
 
 /// Selecting and checksumming the path and remote sources of one COPY/ADD.

@@ -135,7 +135,8 @@ impl<'a> Writer<'a> {
     }
 
     /// Copies one selected source to `dest` (an absolute path in the rootfs; `dest_is_dir`
-    /// when it ends with `/` or the COPY has several sources).
+    /// when it ends with `/`). A file goes inside `dest` when that is a directory by then, so
+    /// several sources or matches copied in turn land as BuildKit's chained copies do.
     pub fn copy_source(
         &mut self,
         tree: &SourceTree,
