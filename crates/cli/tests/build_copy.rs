@@ -307,6 +307,9 @@ fn heredoc_copy() {
          COPY <<EOF /hello\n\
          hello $NAME\n\
          EOF\n\
+         COPY <<EOF /quotes\n\
+         a \"$NAME\" '$NAME' \\$NAME\n\
+         EOF\n\
          COPY <<A <<'B' /multi/\n\
          a\n\
          A\n\
@@ -318,6 +321,8 @@ fn heredoc_copy() {
         file(&image, "/hello"),
         ("hello world\n".into(), 0o644, 0, 0)
     );
+    // Only variables and escapes are processed: quotes are text and do not stop expansion.
+    assert_eq!(file(&image, "/quotes").0, "a \"world\" 'world' $NAME\n");
     assert_eq!(file(&image, "/multi/A").0, "a\n");
     assert_eq!(file(&image, "/multi/B").0, "b $NAME\n");
 }

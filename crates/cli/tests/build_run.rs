@@ -261,6 +261,12 @@ fn heredocs_run_like_buildkit() {
         "RUN <<-EOF\n",
         "\techo tabs > /heredoc-chomp\n",
         "\tEOF\n",
+        "RUN <<\"EOF\"\n",
+        "echo \"quoted $0\" > /heredoc-quoted\n",
+        "EOF\n",
+        "RUN <<'EOF'\n",
+        "echo \"single $0\" > /heredoc-single\n",
+        "EOF\n",
     )) else {
         return;
     };
@@ -275,6 +281,9 @@ fn heredocs_run_like_buildkit() {
     assert_eq!(image.fs.read_string("/multi-a"), "alpha\n");
     assert_eq!(image.fs.read_string("/multi-b"), "beta\n");
     assert_eq!(image.fs.read_string("/heredoc-chomp"), "tabs\n");
+    // A quoted delimiter still makes the body the script (the shell expands, not skiff).
+    assert_eq!(image.fs.read_string("/heredoc-quoted"), "quoted /bin/sh\n");
+    assert_eq!(image.fs.read_string("/heredoc-single"), "single /bin/sh\n");
     assert!(!image.fs.exists("/dev/pipes"));
 }
 

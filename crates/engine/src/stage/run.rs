@@ -84,10 +84,7 @@ impl StageBuilder<'_> {
     fn run_argv(&self, r: &RunCommand) -> Result<Vec<String>> {
         let config = &self.state.config.config;
         let argv = match (&r.command, r.heredocs.as_slice()) {
-            (CommandLine::Shell(text), [doc])
-                if text.value.trim() == format!("<<{}", doc.name)
-                    || text.value.trim() == format!("<<-{}", doc.name) =>
-            {
+            (CommandLine::Shell(text), [doc]) if is_lone_heredoc(&text.value, &doc.name) => {
                 let body = heredoc_text(doc);
                 if body.starts_with("#!") {
                     // A script with its own interpreter: run it as a file.
@@ -116,6 +113,21 @@ impl StageBuilder<'_> {
         }
         Ok(argv)
     }
+}
+
+/// Whether a RUN's whole command is the heredoc `name` (`<<EOF`, `<<-EOF`, `<<"EOF"`,
+/// `<<'EOF'`), as BuildKit's `MustParseHeredoc` of the command: its body is then the script,
+/// whatever the quoting.
+fn is_lone_heredoc(command: &str, name: &str) -> bool {
+    let Some(rest) = command.trim().strip_prefix("<<") else {
+        return false;
+    };
+    let rest = rest.strip_prefix('-').unwrap_or(rest).trim_start();
+    let unquoted = ['"', '\'']
+        .iter()
+        .find_map(|q| rest.strip_prefix(*q).and_then(|r| r.strip_suffix(*q)))
+        .unwrap_or(rest);
+    unquoted == name
 }
 
 /// A RUN's history text: BuildKit's `|N K=V …` prefix of the stage's ARGs when it has any.

@@ -216,7 +216,7 @@ impl SourcesAndDest {
                 if !c.expand {
                     return Ok(c.clone());
                 }
-                let data = ex.word(&Word {
+                let data = ex.raw_word(&Word {
                     value: c.data.clone(),
                     span: c.span,
                 })?;

@@ -53,6 +53,18 @@ impl<'a> Expander<'a> {
         }
     }
 
+    /// A heredoc body's expansion, as BuildKit's `ExpandRaw`: a lexer with `\\` as escape
+    /// that treats quotes as text, so only variables (and escapes) are processed.
+    pub(crate) fn raw_word(&self, word: &Word) -> Result<Word, Diagnostic> {
+        let mut raw = Lexer::new('\\');
+        raw.skip_process_quotes = true;
+        Expander {
+            lexer: &raw,
+            env: self.env,
+        }
+        .word(word)
+    }
+
     /// [`Expander::word`] over an optional word.
     pub(crate) fn opt(&self, word: &Option<Word>) -> Result<Option<Word>, Diagnostic> {
         word.as_ref().map(|w| self.word(w)).transpose()
