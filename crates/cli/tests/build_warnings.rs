@@ -66,3 +66,25 @@ fn skiffs_own_rules_run_in_a_build_too() {
         run.report()
     );
 }
+
+#[test]
+fn from_a_stage_name_with_capitals_builds_but_warns_that_buildkit_fails() {
+    let p = Project::new();
+    p.dockerfile("FROM busybox AS Base\nLABEL stage=base\nFROM Base\nLABEL child=1\n");
+    let (run, image) = p.build_image(&[]);
+    // Built on the stage (its label is inherited), not pulled as an image.
+    assert_eq!(
+        image.runtime_config()["Labels"]["stage"],
+        "base",
+        "{}",
+        run.report()
+    );
+    let err = run.stderr();
+    assert!(
+        err.contains("FROM Base builds on stage \"base\" here, but BuildKit fails on it"),
+        "{}",
+        run.report()
+    );
+    assert!(err.contains("Dockerfile:3:6"), "{}", run.report());
+    assert!(err.contains("write FROM base"), "{}", run.report());
+}

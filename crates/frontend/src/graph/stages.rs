@@ -58,6 +58,11 @@ pub(super) fn split(
         });
     }
     for stage in &stages {
+        if let Base::Stage(parent) = stage.base {
+            if stage.base_name != stage.base_name.to_lowercase() {
+                warnings.push(capitalized_stage_reference(stage, &stages[parent]));
+            }
+        }
         if let Base::Image(image) = &stage.base {
             let earlier = stages[..stage.index]
                 .iter()
@@ -95,6 +100,24 @@ pub(super) fn split(
         }
     }
     Ok(stages)
+}
+
+/// `FROM Builder` naming the stage `builder`: skiff builds on the stage, but BuildKit looks
+/// the name up as written, takes it for an image reference and fails (a repository name must
+/// be lowercase), so the warning says so.
+fn capitalized_stage_reference(stage: &PlannedStage, parent: &PlannedStage) -> Diagnostic {
+    let name = &stage.base_name;
+    Diagnostic::warning(
+        format!(
+            "FROM {name} builds on stage \"{}\" here, but BuildKit fails on it: it matches \
+             stage names only in lowercase and reads \"{name}\" as an image reference, which \
+             must be lowercase",
+            parent.label()
+        ),
+        Some(stage.from.image.span),
+    )
+    .with_label("stage name with capitals")
+    .with_hint(format!("write FROM {}", name.to_lowercase()))
 }
 
 /// Sets each stage's `triggers`: the ONBUILD triggers of its parent stage.
