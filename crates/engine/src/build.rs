@@ -126,6 +126,9 @@ fn planned(options: &BuildOptions) -> Result<Planned> {
         target: options.target.clone(),
         build_args: build_args.clone(),
         automatic_args: automatic_args(parts(&Platform::host()), parts(&platform)),
+        named_contexts: (options.named_contexts.iter())
+            .map(|(name, _)| name.clone())
+            .collect(),
     };
     let plan = skiff_frontend::plan(&dockerfile, &plan_opts).map_err(diag)?;
     Ok(Planned {

@@ -174,6 +174,11 @@ impl<'a> Inputs<'a> {
         })
     }
 
+    /// Whether `name` is a `--build-context` (which then stands for the image or stage).
+    pub fn is_named_context(&self, name: &str) -> bool {
+        self.named.iter().any(|(n, _)| n == name)
+    }
+
     /// A `--build-context NAME=DIR` directory, if `name` is one.
     fn named_context_dir(&self, name: &str) -> Option<PathBuf> {
         self.named.iter().find_map(|(n, c)| match c {
@@ -200,14 +205,20 @@ impl<'a> Inputs<'a> {
             .find(|(n, _)| n == reference)
             .map(|(_, c)| c.clone());
         let manifest = match named {
+            // `docker-image://scratch` is the empty image, as in BuildKit: nothing to fetch.
+            Some(NamedContext::Image(r)) if is_scratch(&r) => {
+                return Ok(ImageState::scratch(&self.platform));
+            }
             Some(NamedContext::OciLayout(dir, tag)) => {
                 skiff_image::import::oci_layout(&self.store, &dir, tag.as_deref())
                     .with_context(|| format!("importing the OCI layout {}", dir.display()))?
             }
             Some(NamedContext::Image(r)) => self.pull(&r)?,
-            Some(NamedContext::Dir(_)) => {
-                bail!("build context \"{reference}\" is a directory, not an image")
-            }
+            Some(NamedContext::Dir(_)) => bail!(
+                "build context \"{reference}\" is a directory, not an image: skiff can use a \
+                 directory context with COPY --from and RUN --mount from, but not as a FROM base \
+                 or in place of a stage; give it as docker-image:// or oci-layout://"
+            ),
             None => self.pull(reference)?,
         };
         let state = ImageState::load(&self.store, manifest.digest())?;
@@ -250,4 +261,12 @@ impl<'a> Inputs<'a> {
             &self.progress,
         )
     }
+}
+
+/// Whether a `docker-image://` reference is `scratch` (also spelled in full).
+fn is_scratch(reference: &str) -> bool {
+    matches!(
+        reference,
+        "scratch" | "docker.io/library/scratch" | "docker.io/library/scratch:latest"
+    )
 }

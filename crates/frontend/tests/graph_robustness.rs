@@ -138,6 +138,7 @@ fn exercise(dockerfile: &Dockerfile) -> usize {
             target: target.map(str::to_string),
             build_args: env.clone(),
             automatic_args: graph::automatic_args(parts("amd64", None), parts("arm64", None)),
+            ..PlanOptions::default()
         };
         match graph::plan(dockerfile, &options) {
             Ok(plan) => {

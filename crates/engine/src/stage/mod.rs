@@ -239,8 +239,12 @@ fn base_state(
         Base::Stage(i) => return inputs.stage_result(*i),
         Base::Image(reference) => reference,
     };
-    let base = skiff_image::reference::Reference::parse(&stage.base_name)
-        .map_or_else(|_| stage.base_name.clone(), |r| r.to_string());
+    let base = if inputs.is_named_context(&stage.base_name) {
+        format!("{} (build context)", stage.base_name)
+    } else {
+        skiff_image::reference::Reference::parse(&stage.base_name)
+            .map_or_else(|_| stage.base_name.clone(), |r| r.to_string())
+    };
     let name = crate::progress::step_name(label, 1, total, &format!("FROM {base}"));
     let step = parts
         .steps

@@ -174,6 +174,7 @@ pub fn plan(dockerfile: &Dockerfile, options: &PlanOptions) -> Result<Plan, Diag
     let (global_args, global_env) = args::resolve_globals(&typed[..first_from], &lexer, options)?;
 
     let mut stages = stages::split(&typed[first_from..], &lexer, &global_env, &mut warnings)?;
+    stages::replace_named(&mut stages, &options.named_contexts);
     stages::fill_triggers(&mut stages);
     refs::link(&mut stages)?;
     let target = find_target(&stages, options.target.as_deref())?;

@@ -14,6 +14,9 @@ pub struct PlanOptions {
     pub build_args: Env,
     /// The automatic global args (`BUILDPLATFORM`, `TARGETARCH`, …), see [`super::automatic_args`].
     pub automatic_args: Env,
+    /// The names of the `--build-context`s: a stage of the same name is replaced by that
+    /// context (its instructions are not built), as in BuildKit.
+    pub named_contexts: Vec<String>,
 }
 
 /// The base a stage starts from.

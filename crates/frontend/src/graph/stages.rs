@@ -102,6 +102,22 @@ pub(super) fn split(
     Ok(stages)
 }
 
+/// Replaces each stage named like a `--build-context` by that context, as BuildKit does: the
+/// stage becomes `FROM <name>` with no instructions (the engine resolves the name to the
+/// named context), so what it would have built, and the stages only it needed, are skipped.
+pub(super) fn replace_named(stages: &mut [PlannedStage], named_contexts: &[String]) {
+    for stage in stages.iter_mut() {
+        let Some(name) = stage.name.clone() else {
+            continue;
+        };
+        if named_contexts.iter().any(|n| n.to_lowercase() == name) {
+            stage.base = Base::Image(name.clone());
+            stage.base_name = name;
+            stage.instructions.clear();
+        }
+    }
+}
+
 /// `FROM Builder` naming the stage `builder`: skiff builds on the stage, but BuildKit looks
 /// the name up as written, takes it for an image reference and fails (a repository name must
 /// be lowercase), so the warning says so.
@@ -146,11 +162,18 @@ pub(super) fn check_values(
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<(), Diagnostic> {
     // Stage k's instructions follow its FROM, the k-th FROM from `first_from` on.
+    let all = &dockerfile.instructions;
     let mut k = first_from;
     for stage in stages.iter_mut() {
         k += 1;
-        let asts = &dockerfile.instructions[k..k + stage.instructions.len()];
-        k += stage.instructions.len();
+        let end = (k..all.len())
+            .find(|&i| all[i].keyword == "from")
+            .unwrap_or(all.len());
+        let asts = &all[k..end];
+        k = end;
+        if stage.instructions.is_empty() {
+            continue; // replaced by a named context, or nothing after its FROM
+        }
         let checked = asts
             .iter()
             .map(|i| instructions::parse_instruction(i, &dockerfile.source));
