@@ -267,6 +267,23 @@ fn images_are_found_by_id_and_id_prefix() {
     assert!(err.contains("ambiguous"), "{err}");
     let err = failing(p.skiff().args(["inspect", "0123456789ab0123"]));
     assert!(err.contains("no image named"), "{err}");
+
+    // The manifest's digest (what build and pull print) finds the image too.
+    let digest = run_ok(
+        p.skiff()
+            .args(["images", "--format", "{{.Digest}}", "skiff-test/by-id"]),
+    );
+    assert_eq!(id_of(&p, digest.trim()), id);
+    // Of several images, a missing one is reported and the others are still shown.
+    let out = p
+        .skiff()
+        .args(["inspect", short, "skiff-test/absent:1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown.as_array().map(Vec::len), Some(1), "{shown}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("skiff-test/absent:1"));
 }
 
 #[test]
