@@ -26,19 +26,19 @@ enum Command {
     /// Push an image from the store to a registry.
     Push(commands::image::PushArgs),
     /// List the images in the store.
-    Images(commands::image::ImagesArgs),
+    Images(commands::images::ImagesArgs),
     /// Show the steps an image was made of, with their instructions and sizes.
     History(commands::history::HistoryArgs),
-    /// Show an image's manifest and config as JSON.
-    Inspect(commands::image::InspectArgs),
+    /// Show images as `docker image inspect` does (JSON, or a `--format` template).
+    Inspect(commands::inspect::InspectArgs),
     /// Give an image in the store another name.
     Tag(commands::archive::TagArgs),
     /// Write images to a docker (or OCI) archive, as `docker save` does.
     Save(commands::archive::SaveArgs),
     /// Load images from a docker or OCI archive into the store, as `docker load` does.
     Load(commands::archive::LoadArgs),
-    /// Remove image names from the store.
-    Rmi(commands::image::RmiArgs),
+    /// Remove image names, and images left without one, as `docker rmi` does.
+    Rmi(commands::images::RmiArgs),
     /// Remove blobs, snapshots and cache entries nothing refers to.
     Prune(commands::image::PruneArgs),
     /// Tools for looking inside skiff's frontend.
@@ -53,13 +53,13 @@ fn main() -> ExitCode {
         Command::Build(args) => commands::build::run(&ctx, *args),
         Command::Pull(args) => commands::image::pull(&ctx, args),
         Command::Push(args) => commands::image::push(&ctx, args),
-        Command::Images(args) => commands::image::images(&ctx, args),
+        Command::Images(args) => commands::images::images(&ctx, args),
         Command::History(args) => commands::history::history(&ctx, args),
-        Command::Inspect(args) => commands::image::inspect(&ctx, args),
+        Command::Inspect(args) => commands::inspect::inspect(&ctx, args),
         Command::Tag(args) => commands::archive::tag(&ctx, args),
         Command::Save(args) => commands::archive::save(&ctx, args),
         Command::Load(args) => commands::archive::load(&ctx, args),
-        Command::Rmi(args) => commands::image::rmi(&ctx, args),
+        Command::Rmi(args) => commands::images::rmi(&ctx, args),
         Command::Prune(args) => commands::image::prune(&ctx, args),
         Command::Debug(cmd) => commands::debug::run(&ctx, cmd),
     };

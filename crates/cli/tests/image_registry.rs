@@ -17,6 +17,10 @@ fn skiff(root: &Path) -> Command {
     cmd
 }
 
+/// `skiff images --format`: each name as given to pull (`127.0.0.1:PORT/…:tag`) and its
+/// manifest digest.
+const NAME_AND_DIGEST: &str = "{{.Repository}}:{{.Tag}} {{.Digest}}";
+
 fn run_failing(cmd: &mut Command) -> Output {
     let output = cmd.output().unwrap();
     assert!(!output.status.success(), "{cmd:?} succeeded unexpectedly");
@@ -47,13 +51,13 @@ fn pull_push_images_inspect_rmi_prune_round_trip() {
     let out = run_ok(skiff(root.path()).args(["pull", &busybox.reference]));
     assert!(out.contains(&busybox.digest), "{out}");
 
-    let out = run_ok(skiff(root.path()).arg("images"));
-    assert!(out.contains(&busybox.reference), "{out}");
-    assert!(out.contains(&busybox.digest[..19]), "{out}");
-    let out = run_ok(skiff(root.path()).args(["images", "--quiet"]));
-    assert_eq!(out.trim(), busybox.digest);
+    let out = run_ok(skiff(root.path()).args(["images", "--format", NAME_AND_DIGEST]));
+    assert_eq!(
+        out.trim(),
+        format!("{} {}", busybox.reference, busybox.digest)
+    );
 
-    let out = run_ok(skiff(root.path()).args(["inspect", &busybox.reference]));
+    let out = run_ok(skiff(root.path()).args(["inspect", "--raw", &busybox.reference]));
     for needle in [
         "\"Manifest\"",
         "\"Config\"",
@@ -79,7 +83,7 @@ fn pull_push_images_inspect_rmi_prune_round_trip() {
 
     let out = run_ok(skiff(root.path()).args(["rmi", &busybox.reference]));
     assert!(out.contains("Untagged"), "{out}");
-    let out = run_ok(skiff(root.path()).arg("images"));
+    let out = run_ok(skiff(root.path()).args(["images", "--format", NAME_AND_DIGEST]));
     assert!(!out.contains(&busybox.reference), "{out}");
     run_ok(skiff(root.path()).arg("prune"));
     assert!(
@@ -193,6 +197,6 @@ fn a_pull_killed_half_way_leaves_a_store_the_next_pull_and_prune_handle() {
             path.display()
         );
     }
-    let out = run_ok(skiff(root.path()).args(["inspect", &through_proxy]));
+    let out = run_ok(skiff(root.path()).args(["inspect", "--raw", &through_proxy]));
     assert!(out.contains(&written.layer_digests[0]), "{out}");
 }

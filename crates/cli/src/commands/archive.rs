@@ -1,6 +1,6 @@
 //! Docker's image commands over archives and names: `tag`, `save`, `load`.
 
-use super::image::{find_image, open_store};
+use super::lookup::{find_image, open_store};
 use super::Context;
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, ValueEnum};
@@ -14,7 +14,7 @@ use std::process::ExitCode;
 /// `skiff tag SOURCE TARGET`.
 #[derive(Args, Debug)]
 pub struct TagArgs {
-    /// The image in the store.
+    /// The image: a name, an ID or an ID prefix.
     pub source: String,
     /// The new name (`app:1`, `registry.example/app:1`).
     pub target: String,
@@ -38,7 +38,8 @@ pub struct SaveArgs {
     /// The archive format.
     #[arg(long, value_enum, default_value_t = SaveFormat::Docker)]
     pub format: SaveFormat,
-    /// The images to save (each with the name it is given here).
+    /// The images to save (each with the name it is given here; one given by ID or ID
+    /// prefix is saved without a name).
     #[arg(required = true)]
     pub images: Vec<String>,
 }

@@ -5,6 +5,11 @@ pub mod build;
 pub mod debug;
 pub mod history;
 pub mod image;
+pub mod images;
+pub mod inspect;
+pub mod lookup;
+pub mod template;
+pub mod units;
 
 use std::path::PathBuf;
 

@@ -98,7 +98,11 @@ impl Story {
     /// The golang base image's layer digests (hex), as A's store has them.
     fn golang_layers(&self, app: &Project) -> BTreeSet<String> {
         let reference = self.registry.reference("golang:1.19-bookworm");
-        let out = app.skiff().args(["inspect", &reference]).output().unwrap();
+        let out = app
+            .skiff()
+            .args(["inspect", "--raw", &reference])
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "{}",
