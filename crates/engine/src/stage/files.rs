@@ -19,6 +19,11 @@ impl StageBuilder<'_> {
         self.state.config.config.working_dir = dir.clone();
         // BuildKit records the resolved directory, not the words written.
         let created_by = format!("WORKDIR {dir}");
+        if dir == "/" {
+            // The root always exists: current BuildKit makes no layer for it.
+            self.meta("WORKDIR", &created_by);
+            return Ok(());
+        }
         let user = self.state.config.config.user.clone();
         let opts = self.workspace.layer.clone();
         let spec = StepSpec::Workdir(WorkdirSpec {

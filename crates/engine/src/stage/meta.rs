@@ -27,15 +27,15 @@ pub(super) fn label(config: &mut ImageConfig, l: &LabelCommand) -> String {
     format!("LABEL {}", pairs(&l.labels))
 }
 
-/// `EXPOSE`: the ports, and the history's Go map of them (sorted).
+/// `EXPOSE`: the ports, and the history text as current BuildKit prints it: the port specs
+/// in the order written (ranges expanded, protocol lowercased) as a Go slice,
+/// `EXPOSE [80/tcp 53/udp]`.
 pub(super) fn expose(config: &mut ImageConfig, e: &ExposeCommand) -> Result<String> {
     let keys = e.port_keys().map_err(diag)?;
     for key in &keys {
         (config.config.exposed_ports).insert(key.clone(), serde_json::json!({}));
     }
-    let ports: std::collections::BTreeSet<String> = keys.into_iter().collect();
-    let map: Vec<String> = ports.iter().map(|p| format!("{p}:{{}}")).collect();
-    Ok(format!("EXPOSE map[{}]", map.join(" ")))
+    Ok(format!("EXPOSE [{}]", keys.join(" ")))
 }
 
 /// `USER`.

@@ -269,8 +269,9 @@ fn base_state(
 /// Whether the instruction is a numbered step (it may make a layer, so it goes through the
 /// cache); metadata instructions only change the config, as in BuildKit's numbering.
 fn makes_step(command: &Command) -> bool {
-    matches!(
-        command,
-        Command::Run(_) | Command::Copy(_) | Command::Add(_) | Command::Workdir(_)
-    )
+    match command {
+        // `WORKDIR /` makes no layer (see `StageBuilder::workdir`).
+        Command::Workdir(w) => w.path.value != "/",
+        c => matches!(c, Command::Run(_) | Command::Copy(_) | Command::Add(_)),
+    }
 }
