@@ -31,6 +31,8 @@ pub struct RunParams {
     pub mounts: Vec<Mount>,
     /// Sandboxed (Docker's seccomp profile and capabilities) or `--security=insecure`.
     pub security: Security,
+    /// `--shm-size` and `--ulimit`.
+    pub limits: skiff_sandbox::RunLimits,
 }
 
 /// What the build allows RUN beyond the sandbox (`skiff build --allow`, buildx's entitlements;
@@ -137,6 +139,7 @@ pub fn execute(
             network: params.network,
             mounts: params.mounts.clone(),
             security: params.security,
+            limits: params.limits.clone(),
         };
         let mut pending = Vec::new();
         let mut emit = |chunk: &[u8]| {

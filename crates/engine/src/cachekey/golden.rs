@@ -85,6 +85,8 @@ fn run_with_mounts() -> StepSpec {
                 mode: 0o600,
             },
         ],
+        shm_size: None,
+        ulimits: Vec::new(),
     })
 }
 

@@ -43,6 +43,13 @@ impl StageBuilder<'_> {
             network: NetworkMode::of(r.network),
             security: SecurityMode::of(r.security),
             mounts: planned.specs.clone(),
+            shm_size: workspace.limits.shm_size,
+            ulimits: workspace
+                .limits
+                .ulimits
+                .iter()
+                .map(|u| u.to_string())
+                .collect(),
         });
         let key = step_key(Some(&self.state.key), &spec, Some(&LayerFormat::of(&opts)));
         let created_by = history_text(&argv, &history_args);
@@ -54,6 +61,7 @@ impl StageBuilder<'_> {
             network,
             mounts: Vec::new(),
             security,
+            limits: workspace.limits.clone(),
         };
         self.cached_step(inst, key, &created_by, |this, step| {
             let runtime = workspace.runtime_for(&this.state.layers)?;

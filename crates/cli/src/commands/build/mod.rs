@@ -11,9 +11,12 @@ mod dry_run;
 mod exec;
 mod findings;
 mod inputs;
+mod limits;
+mod load;
 mod outputs;
 mod pairs;
 mod report;
+mod results;
 
 pub use args::BuildArgs;
 
