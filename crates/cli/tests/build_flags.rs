@@ -77,6 +77,12 @@ fn iidfile_and_metadata_file_describe_the_image_as_buildx_does() {
     let run = p.build(&["--iidfile", iid_s, "--metadata-file", meta_s]);
     run.assert_failed_with("missing.txt");
     assert!(!iid.exists() && !meta.exists(), "{}", run.report());
+    // So does one that fails before it starts (a bad flag value found while converting).
+    simple(&p);
+    p.build_ok(&["--iidfile", iid_s]);
+    let run = p.build(&["--iidfile", iid_s, "--build-arg", "SOURCE_DATE_EPOCH=x"]);
+    run.assert_failed_with("SOURCE_DATE_EPOCH=x");
+    assert!(!iid.exists(), "{}", run.report());
 }
 
 #[test]

@@ -35,6 +35,7 @@ impl BuildConfig {
         let outputs = outputs::plan(&args.outputs, &args.tags, args.push)?;
         let allow = args.entitlements();
         let load = args.load;
+        let results = ResultFiles::of(&args);
         let build_args: Vec<(String, String)> = args
             .build_args
             .into_iter()
@@ -93,10 +94,7 @@ impl BuildConfig {
             options,
             outputs,
             store_root,
-            results: ResultFiles {
-                iidfile: args.iidfile,
-                metadata_file: args.metadata_file,
-            },
+            results,
             load,
         })
     }

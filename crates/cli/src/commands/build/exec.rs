@@ -36,10 +36,7 @@ pub fn execute(mode: Mode, config: &BuildConfig, started: Instant) -> ExitCode {
     // The build checks run first (with `error=true` a finding stops the build before it
     // starts); their findings are shown after the build, whether it succeeds or not.
     let mut warnings = Vec::new();
-    let outcome = config
-        .results
-        .clear()
-        .and_then(|()| lint_build(config, &mut warnings, source, color))
+    let outcome = lint_build(config, &mut warnings, source, color)
         .and_then(|()| build_and_deliver(config, &progress, &mut warnings, color, started))
         .and_then(|built| config.results.write(&built).map(|()| built));
     for warning in warnings {

@@ -37,6 +37,10 @@ pub fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<ExitCode> {
         let config = BuildConfig::from_args(args, store_root(ctx))?;
         return Ok(dry_run::run(&config));
     }
+    // Files a previous build left go first, so that a build failing anywhere leaves none.
+    if let Err(err) = results::ResultFiles::of(&args).clear() {
+        return Ok(exec::fail_early(mode, &err));
+    }
     let config = BuildConfig::from_args(args, store_root(ctx));
     Ok(match config {
         Ok(config) => exec::execute(mode, &config, started),

@@ -28,6 +28,14 @@ pub struct Built {
 }
 
 impl ResultFiles {
+    /// The files the flags name.
+    pub fn of(args: &super::args::BuildArgs) -> ResultFiles {
+        ResultFiles {
+            iidfile: args.iidfile.clone(),
+            metadata_file: args.metadata_file.clone(),
+        }
+    }
+
     /// Removes the files a previous build left, so that a failed build leaves none (buildx
     /// removes a stale image ID file the same way before it builds).
     pub fn clear(&self) -> Result<()> {
