@@ -72,6 +72,22 @@ fn iidfile_and_metadata_file_describe_the_image_as_buildx_does() {
     // The digest on stdout is the manifest's, as before.
     assert_eq!(run.stdout().trim(), image.digest);
 
+    // An OCI archive's names are the image's names too (buildx's `image.name`).
+    let output = format!("type=oci,dest={},name=other:2", out.display());
+    p.build_ok(&[
+        "-t",
+        "app:1",
+        "--metadata-file",
+        meta_s,
+        "--output",
+        &output,
+    ]);
+    let m: Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
+    assert_eq!(
+        m["image.name"],
+        Value::from("docker.io/library/other:2,docker.io/library/app:1")
+    );
+
     // A failed build leaves no stale file behind.
     p.dockerfile("FROM busybox\nCOPY missing.txt /m\n");
     let run = p.build(&["--iidfile", iid_s, "--metadata-file", meta_s]);

@@ -99,12 +99,15 @@ impl BuildConfig {
         })
     }
 
-    /// The names `-t` gave (normalised), for `--load`: the names of the outputs that carry
-    /// them, without duplicates.
-    pub fn tag_names(&self) -> Vec<String> {
+    /// The names the image is given (`-t` tags normalised, outputs' `name=`), in order and
+    /// without duplicates: `--load` tags it so, `--metadata-file` lists them as `image.name`.
+    pub fn image_names(&self) -> Vec<String> {
         let mut names: Vec<String> = Vec::new();
         for output in &self.outputs {
-            if let Output::Image { names: n, .. } | Output::Docker { names: n, .. } = output {
+            if let Output::Image { names: n, .. }
+            | Output::Docker { names: n, .. }
+            | Output::Oci { names: n, .. } = output
+            {
                 for name in n {
                     if !names.contains(name) {
                         names.push(name.clone());

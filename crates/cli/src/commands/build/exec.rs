@@ -81,7 +81,7 @@ fn build_and_deliver(
         progress,
     )?;
     if config.load {
-        let names = config.tag_names();
+        let names = config.image_names();
         let description = super::load::load(&store, &outcome.manifest, &names)?;
         progress.emit(Event::Exported {
             kind: "docker".into(),
@@ -102,7 +102,7 @@ fn build_and_deliver(
     let (steps, cached) = progress.step_counts();
     progress.emit(Event::Summary(Summary {
         digest,
-        names: delivered.names.clone(),
+        names: delivered.names,
         layers: outcome.state.layers.len(),
         size: outcome.state.layers.iter().map(|l| l.size()).sum(),
         seconds: started.elapsed().as_secs_f64(),
@@ -113,6 +113,6 @@ fn build_and_deliver(
     Ok(Built {
         manifest: outcome.manifest,
         image_id,
-        names: delivered.names,
+        names: config.image_names(),
     })
 }
