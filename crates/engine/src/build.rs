@@ -71,6 +71,12 @@ pub struct BuildOptions {
     pub cache_to: Vec<CacheTo>,
     /// `--verify`: what a problem found in the final image does.
     pub verify: crate::final_image::VerifyMode,
+    /// `--shm-size` and `--ulimit`: every RUN's limits.
+    pub limits: skiff_sandbox::RunLimits,
+    /// `--pull`: base images are resolved against their registry even when stored.
+    pub pull: bool,
+    /// `--annotation`s of the final image's manifest.
+    pub annotations: Vec<(String, String)>,
 }
 
 /// What a build produced.
@@ -131,12 +137,34 @@ fn planned(options: &BuildOptions) -> Result<Planned> {
             .collect(),
     };
     let plan = skiff_frontend::plan(&dockerfile, &plan_opts).map_err(diag)?;
+    check_no_cache_filter(&options.no_cache_filter, &plan)?;
     Ok(Planned {
         dockerfile,
         plan,
         platform,
         build_args,
     })
+}
+
+/// Every `--no-cache-filter` must name a stage of the Dockerfile (built or not): a misspelt
+/// name would otherwise leave the stage cached without a word.
+fn check_no_cache_filter(filter: &[String], plan: &Plan) -> Result<()> {
+    let built = plan.stages.iter().filter_map(|s| s.name.as_deref());
+    let skipped = plan.skipped.iter().filter_map(|s| s.name.as_deref());
+    let names: Vec<&str> = built.chain(skipped).collect();
+    for wanted in filter {
+        if !names.iter().any(|n| n.eq_ignore_ascii_case(wanted)) {
+            let known = if names.is_empty() {
+                "no stage has a name; name one with FROM <image> AS <name>".to_string()
+            } else {
+                format!("the stages are named: {}", names.join(", "))
+            };
+            return Err(anyhow!(
+                "--no-cache-filter {wanted}: no stage of the Dockerfile is named {wanted:?} ({known})"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A platform as the frontend's automatic args take it.
@@ -202,7 +230,27 @@ fn run(store: &Store, options: BuildOptions, progress: Progress) -> Result<Build
         let layers = outcome.state.layers.clone();
         outcome.manifest = store.write_image_bytes(&inline, &layers)?;
     }
+    if !options.annotations.is_empty() {
+        outcome.manifest = annotate(store, &outcome.manifest, &options.annotations)?;
+    }
     Ok(outcome)
+}
+
+/// The manifest `manifest` with `annotations` added (`--annotation`), written to the store.
+fn annotate(
+    store: &Store,
+    manifest: &Descriptor,
+    annotations: &[(String, String)],
+) -> Result<Descriptor> {
+    let mut m = store.read_manifest(manifest)?;
+    let map = m.annotations.get_or_insert_with(Default::default);
+    for (k, v) in annotations {
+        map.insert(k.clone(), v.clone());
+    }
+    let (digest, size) = store.put_blob(&m.to_bytes()?)?;
+    let mut annotated = Descriptor::new(manifest.media_type().clone(), size, digest);
+    annotated.set_platform(manifest.platform().clone());
+    Ok(annotated)
 }
 
 /// How many times a build runs when cached layers turn out unusable.
@@ -228,6 +276,7 @@ fn attempt(
         named: options.named_contexts.clone(),
         insecure_registries: options.insecure_registries.clone(),
         platform: planned.platform.clone(),
+        always_pull: options.pull,
     };
     let inputs = Inputs::new(plan, &board, store.clone(), sources, progress.clone());
     let mut workspace = Workspace::new(
@@ -239,6 +288,7 @@ fn attempt(
     workspace.ssh = options.ssh.clone();
     workspace.build_args = options.build_args.clone();
     workspace.allow = options.allow;
+    workspace.limits = options.limits.clone();
     let steps = Steps::continuing(progress.clone(), &board, *numbered);
     let parts = StageParts {
         inputs: &inputs,

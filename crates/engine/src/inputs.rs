@@ -57,6 +57,8 @@ pub struct Inputs<'a> {
     ignore_text: Option<String>,
     named: Vec<(String, NamedContext)>,
     insecure_registries: Vec<String>,
+    /// `--pull`: images are resolved against their registry even when stored.
+    always_pull: bool,
     progress: Progress,
     images: Mutex<HashMap<String, ImageState>>,
 }
@@ -77,6 +79,8 @@ pub struct InputSources {
     pub insecure_registries: Vec<String>,
     /// The target platform (base images must have it).
     pub platform: Platform,
+    /// `--pull`: images are resolved against their registry even when stored.
+    pub always_pull: bool,
 }
 
 impl<'a> Inputs<'a> {
@@ -99,6 +103,7 @@ impl<'a> Inputs<'a> {
             ignore_text: sources.ignore_text,
             named: sources.named,
             insecure_registries: sources.insecure_registries,
+            always_pull: sources.always_pull,
             progress,
             images: Mutex::new(HashMap::new()),
         }
@@ -239,27 +244,38 @@ impl<'a> Inputs<'a> {
         Ok(state)
     }
 
+    /// The manifest of the image `reference`: the store's copy, else the lazily imported
+    /// cache's, else pulled. With `--pull`, always pulled, so that a tag moved in the
+    /// registry is followed (and an unreachable registry is an error, as with buildx).
     fn pull(&self, reference: &str) -> Result<Descriptor> {
         let r = Reference::parse(reference)?;
-        if let Some(desc) = self.store.resolve(&r.to_string())? {
-            return Ok(desc);
+        if !self.always_pull {
+            if let Some(desc) = self.store.resolve(&r.to_string())? {
+                return Ok(desc);
+            }
+            let lazy = crate::remote_cache::lazy_base(
+                &self.store,
+                &r,
+                &self.platform,
+                &self.insecure_registries,
+            );
+            if let Some(desc) = lazy {
+                return Ok(desc);
+            }
         }
-        let lazy = crate::remote_cache::lazy_base(
-            &self.store,
-            &r,
-            &self.platform,
-            &self.insecure_registries,
-        );
-        if let Some(desc) = lazy {
-            return Ok(desc);
-        }
-        crate::pull::pull(
+        let pulled = crate::pull::pull(
             &self.store,
             &r,
             &self.platform,
             &self.insecure_registries,
             &self.progress,
-        )
+        );
+        if self.always_pull {
+            return pulled.with_context(|| {
+                format!("--pull: resolving {r} against its registry (build without --pull to use the stored copy)")
+            });
+        }
+        pulled
     }
 }
 

@@ -66,3 +66,4 @@ pub use state::ImageState;
 /// The platform an image is built for: the image crate's type (the one registry pulls and
 /// image indexes use), so that `--platform` means the same thing everywhere.
 pub use skiff_image::registry::Platform;
+pub use skiff_sandbox::{RunLimits, Ulimit};

@@ -33,6 +33,8 @@ pub struct RunParams {
     pub security: Security,
     /// The container's hostname ([`HOSTNAME`] unless `BUILDKIT_SANDBOX_HOSTNAME` is given).
     pub hostname: Option<String>,
+    /// `--shm-size` and `--ulimit`.
+    pub limits: skiff_sandbox::RunLimits,
 }
 
 /// The build arg that sets RUN's hostname, as BuildKit's dockerfile frontend reads it.
@@ -142,6 +144,7 @@ pub fn execute(
             network: params.network,
             mounts: params.mounts.clone(),
             security: params.security,
+            limits: params.limits.clone(),
         };
         let mut pending = Vec::new();
         let mut emit = |chunk: &[u8]| {

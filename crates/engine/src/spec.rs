@@ -57,6 +57,13 @@ pub struct RunSpec {
     /// existed are unchanged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
+    /// `--shm-size`, when given (BuildKit keys it with the exec op); left out of the key
+    /// otherwise, so that keys of builds without it do not change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<u64>,
+    /// `--ulimit`s as `NAME=SOFT:HARD`, when given (keyed like `--shm-size`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ulimits: Vec<String>,
 }
 
 /// One environment variable.

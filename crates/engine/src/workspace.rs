@@ -27,6 +27,8 @@ pub struct Workspace {
     pub build_args: Vec<(String, String)>,
     /// `--allow`: what RUN may have beyond the sandbox.
     pub allow: crate::run::Entitlements,
+    /// `--shm-size` and `--ulimit`: every RUN's limits.
+    pub limits: skiff_sandbox::RunLimits,
     /// `--runtime`.
     runtime_name: Option<String>,
     runtime: OnceLock<std::result::Result<Runtime, String>>,
@@ -42,6 +44,7 @@ impl Workspace {
             ssh: Vec::new(),
             build_args: Vec::new(),
             allow: crate::run::Entitlements::default(),
+            limits: skiff_sandbox::RunLimits::default(),
             runtime_name: runtime,
             runtime: OnceLock::new(),
         }

@@ -1,5 +1,6 @@
 //! The OCI bundle's `config.json` for one step, with Docker's defaults.
 
+use crate::limits::{Resource, RunLimits};
 use crate::spec::{MountKind, Network, RunSpec, Security};
 use crate::stubs::StubKind;
 use crate::{seccomp, security};
@@ -159,17 +160,60 @@ fn process(spec: &RunSpec, bounding: &Capabilities) -> Result<Process> {
                 .build()?,
         )
         .capabilities(capabilities)
-        .rlimits(vec![PosixRlimitBuilder::default()
-            .typ(PosixRlimitType::RlimitNofile)
-            .hard(NOFILE_LIMIT)
-            .soft(NOFILE_LIMIT)
-            .build()?])
+        .rlimits(rlimits(&spec.limits)?)
         // BuildKit turns no_new_privileges off for every step, insecure or not
         // (`oci.WithNewPrivileges` in `executor/oci/spec.go`), so setuid binaries such as `su`
         // and `sudo` work in RUN as with `docker build`; the seccomp filter does not need it,
         // since runc installs the filter while the process still has CAP_SYS_ADMIN.
         .no_new_privileges(false)
         .build()?)
+}
+
+/// The step's rlimits: open files at [`NOFILE_LIMIT`] unless `--ulimit nofile` says
+/// otherwise, and every `--ulimit`.
+fn rlimits(limits: &RunLimits) -> Result<Vec<oci_spec::runtime::PosixRlimit>> {
+    let mut wanted: Vec<(PosixRlimitType, u64, u64)> = limits
+        .ulimits
+        .iter()
+        .map(|u| (rlimit_type(u.resource), u.soft, u.hard))
+        .collect();
+    if !limits
+        .ulimits
+        .iter()
+        .any(|u| u.resource == Resource::Nofile)
+    {
+        wanted.push((PosixRlimitType::RlimitNofile, NOFILE_LIMIT, NOFILE_LIMIT));
+    }
+    let built = wanted.into_iter().map(|(typ, soft, hard)| {
+        PosixRlimitBuilder::default()
+            .typ(typ)
+            .soft(soft)
+            .hard(hard)
+            .build()
+    });
+    Ok(built.collect::<Result<_, _>>()?)
+}
+
+/// The OCI name of a resource docker's `--ulimit` names.
+fn rlimit_type(resource: Resource) -> PosixRlimitType {
+    match resource {
+        Resource::As => PosixRlimitType::RlimitAs,
+        Resource::Core => PosixRlimitType::RlimitCore,
+        Resource::Cpu => PosixRlimitType::RlimitCpu,
+        Resource::Data => PosixRlimitType::RlimitData,
+        Resource::Fsize => PosixRlimitType::RlimitFsize,
+        Resource::Locks => PosixRlimitType::RlimitLocks,
+        Resource::Memlock => PosixRlimitType::RlimitMemlock,
+        Resource::Msgqueue => PosixRlimitType::RlimitMsgqueue,
+        Resource::Nice => PosixRlimitType::RlimitNice,
+        Resource::Nofile => PosixRlimitType::RlimitNofile,
+        Resource::Nproc => PosixRlimitType::RlimitNproc,
+        Resource::Rss => PosixRlimitType::RlimitRss,
+        Resource::Rtprio => PosixRlimitType::RlimitRtprio,
+        Resource::Rttime => PosixRlimitType::RlimitRttime,
+        Resource::Sigpending => PosixRlimitType::RlimitSigpending,
+        Resource::Stack => PosixRlimitType::RlimitStack,
+    }
 }
 
 /// Namespaces, the device cgroup, masked and read-only paths, seccomp and devices.
@@ -246,6 +290,11 @@ fn mounts(spec: &RunSpec, files: &HostFiles) -> Result<Vec<Mount>> {
             ])
             .build()
     };
+    // Docker's default is 64 MiB; `--shm-size` is given in bytes, as Docker's daemon does.
+    let shm_size = match spec.limits.shm_size {
+        Some(bytes) => format!("size={bytes}"),
+        None => "size=65536k".to_string(),
+    };
     let mut mounts = vec![
         kernel("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
         kernel(
@@ -271,7 +320,7 @@ fn mounts(spec: &RunSpec, files: &HostFiles) -> Result<Vec<Mount>> {
             "/dev/shm",
             "tmpfs",
             "shm",
-            &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+            &["nosuid", "noexec", "nodev", "mode=1777", shm_size.as_str()],
         )?,
         kernel(
             "/dev/mqueue",

@@ -11,6 +11,7 @@
 
 mod bundle;
 mod copy_overlay;
+mod limits;
 mod overlay;
 pub mod rootfs_path;
 mod runtime;
@@ -23,6 +24,7 @@ mod tail;
 mod user;
 
 pub use copy_overlay::ROOTFS_MODE_VAR;
+pub use limits::{Resource, RunLimits, Ulimit};
 pub use overlay::Overlay;
 pub use rootfs_path::{create_dir_all_in_rootfs, resolve_in_rootfs};
 pub use runtime_select::find_binary;

@@ -86,6 +86,8 @@ pub struct RunSpec {
     pub mounts: Vec<Mount>,
     /// Sandboxed (the default) or insecure.
     pub security: Security,
+    /// `/dev/shm`'s size and the rlimits.
+    pub limits: crate::limits::RunLimits,
 }
 
 /// How a process ended.

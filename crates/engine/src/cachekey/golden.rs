@@ -86,6 +86,8 @@ fn run_with_mounts() -> StepSpec {
             },
         ],
         hostname: None,
+        shm_size: None,
+        ulimits: Vec::new(),
     })
 }
 

@@ -47,6 +47,13 @@ impl StageBuilder<'_> {
             security: SecurityMode::of(r.security),
             mounts: planned.specs.clone(),
             hostname: hostname.clone(),
+            shm_size: workspace.limits.shm_size,
+            ulimits: workspace
+                .limits
+                .ulimits
+                .iter()
+                .map(|u| u.to_string())
+                .collect(),
         });
         let key = step_key(Some(&self.state.key), &spec, Some(&LayerFormat::of(&opts)));
         let created_by = history_text(&argv, &history_args);
@@ -59,6 +66,7 @@ impl StageBuilder<'_> {
             mounts: Vec::new(),
             security,
             hostname,
+            limits: workspace.limits.clone(),
         };
         self.cached_step(inst, key, &created_by, |this, step| {
             let runtime = workspace.runtime_for(&this.state.layers)?;

@@ -3,9 +3,10 @@
 //! parsed here into typed pairs, so that everything after this module works on typed values
 //! and a malformed value is a usage error naming its flag.
 
-use super::pairs::{parse_build_arg, parse_label, BuildArg, Label};
+use super::limits::{parse_bytes, parse_ulimit};
+use super::pairs::{parse_annotation, parse_build_arg, parse_label, Annotation, BuildArg, Label};
 use clap::{Args, ValueEnum};
-use skiff_engine::{CacheFrom, CacheTo, Mode};
+use skiff_engine::{CacheFrom, CacheTo, Mode, Ulimit};
 use skiff_image::layer::Compression;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -39,9 +40,32 @@ pub struct BuildArgs {
     #[arg(long, value_enum, default_value_t = ProgressFlag::Auto, overrides_with = "progress",
           env = "BUILDKIT_PROGRESS")]
     pub progress: ProgressFlag,
-    /// Print nothing but errors, and the image digest on success (`--progress=quiet`).
+    /// Print nothing but errors, and the image ID (`sha256:…` of the config) on success.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Write the image ID (`sha256:…` of the config, as buildx) to this file.
+    #[arg(long = "iidfile", value_name = "FILE")]
+    pub iidfile: Option<PathBuf>,
+    /// Write the build's result metadata (JSON with BuildKit's keys: `containerimage.digest`,
+    /// `containerimage.config.digest`, `containerimage.descriptor`, `image.name`) to this file.
+    #[arg(long = "metadata-file", value_name = "FILE")]
+    pub metadata_file: Option<PathBuf>,
+    /// Load the image into the local docker daemon (`docker load`), or podman when no docker
+    /// daemon answers.
+    #[arg(long)]
+    pub load: bool,
+    /// Resolve every base image against its registry again, even when it is in the store.
+    #[arg(long)]
+    pub pull: bool,
+    /// Add an annotation to the image manifest (`KEY=VALUE` or `manifest:KEY=VALUE`).
+    #[arg(long = "annotation", value_name = "[manifest:]KEY=VALUE", value_parser = parse_annotation)]
+    pub annotations: Vec<Annotation>,
+    /// Size of `/dev/shm` for RUN (bytes, or with a unit: `64m`, `1g`; default 64m).
+    #[arg(long = "shm-size", value_name = "BYTES", value_parser = parse_bytes)]
+    pub shm_size: Option<u64>,
+    /// A resource limit for RUN, as docker's `--ulimit` (`nofile=1024:2048`, `nproc=512`).
+    #[arg(long = "ulimit", value_name = "NAME=SOFT[:HARD]", value_parser = parse_ulimit)]
+    pub ulimits: Vec<Ulimit>,
     /// Output destination (`type=image|registry|oci|docker|local|tar[,dest=…][,name=…]`);
     /// `-t` names are added to the `name=` of image, registry, oci and docker outputs.
     #[arg(short = 'o', long = "output")]

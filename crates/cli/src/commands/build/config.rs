@@ -3,6 +3,7 @@
 //! same Dockerfile with the same build args, platform and checks.
 
 use super::args::BuildArgs;
+use super::results::ResultFiles;
 use super::{inputs, outputs};
 use anyhow::{Context as _, Result};
 use skiff_engine::LayerOptions;
@@ -19,6 +20,10 @@ pub struct BuildConfig {
     pub outputs: Vec<Output>,
     /// The store directory.
     pub store_root: PathBuf,
+    /// `--iidfile` and `--metadata-file`.
+    pub results: ResultFiles,
+    /// `--load`: the image goes into docker's (or podman's) image store too.
+    pub load: bool,
 }
 
 impl BuildConfig {
@@ -29,16 +34,20 @@ impl BuildConfig {
             inputs::read_dockerfile(args.file.as_deref(), &args.context)?;
         let outputs = outputs::plan(&args.outputs, &args.tags, args.push)?;
         let allow = args.entitlements();
+        let load = args.load;
+        let results = ResultFiles::of(&args);
+        let build_args: Vec<(String, String)> = args
+            .build_args
+            .into_iter()
+            .filter_map(|a| Some((a.name, a.value?)))
+            .collect();
+        let source_date_epoch = inputs::source_date_epoch(&build_args)?;
         let options = BuildOptions {
             context,
             dockerfile_path,
             dockerfile,
             target: args.target,
-            build_args: args
-                .build_args
-                .into_iter()
-                .filter_map(|a| Some((a.name, a.value?)))
-                .collect(),
+            build_args,
             platform: args
                 .platform
                 .as_deref()
@@ -67,17 +76,46 @@ impl BuildConfig {
             verify: args.verify.into(),
             layer: LayerOptions {
                 compression: args.compression.into(),
-                source_date_epoch: inputs::source_date_epoch()?,
+                source_date_epoch,
             },
             allow,
             cache_from: args.cache_from,
             cache_to: args.cache_to,
+            limits: skiff_engine::RunLimits {
+                shm_size: args.shm_size,
+                ulimits: args.ulimits,
+            },
+            pull: args.pull,
+            annotations: (args.annotations.into_iter())
+                .map(|a| (a.key, a.value))
+                .collect(),
         };
         Ok(BuildConfig {
             options,
             outputs,
             store_root,
+            results,
+            load,
         })
+    }
+
+    /// The names the image is given (`-t` tags normalised, outputs' `name=`), in order and
+    /// without duplicates: `--load` tags it so, `--metadata-file` lists them as `image.name`.
+    pub fn image_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for output in &self.outputs {
+            if let Output::Image { names: n, .. }
+            | Output::Docker { names: n, .. }
+            | Output::Oci { names: n, .. } = output
+            {
+                for name in n {
+                    if !names.contains(name) {
+                        names.push(name.clone());
+                    }
+                }
+            }
+        }
+        names
     }
 
     /// Whether an output streams to standard output (then the digest is not printed there).

@@ -7,6 +7,7 @@ use super::config::BuildConfig;
 use super::deliver::deliver;
 use super::findings::{lint_build, size_report, verify_warnings};
 use super::report::{render_error, stderr_has_color, Source};
+use super::results::Built;
 use anyhow::Result;
 use skiff_engine::{Event, Mode, Progress, Summary, Warning};
 use skiff_image::Store;
@@ -23,7 +24,8 @@ pub fn fail_early(mode: Mode, err: &anyhow::Error) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// Runs a build (not `--dry-run`) and prints the manifest digest on success.
+/// Runs a build (not `--dry-run`) and prints the manifest digest on success (with `-q`, the
+/// image ID, as `docker build -q` does); writes `--iidfile` and `--metadata-file`.
 pub fn execute(mode: Mode, config: &BuildConfig, started: Instant) -> ExitCode {
     let progress = Progress::new(mode);
     let color = mode == Mode::Tty && stderr_has_color();
@@ -35,15 +37,20 @@ pub fn execute(mode: Mode, config: &BuildConfig, started: Instant) -> ExitCode {
     // starts); their findings are shown after the build, whether it succeeds or not.
     let mut warnings = Vec::new();
     let outcome = lint_build(config, &mut warnings, source, color)
-        .and_then(|()| build_and_deliver(config, &progress, &mut warnings, color, started));
+        .and_then(|()| build_and_deliver(config, &progress, &mut warnings, color, started))
+        .and_then(|built| config.results.write(&built).map(|()| built));
     for warning in warnings {
         progress.emit(Event::Warning(warning));
     }
     match outcome {
-        Ok(digest) => {
+        Ok(built) => {
             // An archive streamed to stdout must stay the only thing there.
             if !config.writes_to_stdout() {
-                println!("{digest}");
+                if mode == Mode::Quiet {
+                    println!("{}", built.image_id);
+                } else {
+                    println!("{}", built.manifest.digest());
+                }
             }
             ExitCode::SUCCESS
         }
@@ -55,32 +62,46 @@ pub fn execute(mode: Mode, config: &BuildConfig, started: Instant) -> ExitCode {
     }
 }
 
-/// Builds, writes the outputs and reports the summary; returns the manifest digest.
+/// Builds, writes the outputs and reports the summary; returns what was built.
 fn build_and_deliver(
     config: &BuildConfig,
     progress: &Progress,
     warnings: &mut Vec<Warning>,
     color: bool,
     started: Instant,
-) -> Result<String> {
+) -> Result<Built> {
     let store = Store::open(&config.store_root)?;
     let outcome = skiff_engine::build(&store, config.options.clone(), progress.clone())?;
     warnings.extend(verify_warnings(&outcome.report, color));
-    let delivered = deliver(
+    let mut delivered = deliver(
         &store,
         &outcome.manifest,
         &config.outputs,
         &config.options.insecure_registries,
         progress,
     )?;
+    if config.load {
+        let names = config.image_names();
+        let description = super::load::load(&store, &outcome.manifest, &names)?;
+        progress.emit(Event::Exported {
+            kind: "docker".into(),
+            description: description.clone(),
+        });
+        delivered.outputs.push(description);
+    }
     let digest = outcome.manifest.digest().to_string();
+    let image_id = store
+        .read_manifest(&outcome.manifest)?
+        .config
+        .digest()
+        .to_string();
     for warning in warnings.drain(..) {
         progress.emit(Event::Warning(warning));
     }
     progress.emit(Event::Size(size_report(&outcome.report)));
     let (steps, cached) = progress.step_counts();
     progress.emit(Event::Summary(Summary {
-        digest: digest.clone(),
+        digest,
         names: delivered.names,
         layers: outcome.state.layers.len(),
         size: outcome.state.layers.iter().map(|l| l.size()).sum(),
@@ -89,5 +110,9 @@ fn build_and_deliver(
         cached,
         outputs: delivered.outputs,
     }));
-    Ok(digest)
+    Ok(Built {
+        manifest: outcome.manifest,
+        image_id,
+        names: config.image_names(),
+    })
 }

@@ -115,14 +115,20 @@ pub fn parse_named_context(spec: &str) -> Result<(String, NamedContext)> {
     Ok((name.to_string(), ctx))
 }
 
-/// `SOURCE_DATE_EPOCH`, when set: timestamps in the image for reproducible builds.
-pub fn source_date_epoch() -> Result<Option<i64>> {
-    match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) if !v.is_empty() => {
-            Ok(Some(v.parse().with_context(|| {
-                format!("SOURCE_DATE_EPOCH={v} is not a number of seconds")
-            })?))
-        }
-        _ => Ok(None),
+/// `SOURCE_DATE_EPOCH`, when set: timestamps in the image for reproducible builds. The build
+/// arg (`--build-arg SOURCE_DATE_EPOCH=N`, BuildKit's way) wins over the environment variable
+/// (which buildx turns into that build arg); an empty value is unset, as BuildKit reads it.
+pub fn source_date_epoch(build_args: &[(String, String)]) -> Result<Option<i64>> {
+    const NAME: &str = "SOURCE_DATE_EPOCH";
+    let (from, value) = match build_args.iter().rev().find(|(k, _)| k == NAME) {
+        Some((_, v)) => ("--build-arg ", v.clone()),
+        None => ("", std::env::var(NAME).unwrap_or_default()),
+    };
+    if value.is_empty() {
+        return Ok(None);
     }
+    let secs = value.parse::<i64>().ok().filter(|s| *s >= 0);
+    secs.map(Some).ok_or_else(|| {
+        anyhow!("{from}{NAME}={value} is not a number of seconds since 1970 (e.g. $(git log -1 --format=%ct))")
+    })
 }

@@ -11,9 +11,12 @@ mod dry_run;
 mod exec;
 mod findings;
 mod inputs;
+mod limits;
+mod load;
 mod outputs;
 mod pairs;
 mod report;
+mod results;
 
 pub use args::BuildArgs;
 
@@ -33,6 +36,10 @@ pub fn run(ctx: &Context, args: BuildArgs) -> anyhow::Result<ExitCode> {
     if args.dry_run {
         let config = BuildConfig::from_args(args, store_root(ctx))?;
         return Ok(dry_run::run(&config));
+    }
+    // Files a previous build left go first, so that a build failing anywhere leaves none.
+    if let Err(err) = results::ResultFiles::of(&args).clear() {
+        return Ok(exec::fail_early(mode, &err));
     }
     let config = BuildConfig::from_args(args, store_root(ctx));
     Ok(match config {

@@ -1,4 +1,5 @@
-//! The `KEY=VALUE` flags, parsed once into typed pairs: `--build-arg` and `--label`. clap
+//! The `KEY=VALUE` flags, parsed once into typed pairs: `--build-arg`, `--label` and
+//! `--annotation`. clap
 //! calls these parsers, so a malformed value is a usage error that names its flag.
 
 /// One `--build-arg`: a name and its value. `KEY` alone takes the value from skiff's
@@ -61,6 +62,50 @@ pub fn parse_label(raw: &str) -> Result<Label, String> {
     })
 }
 
+/// One `--annotation` of the image manifest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Annotation {
+    /// The annotation's key.
+    pub key: String,
+    /// Its value.
+    pub value: String,
+}
+
+/// Parses `--annotation KEY=VALUE` or `--annotation manifest:KEY=VALUE` (buildx's spellings
+/// for the manifest; its `index:`, `manifest-descriptor:` and `index-descriptor:` places and
+/// `[platform]` selectors are refused: skiff writes one manifest and no index).
+pub fn parse_annotation(raw: &str) -> Result<Annotation, String> {
+    let (key, value) = raw
+        .split_once('=')
+        .ok_or_else(|| format!("{raw:?}: expected KEY=VALUE or manifest:KEY=VALUE"))?;
+    let key = match key.split_once(':') {
+        Some(("manifest", key)) => key,
+        Some((place, _)) if is_buildx_place(place) => {
+            return Err(format!(
+                "{raw:?}: only manifest annotations are supported (KEY=VALUE or                  manifest:KEY=VALUE); skiff writes a single manifest, not {place:?}"
+            ))
+        }
+        _ => key,
+    };
+    if key.trim().is_empty() {
+        return Err(format!("{raw:?}: the key is empty: expected KEY=VALUE"));
+    }
+    Ok(Annotation {
+        key: key.to_string(),
+        value: value.to_string(),
+    })
+}
+
+/// Whether `place` is one of buildx's annotation places other than `manifest`, possibly
+/// with a platform selector (`index`, `manifest[linux/amd64]`, …).
+fn is_buildx_place(place: &str) -> bool {
+    let base = place.split_once('[').map_or(place, |(b, _)| b);
+    matches!(
+        base,
+        "index" | "manifest" | "manifest-descriptor" | "index-descriptor"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,6 +135,23 @@ mod tests {
         for bad in ["", "=x", "A\n B", "A B=1", "\tA=1"] {
             let err = parse_build_arg(bad).unwrap_err();
             assert!(err.contains("KEY=VALUE"), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn annotations_are_for_the_manifest() {
+        let a = parse_annotation("org.opencontainers.image.source=https://x").unwrap();
+        assert_eq!(a.key, "org.opencontainers.image.source");
+        assert_eq!(a.value, "https://x");
+        assert_eq!(parse_annotation("manifest:k=v").unwrap().key, "k");
+        for bad in [
+            "index:k=v",
+            "manifest[linux/amd64]:k=v",
+            "k",
+            "=v",
+            "manifest:=v",
+        ] {
+            assert!(parse_annotation(bad).is_err(), "{bad}");
         }
     }
 
