@@ -568,3 +568,20 @@ fn a_syntax_directive_naming_another_frontend_is_refused_and_dockerfile_1_is_acc
     p.dockerfile("# syntax=docker/dockerfile:1.7\nFROM scratch\nLABEL a=b\n");
     p.build_ok(&[]);
 }
+
+#[test]
+fn a_from_platform_that_expands_to_nothing_or_no_platform_is_an_error() {
+    let p = Project::new();
+    p.dockerfile("ARG P=\nFROM --platform=$P scratch\nLABEL a=b\n");
+    let run = p.build(&[]);
+    run.assert_failed_with("empty platform value from expression $P");
+    assert!(run.stderr().contains("Dockerfile:2"), "{}", run.report());
+    p.dockerfile("FROM --platform=linux/amd64/v2/x scratch\nLABEL a=b\n");
+    p.build(&[]).assert_failed_with("failed to parse platform");
+    p.dockerfile("FROM --platform=nonsense scratch\nLABEL a=b\n");
+    p.build(&[])
+        .assert_failed_with("failed to parse platform \"nonsense\"");
+    // Valid, and $BUILDPLATFORM expands: no RUN needs the platform, so any is accepted.
+    p.dockerfile("FROM --platform=$BUILDPLATFORM scratch\nLABEL a=b\nFROM --platform=linux/arm64 scratch\nLABEL c=d\n");
+    p.build_ok(&[]);
+}

@@ -38,7 +38,11 @@ pub(super) fn split(
         let platform = from
             .platform
             .as_ref()
-            .map(|p| expand_global(lexer, globals, p))
+            .map(|p| {
+                let value = expand_global(lexer, globals, p)?;
+                check_platform(&value, p)?;
+                Ok(value)
+            })
             .transpose()?;
         let name = from.name.as_ref().map(|n| n.value.clone());
         // A name used twice is the DuplicateStageName check's to report (`lint`).
@@ -100,6 +104,47 @@ pub(super) fn split(
         }
     }
     Ok(stages)
+}
+
+/// Known operating systems and architectures, for a `--platform` of one component
+/// (containerd's `platforms.Parse` takes either alone).
+const PLATFORM_WORDS: [&str; 20] = [
+    "linux", "windows", "darwin", "freebsd", "netbsd", "openbsd", "solaris", "amd64", "x86_64",
+    "arm64", "aarch64", "arm", "armhf", "armel", "386", "i386", "ppc64le", "s390x", "riscv64",
+    "mips64le",
+];
+
+/// FROM's `--platform` after expansion: empty or not a platform is an error, as in
+/// BuildKit ("empty platform value from expression …", "failed to parse platform …").
+fn check_platform(value: &str, written: &crate::ast::Word) -> Result<(), Diagnostic> {
+    if value.is_empty() {
+        return Err(Diagnostic::error(
+            format!("empty platform value from expression {}", written.value),
+            Some(written.span),
+        )
+        .with_label("expands to nothing")
+        .with_hint("give the ARG a default or pass --build-arg, e.g. linux/amd64"));
+    }
+    let parts: Vec<&str> = value.split('/').collect();
+    let word_ok = |w: &str| {
+        !w.is_empty()
+            && (w.chars()).all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    };
+    let valid = match parts.as_slice() {
+        [one] => PLATFORM_WORDS.contains(&one.to_lowercase().as_str()),
+        [os, arch] => word_ok(os) && word_ok(arch),
+        [os, arch, variant] => word_ok(os) && word_ok(arch) && word_ok(variant),
+        _ => false,
+    };
+    if valid {
+        return Ok(());
+    }
+    Err(Diagnostic::error(
+        format!("failed to parse platform {value:?}"),
+        Some(written.span),
+    )
+    .with_label("not a platform")
+    .with_hint("write os/arch[/variant], e.g. linux/amd64 or linux/arm/v7"))
 }
 
 /// Replaces each stage named like a `--build-context` by that context, as BuildKit does: the
