@@ -31,7 +31,10 @@ fn cache_mount_persists_across_builds_and_stays_out_of_layers() {
         "RUN --mount=type=cache,id=shared,target=/c1 echo from-c1 > /c1/file\n",
         "RUN --mount=type=cache,id=shared,target=/c2,sharing=locked cat /c2/file > /via-id\n",
         "RUN --mount=type=cache,id=owned,target=/o,uid=123,gid=456,mode=0700,sharing=private \\\n",
-        "    stat -c '%u:%g:%a' /o > /o-stat\n",
+        "    stat -c '%u:%g:%a' /o > /o-stat && touch /o/mark\n",
+        // The same id with other ownership options is another cache (as BuildKit).
+        "RUN --mount=type=cache,id=owned,target=/o,uid=124,gid=456,mode=0700 \\\n",
+        "    stat -c '%u:%g:%a' /o > /o2-stat && ls /o > /o2-list\n",
     )) else {
         return;
     };
@@ -39,6 +42,8 @@ fn cache_mount_persists_across_builds_and_stays_out_of_layers() {
     assert_eq!(first.fs.read_string("/count"), "1\n");
     assert_eq!(first.fs.read_string("/via-id"), "from-c1\n");
     assert_eq!(first.fs.read_string("/o-stat"), "123:456:700\n");
+    assert_eq!(first.fs.read_string("/o2-stat"), "124:456:700\n");
+    assert_eq!(first.fs.read_string("/o2-list"), "");
     let (_, second) = p.build_image(&["--no-cache"]);
     assert_eq!(second.fs.read_string("/count"), "2\n");
     for image in [&first, &second] {

@@ -344,6 +344,11 @@ fn cache(cx: &MountEnv, p: &mut MountPlan, m: &TypedMount, target: Option<String
             format!("{id}\0{source} from {content}")
         }
         Some((_, _, content, source)) => format!("{id}\0{source} {content}"),
+        // BuildKit bases a cache with ownership options on a directory made with them, and
+        // keys the cache by that base too: the same id with other options is another cache.
+        None if m.uid.is_some() || m.gid.is_some() || m.mode.is_some() => {
+            format!("{id}\0uid={:?} gid={:?} mode={:?}", m.uid, m.gid, m.mode)
+        }
         None => id.clone(),
     };
     let name = hex::encode(&Sha256::digest(naming.as_bytes())[..12]);
