@@ -102,5 +102,42 @@ pub fn try_extract(archive: &Path, root: &Path, dest: &str, opts: &CopyOptions) 
     crate::destination::mkdir_all(root, &target, opts.owner)?;
     skiff_image::layer::apply_flat(&mut reader, &target)
         .with_context(|| format!("extracting {}", archive.display()))?;
+    if let Some((uid, gid)) = opts.owner {
+        chown_extracted(archive, kind, root, dest, (uid, gid))
+            .with_context(|| format!("applying --chown to {}", archive.display()))?;
+    }
     Ok(true)
+}
+
+/// `ADD --chown` of a local archive: every entry extracted from it gets the owner, as
+/// BuildKit gives them (a second read of the archive's headers; symlinks are not followed).
+fn chown_extracted(
+    archive: &Path,
+    kind: Kind,
+    root: &Path,
+    dest: &str,
+    (uid, gid): (u32, u32),
+) -> Result<()> {
+    let mut tar = tar::Archive::new(open(archive, kind)?);
+    for entry in tar.entries()? {
+        let entry = entry?;
+        let path = entry.path()?;
+        let parts: Vec<String> = (path.components())
+            .filter_map(|c| match c {
+                std::path::Component::Normal(p) => Some(p.to_string_lossy().into_owned()),
+                _ => None,
+            })
+            .collect();
+        let whiteout = parts.last().is_some_and(|n| n.starts_with(".wh."));
+        if parts.is_empty() || whiteout {
+            continue;
+        }
+        let inside = format!("{}/{}", dest.trim_end_matches('/'), parts.join("/"));
+        let host = crate::rootpath::resolve(root, &inside, false)?;
+        match std::os::unix::fs::lchown(&host, Some(uid), Some(gid)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            other => other.with_context(|| format!("changing the owner of {inside}"))?,
+        }
+    }
+    Ok(())
 }

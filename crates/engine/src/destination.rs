@@ -59,6 +59,15 @@ impl Chmod {
         &self.written
     }
 
+    /// The mode an octal `--chmod` gives: BuildKit (fsutil's `MkdirAll`) creates a copy's
+    /// missing directories with it; a symbolic one leaves them 0755.
+    pub fn octal(&self) -> Option<u32> {
+        match &self.mode {
+            FileMode::Octal(v) => Some(*v),
+            FileMode::Symbolic(_) => None,
+        }
+    }
+
     /// The new mode for an entry whose mode was `old`.
     pub fn apply(&self, old: u32, is_dir: bool) -> u32 {
         match &self.mode {
@@ -157,7 +166,7 @@ impl<'a> Writer<'a> {
                     sel.matched
                 ),
                 Ok(_) => {}
-                Err(_) => mkdir_all(self.root, &d, self.opts.owner)?,
+                Err(_) => self.make_dirs(&d)?,
             }
             let base = rootpath::relative(self.root, &d);
             for w in &entries[1..] {
@@ -167,15 +176,30 @@ impl<'a> Writer<'a> {
             }
         } else {
             let target = if dest_is_dir || d.is_dir() {
-                mkdir_all(self.root, &d, self.opts.owner)?;
+                self.make_dirs(&d)?;
                 d.join(sel.name())
             } else {
                 if let Some(parent) = d.parent() {
-                    mkdir_all(self.root, parent, self.opts.owner)?;
+                    self.make_dirs(parent)?;
                 }
                 d
             };
             self.write(tree, &entries[0], &target)?;
+        }
+        Ok(())
+    }
+
+    /// Creates `dir` and its missing parents for the copy: owned as `--chown` says, and with
+    /// an octal `--chmod` as their mode (as fsutil's `MkdirAll` in BuildKit; directories
+    /// already there keep theirs).
+    fn make_dirs(&self, dir: &Path) -> Result<()> {
+        use skiff_sandbox::rootfs_path::{mkdir_all, InTheWay};
+        let created = mkdir_all(self.root, dir, self.opts.owner, InTheWay::Replace)?;
+        if let Some(mode) = self.opts.chmod.as_ref().and_then(Chmod::octal) {
+            for d in created {
+                fs::set_permissions(&d, fs::Permissions::from_mode(mode))
+                    .with_context(|| format!("setting the mode of {}", d.display()))?;
+            }
         }
         Ok(())
     }

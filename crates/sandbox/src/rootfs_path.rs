@@ -89,7 +89,8 @@ pub enum InTheWay {
 
 /// Creates the directory `dir` (a host path under `root`, already [`resolve`]d) and its
 /// missing parents below `root`, each with mode 0755 and owned by `owner` (root when
-/// `None`), as Docker does. Returns the created directories, outermost first. A `dir`
+/// `None`), as Docker does; inside a setgid directory they keep what mkdir(2) gives them, the
+/// setgid bit and (without `owner`) the directory's group. Returns the created directories, outermost first. A `dir`
 /// outside `root` is left alone.
 pub fn mkdir_all(
     root: &Path,
@@ -127,8 +128,10 @@ pub fn mkdir_all(
             .mode(0o755)
             .create(&current)
             .with_context(|| format!("creating directory {}", current.display()))?;
-        // The umask may have narrowed the mode; Docker's directories are 0755.
-        std::fs::set_permissions(&current, std::fs::Permissions::from_mode(0o755))?;
+        // The umask may have narrowed the mode; Docker's directories are 0755. In a setgid
+        // directory mkdir(2) gave the new one the setgid bit (and the group): it stays.
+        let setgid = std::fs::metadata(&current)?.permissions().mode() & 0o2000;
+        std::fs::set_permissions(&current, std::fs::Permissions::from_mode(0o755 | setgid))?;
         if let Some((uid, gid)) = owner {
             std::os::unix::fs::lchown(&current, Some(uid), Some(gid))
                 .with_context(|| format!("changing the owner of {}", current.display()))?;
