@@ -97,7 +97,29 @@ pub fn render_with(diag: &Diagnostic, file_name: &str, source: &str, style: Styl
     out
 }
 
-/// The source line a span starts on, and where its carets go.
+/// How much of a line is shown before a span's start, at most (in bytes).
+const CONTEXT: usize = 60;
+/// How much of a line is shown from a span's start, at most (in bytes).
+const EXCERPT: usize = 120;
+
+/// The largest char boundary of `s` at or before `i`.
+fn floor_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// The smallest char boundary of `s` at or after `i`.
+fn ceil_boundary(s: &str, mut i: usize) -> usize {
+    while i < s.len() && !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
+/// The source line a span starts on (an excerpt of it when it is long), and where its
+/// carets go.
 struct Snippet {
     line_number: usize,
     /// The line, without its newline.
@@ -118,20 +140,39 @@ impl Snippet {
             .find('\n')
             .map_or(source.len(), |i| span.start + i);
         let text = source[line_start..line_end].trim_end_matches('\r');
-        let indent = source[line_start..span.start]
-            .chars()
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
-            .collect();
         // A span may start on the `\n` of a CRLF line, past the shown text.
         let end = span
             .end
             .clamp(span.start, (line_start + text.len()).max(span.start));
+        // A very long line is shown as an excerpt around the span, never whole.
+        let shown_start =
+            floor_boundary(source, span.start.saturating_sub(CONTEXT).max(line_start));
+        let shown_end = ceil_boundary(source, (span.start + EXCERPT).min(line_start + text.len()));
+        let shown_end = shown_end.max(shown_start);
+        let cut_left = shown_start > line_start;
+        let cut_right = shown_end < line_start + text.len();
+        let mut shown = String::new();
+        if cut_left {
+            shown.push('…');
+        }
+        shown.push_str(&source[shown_start..shown_end]);
+        if cut_right {
+            shown.push('…');
+        }
+        let indent: String = (cut_left.then_some(' ').into_iter())
+            .chain(
+                source[shown_start..span.start]
+                    .chars()
+                    .map(|c| if c == '\t' { '\t' } else { ' ' }),
+            )
+            .collect();
+        let end = end.min(shown_end).max(span.start);
         let width = source
             .get(span.start..end)
             .map_or(1, |s| s.chars().count().max(1));
         Some(Snippet {
             line_number: span.line,
-            text: text.to_string(),
+            text: shown,
             indent,
             width,
         })

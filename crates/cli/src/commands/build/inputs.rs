@@ -31,11 +31,13 @@ pub fn context_dir(dir: &Path) -> Result<PathBuf> {
 pub fn read_dockerfile(file: Option<&Path>, context: &Path) -> Result<(PathBuf, String)> {
     match file {
         Some(p) if p.as_os_str() == "-" => {
-            let mut s = String::new();
+            let mut bytes = Vec::new();
             std::io::stdin()
-                .read_to_string(&mut s)
+                .read_to_end(&mut bytes)
                 .context("reading the Dockerfile from standard input (-f -)")?;
-            Ok((PathBuf::from("Dockerfile"), s))
+            let name = PathBuf::from("Dockerfile");
+            let text = as_text(&name, bytes)?;
+            Ok((name, text))
         }
         Some(p) => Ok((p.to_path_buf(), read_text(p)?)),
         None => {
@@ -52,12 +54,41 @@ pub fn read_dockerfile(file: Option<&Path>, context: &Path) -> Result<(PathBuf, 
 }
 
 fn read_text(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).with_context(|| {
+    let bytes = std::fs::read(path).with_context(|| {
         format!(
             "cannot read the Dockerfile {} (name another one with -f FILE, or -f - for stdin)",
             path.display()
         )
-    })
+    })?;
+    as_text(path, bytes)
+}
+
+/// The Dockerfile's bytes as text. A Dockerfile is UTF-8: UTF-16 (what some Windows editors
+/// save) is named as such, other bytes by their place, each with how to fix it.
+fn as_text(path: &Path, bytes: Vec<u8>) -> Result<String> {
+    let utf16 = bytes.starts_with(&[0xff, 0xfe])
+        || bytes.starts_with(&[0xfe, 0xff])
+        || (bytes.len() >= 2 && (bytes[0] == 0) != (bytes[1] == 0));
+    match String::from_utf8(bytes) {
+        Ok(text) if !utf16 || !text.contains('\0') => Ok(text),
+        _ if utf16 => bail!(
+            "the Dockerfile {} is UTF-16 text, not UTF-8: Dockerfiles are read as UTF-8; save it \
+             as UTF-8 (e.g. `iconv -f UTF-16 -t UTF-8 Dockerfile > Dockerfile.utf8`)",
+            path.display()
+        ),
+        Ok(text) => Ok(text),
+        Err(e) => {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+            let column = valid.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
+            let byte = e.as_bytes()[valid.len()];
+            bail!(
+                "the Dockerfile {}:{line}:{column} is not UTF-8 text (byte 0x{byte:02x}): save it \
+                 as UTF-8 (e.g. `iconv -f LATIN1 -t UTF-8`)",
+                path.display()
+            )
+        }
+    }
 }
 
 /// `--secret id=ID[,src=FILE|,env=VAR]` (`source`, `type=file|env` accepted as in buildx).
