@@ -200,3 +200,28 @@ fn a_pull_killed_half_way_leaves_a_store_the_next_pull_and_prune_handle() {
     let out = run_ok(skiff(root.path()).args(["inspect", "--raw", &through_proxy]));
     assert!(out.contains(&written.layer_digests[0]), "{out}");
 }
+
+#[test]
+fn a_missing_tag_or_repository_is_said_plainly() {
+    let Some(registry) = fixtures() else { return };
+    let busybox = busybox_image(&registry).unwrap();
+    let root = skiff_testkit::tempfile::tempdir().unwrap();
+    // The repository exists, the tag does not.
+    let (repo, _) = busybox.reference.rsplit_once(':').unwrap();
+    let missing_tag = format!("{repo}:no-such-tag");
+    let failed = run_failing(skiff(root.path()).args(["pull", &missing_tag]));
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr.contains(&format!("tag no-such-tag not found in {repo}")),
+        "{stderr}"
+    );
+    // Neither does the repository (the distribution registry answers "manifest unknown"
+    // here too, or "name unknown").
+    let missing_repo = registry.reference("no/such-repo:v1");
+    let failed = run_failing(skiff(root.path()).args(["pull", &missing_repo]));
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr.contains("not found in") || stderr.contains("repository"),
+        "{stderr}"
+    );
+}

@@ -74,6 +74,7 @@ impl<'a> Session<'a> {
             })
             .await
             .map_err(|e| explain_auth(e, &self.repository))
+            .map_err(|e| explain_not_found(e, &target))
             .with_context(|| what.clone())
     }
 
@@ -292,6 +293,37 @@ fn explain_corruption(err: anyhow::Error, digest: &Digest, repository: &str) -> 
 }
 
 /// Adds the fix to authorization failures.
+/// A registry's "manifest unknown" / "name unknown" said as what it means for the reference:
+/// the tag (or digest) is not in that repository, or the repository does not exist.
+fn explain_not_found(err: anyhow::Error, target: &oci_client::Reference) -> anyhow::Error {
+    use oci_client::errors::OciErrorCode;
+    let codes: Vec<&OciErrorCode> = (err.chain())
+        .filter_map(|c| match c.downcast_ref::<OciDistributionError>() {
+            Some(OciDistributionError::RegistryError { envelope, .. }) => Some(envelope),
+            _ => None,
+        })
+        .flat_map(|envelope| envelope.errors.iter().map(|e| &e.code))
+        .collect();
+    let repository = format!("{}/{}", target.registry(), target.repository());
+    let what = match (target.digest(), target.tag()) {
+        (Some(digest), _) => format!("digest {digest}"),
+        (None, Some(tag)) => format!("tag {tag}"),
+        (None, None) => "tag latest".to_string(),
+    };
+    if codes.contains(&&OciErrorCode::NameUnknown) {
+        err.context(format!(
+            "repository {repository} not found: check the image name (and that you are logged \
+             in if it is private)"
+        ))
+    } else if codes.contains(&&OciErrorCode::ManifestUnknown) {
+        err.context(format!(
+            "{what} not found in {repository}: check the tag, or list the tags the registry has"
+        ))
+    } else {
+        err
+    }
+}
+
 fn explain_auth(err: anyhow::Error, repository: &str) -> anyhow::Error {
     let unauthorized = err.chain().any(|cause| {
         matches!(
