@@ -596,3 +596,29 @@ fn created_directories_follow_setgid_and_chmod_and_add_chown_owns_archive_entrie
         assert_eq!((e.uid, e.gid), (12, 34), "{path}");
     }
 }
+
+#[test]
+fn a_fifo_in_the_context_stays_a_fifo_and_a_socket_arrives_as_an_empty_file() {
+    let p = Project::new();
+    p.write("a", "a\n");
+    p.dockerfile("FROM busybox\nCOPY . /c/\n");
+    let status = std::process::Command::new("mkfifo")
+        .args(["-m", "640", "pipe"])
+        .current_dir(p.dir())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let _listener = std::os::unix::net::UnixListener::bind(p.dir().join("sock")).unwrap();
+    // As BuildKit's context transfer (fsutil): fifos are recreated, a socket loses its type bit.
+    let (run, image) = p.build_image(&[]);
+    let pipe = image.fs.entry("/c/pipe");
+    assert_eq!(
+        format!("{:?} {:o}", pipe.kind, pipe.mode),
+        "Fifo 640",
+        "{}",
+        run.report()
+    );
+    let sock = image.fs.entry("/c/sock");
+    assert_eq!(format!("{:?}", sock.kind), "File", "{}", run.report());
+    assert!(sock.data.is_empty());
+}

@@ -389,7 +389,7 @@ fn links_modes_and_owners_are_kept() {
     assert_eq!((sticky.kind.clone(), sticky.mode), (Kind::Dir, 0o1777));
     let owned = image.fs.entry("/owned");
     assert_eq!((owned.uid, owned.gid, owned.mode), (123, 456, 0o2710));
-    assert_eq!(image.fs.entry("/fifo").kind, Kind::Other);
+    assert_eq!(image.fs.entry("/fifo").kind, Kind::Fifo);
 }
 
 #[test]

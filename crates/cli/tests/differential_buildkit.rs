@@ -323,6 +323,7 @@ fn describe_tree(tree: &FileTree) -> BTreeMap<String, String> {
             Kind::Dir => "dir".to_string(),
             Kind::Symlink(to) => format!("symlink -> {to}"),
             Kind::Hardlink(to) => format!("hardlink to a hardlink -> {to}"),
+            Kind::Fifo => "fifo".to_string(),
             Kind::Other => "special".to_string(),
         };
         let mut line = format!(

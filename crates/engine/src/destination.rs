@@ -23,7 +23,7 @@ use skiff_frontend::instructions::{parse_chmod, FileMode};
 use skiff_frontend::Diagnostic;
 use std::collections::HashMap;
 use std::fs;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Ownership and mode overrides of a COPY (`--chown`, `--chmod`), already resolved.
@@ -290,8 +290,16 @@ impl<'a> Writer<'a> {
                     .insert((meta.dev(), meta.ino()), target.to_path_buf());
             }
             fs::copy(&w.abs, target).with_context(|| format!("copying to {}", shown()))?;
+        } else if t.is_fifo() {
+            // BuildKit's context transfer (fsutil) recreates fifos, and its copy keeps them.
+            use rustix::fs::{mknodat, FileType, Mode, CWD};
+            mknodat(CWD, target, FileType::Fifo, Mode::from_raw_mode(0o600), 0)
+                .with_context(|| format!("creating fifo {}", shown()))?;
+        } else if t.is_socket() {
+            // fsutil clears a socket's type bit, so the socket arrives as an empty file.
+            fs::File::create(target).with_context(|| format!("creating {}", shown()))?;
         } else {
-            // Devices, fifos and sockets are not copied, as in BuildKit's context transfer.
+            // Devices are not copied: a build context is not where device nodes come from.
             return Ok(());
         }
         let (uid, gid) = match self.opts.owner {

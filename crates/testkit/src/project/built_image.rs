@@ -20,7 +20,9 @@ pub enum Kind {
     Symlink(String),
     /// A hard link to another path of the image (`/`-rooted).
     Hardlink(String),
-    /// Devices, fifos.
+    /// A named pipe.
+    Fifo,
+    /// Devices.
     Other,
 }
 
@@ -325,6 +327,7 @@ fn read_layer(raw: &[u8], media: &str) -> Result<(FileTree, Vec<String>)> {
             tar::EntryType::Directory => Kind::Dir,
             tar::EntryType::Symlink => Kind::Symlink(link()?),
             tar::EntryType::Link => Kind::Hardlink(normalize(&link()?)),
+            tar::EntryType::Fifo => Kind::Fifo,
             _ => Kind::Other,
         };
         let mut xattrs = BTreeMap::new();
