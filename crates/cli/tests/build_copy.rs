@@ -622,3 +622,29 @@ fn a_fifo_in_the_context_stays_a_fifo_and_a_socket_arrives_as_an_empty_file() {
     assert_eq!(format!("{:?}", sock.kind), "File", "{}", run.report());
     assert!(sock.data.is_empty());
 }
+
+#[test]
+fn a_directory_copied_through_a_symlink_is_copied_and_warns_that_buildkit_refuses() {
+    let Some(p) = Project::needing_runc(concat!(
+        "FROM busybox\n",
+        "RUN mkdir -p /usr/lib2 && ln -s usr/lib2 /lib2\n",
+        "COPY dir /lib2/\n",
+        "COPY dir /plain/\n",
+    )) else {
+        return;
+    };
+    p.write("dir/f", "f\n");
+    let (run, image) = p.build_image(&[]);
+    assert_eq!(file(&image, "/usr/lib2/f").0, "f\n");
+    let stderr = run.stderr();
+    let warnings: Vec<&str> = (stderr.lines())
+        .filter(|l| l.contains("is a symlink in the image"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", run.report());
+    assert!(
+        warnings[0].contains("COPY dir /lib2/: /lib2"),
+        "{}",
+        run.report()
+    );
+    assert!(warnings[0].contains("BuildKit fails"), "{}", run.report());
+}

@@ -68,6 +68,8 @@ pub struct CopyPlan {
     excludes: Option<Matcher>,
     parents: bool,
     unpack_local: bool,
+    /// Where a copy that BuildKit would refuse is reported (it still runs).
+    progress: Progress,
     /// Whether the copy is a layer of its own (`--link`, as BuildKit applies it: not with
     /// `--chmod`). Its key then leaves out the parent: see [`CopyPlan::link_layer_key`].
     pub link: bool,
@@ -151,6 +153,7 @@ pub fn plan(
         excludes,
         parents: req.parents,
         unpack_local: req.is_add && req.unpack != Some(false),
+        progress: progress.clone(),
         link,
     })
 }
@@ -419,7 +422,33 @@ impl CopyPlan {
         {
             return Ok(());
         }
+        if one.is_dir {
+            self.warn_if_through_symlink(root, source);
+        }
         writer.copy_source(tree, one, excludes, &self.dest, self.dest_is_dir)
+    }
+
+    /// A directory copied to a destination that is (or passes through) a symlink in the
+    /// image: skiff copies through it, clamped to the rootfs; BuildKit fails with "cannot copy
+    /// to non-directory", so the build says it will not port.
+    fn warn_if_through_symlink(&self, root: &Path, source: &str) {
+        let mut at = root.to_path_buf();
+        for part in self.dest.split('/').filter(|p| !p.is_empty()) {
+            at.push(part);
+            let Ok(meta) = std::fs::symlink_metadata(&at) else {
+                return;
+            };
+            if meta.file_type().is_symlink() {
+                let link = crate::rootpath::relative(root, &at);
+                self.progress.info(format!(
+                    "warning: COPY {source} {}: /{link} is a symlink in the image; skiff copies \
+                     the directory through it, BuildKit fails (\"cannot copy to non-directory\"): \
+                     copy to the link's target instead",
+                    self.dest
+                ));
+                return;
+            }
+        }
     }
 }
 
