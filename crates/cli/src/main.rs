@@ -2,13 +2,17 @@
 
 mod commands;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// A daemonless, Dockerfile-compatible container image builder.
 #[derive(Parser)]
-#[command(name = "skiff", version, about)]
+#[command(
+    name = "skiff",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("SKIFF_COMMIT"), ")"),
+    about
+)]
 struct Cli {
     /// The store directory (default: /var/lib/skiff as root, $XDG_DATA_HOME/skiff otherwise).
     #[arg(long, global = true, env = "SKIFF_ROOT")]
@@ -44,6 +48,10 @@ enum Command {
     /// Tools for looking inside skiff's frontend.
     #[command(subcommand)]
     Debug(commands::debug::DebugCommand),
+    /// Write a shell completion script (bash, zsh, fish, …) to stdout.
+    Completion(commands::completion::CompletionArgs),
+    /// Write the man page (roff) to stdout.
+    Man,
 }
 
 fn main() -> ExitCode {
@@ -62,6 +70,8 @@ fn main() -> ExitCode {
         Command::Rmi(args) => commands::images::rmi(&ctx, args),
         Command::Prune(args) => commands::image::prune(&ctx, args),
         Command::Debug(cmd) => commands::debug::run(&ctx, cmd),
+        Command::Completion(args) => commands::completion::completion(Cli::command(), &args),
+        Command::Man => commands::completion::man(Cli::command()),
     };
     match result {
         Ok(code) => code,

@@ -2,6 +2,7 @@
 
 pub mod archive;
 pub mod build;
+pub mod completion;
 pub mod debug;
 pub mod history;
 pub mod image;
