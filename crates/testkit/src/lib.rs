@@ -42,6 +42,7 @@ pub mod push;
 pub mod reference_builder;
 pub mod registry;
 pub mod store_check;
+pub mod terminal;
 pub mod tools;
 
 pub use busybox::busybox_image;

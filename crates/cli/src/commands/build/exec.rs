@@ -9,7 +9,7 @@ use super::findings::{lint_build, size_report, verify_warnings};
 use super::report::{render_error, stderr_has_color, Source};
 use super::results::Built;
 use anyhow::Result;
-use skiff_engine::{Event, Mode, Progress, Summary, Warning};
+use skiff_engine::{BuildError, Event, Mode, Progress, Summary, Warning};
 use skiff_image::Store;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -18,15 +18,57 @@ use std::time::Instant;
 /// Dockerfile) in the progress mode of the build, and fails.
 pub fn fail_early(mode: Mode, err: &anyhow::Error) -> ExitCode {
     let progress = Progress::new(mode);
-    progress.emit(Event::Error {
-        message: render_error(err, None, false),
-    });
+    progress.emit(Event::error(render_error(err, None, false)));
     ExitCode::FAILURE
+}
+
+/// The exit code of a build stopped by Ctrl-C, as a shell reports a SIGINT (128 + 2).
+const INTERRUPTED_EXIT: u8 = 130;
+
+/// Lets Ctrl-C stop the build cleanly: the first SIGINT sets the engine's flag (the running
+/// steps are killed and the build unwinds, removing its step directories); a second one, when
+/// the first is not acted on (a long download), exits at once with 130.
+fn catch_ctrl_c() {
+    let flag = skiff_engine::interrupt_flag();
+    let _ = signal_hook::flag::register_conditional_shutdown(
+        signal_hook::consts::SIGINT,
+        i32::from(INTERRUPTED_EXIT),
+        flag.clone(),
+    );
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, flag);
+}
+
+/// The error event for a failed build: the rendered message, and its place in the Dockerfile
+/// as fields for tools.
+fn error_event(err: &anyhow::Error, source: Source, color: bool) -> Event {
+    let interrupted =
+        skiff_engine::interrupted() || matches!(err.downcast_ref(), Some(BuildError::Interrupted));
+    if interrupted {
+        return Event::Error {
+            message: "error: build interrupted (Ctrl-C)".into(),
+            file: None,
+            line: None,
+            column: None,
+            interrupted: true,
+        };
+    }
+    let place = err
+        .downcast_ref::<BuildError>()
+        .and_then(BuildError::diagnostic)
+        .and_then(|d| d.span);
+    Event::Error {
+        message: render_error(err, Some(source), color),
+        file: place.map(|_| source.path.to_string_lossy().into_owned()),
+        line: place.map(|span| span.line),
+        column: place.map(|span| span.column),
+        interrupted: false,
+    }
 }
 
 /// Runs a build (not `--dry-run`) and prints the manifest digest on success (with `-q`, the
 /// image ID, as `docker build -q` does); writes `--iidfile` and `--metadata-file`.
 pub fn execute(mode: Mode, config: &BuildConfig, started: Instant) -> ExitCode {
+    catch_ctrl_c();
     let progress = Progress::new(mode);
     let color = mode == Mode::Tty && stderr_has_color();
     let source = Source {
@@ -55,9 +97,20 @@ pub fn execute(mode: Mode, config: &BuildConfig, started: Instant) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => {
-            let message = render_error(&err, Some(source), color);
-            progress.emit(Event::Error { message });
-            ExitCode::FAILURE
+            let event = error_event(&err, source, color);
+            let interrupted = matches!(
+                event,
+                Event::Error {
+                    interrupted: true,
+                    ..
+                }
+            );
+            progress.emit(event);
+            if interrupted {
+                ExitCode::from(INTERRUPTED_EXIT)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -72,6 +125,9 @@ fn build_and_deliver(
 ) -> Result<Built> {
     let store = Store::open(&config.store_root)?;
     let outcome = skiff_engine::build(&store, config.options.clone(), progress.clone())?;
+    if skiff_engine::interrupted() {
+        return Err(skiff_engine::Interrupted.into());
+    }
     warnings.extend(verify_warnings(&outcome.report, color));
     let mut delivered = deliver(
         &store,
