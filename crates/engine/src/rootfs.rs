@@ -11,7 +11,7 @@ use crate::view::View;
 use anyhow::{Context as _, Result};
 use oci_spec::image::{Descriptor, Digest};
 use skiff_image::Store;
-use skiff_sandbox::Overlay;
+use skiff_sandbox::{Overlay, TooManyLayers, MAX_LOWERS};
 use std::path::Path;
 
 /// A layer a step produced: the compressed blob and its uncompressed digest.
@@ -42,7 +42,7 @@ pub fn with_writable_rootfs(
     for d in [&upper, &ovl_work, &merged] {
         std::fs::create_dir_all(d)?;
     }
-    let mount = Overlay::mount(&lowers, &upper, &ovl_work, &merged)?;
+    let mount = Overlay::mount(&lowers, &upper, &ovl_work, &merged).map_err(too_many_layers)?;
     step(&merged)?;
     // Checked: with the copy-based fallback this is when the change reaches the upper dir.
     mount.unmount()?;
@@ -54,6 +54,21 @@ pub fn with_writable_rootfs(
         &create_options(opts, layers.len()),
     )?;
     Ok(created.map(NewLayer::from))
+}
+
+/// A rootfs over overlayfs's limit, explained as what it is: a Dockerfile (with its base
+/// image) of too many layer-making steps.
+fn too_many_layers(err: anyhow::Error) -> anyhow::Error {
+    let Some(too_many) = err.downcast_ref::<TooManyLayers>() else {
+        return err;
+    };
+    let layers = too_many.layers;
+    anyhow::anyhow!(
+        "this step would run on {layers} layers, more than overlayfs stacks ({MAX_LOWERS}): each \
+         RUN, COPY and ADD of the Dockerfile adds a layer on top of the base image's; combine \
+         steps (`RUN a && b`, one COPY of a directory instead of one per file) or start from a \
+         base image with fewer layers"
+    )
 }
 
 /// Writes all of `dir` as a layer blob meant to sit `depth` layers up (a `COPY --link`

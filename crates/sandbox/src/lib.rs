@@ -25,7 +25,7 @@ mod user;
 
 pub use copy_overlay::ROOTFS_MODE_VAR;
 pub use limits::{Resource, RunLimits, Ulimit};
-pub use overlay::Overlay;
+pub use overlay::{Overlay, TooManyLayers, MAX_LOWERS};
 pub use rootfs_path::{create_dir_all_in_rootfs, resolve_in_rootfs};
 pub use runtime_select::find_binary;
 pub use spec::{Mount, MountKind, Network, RunOutcome, RunSpec, Runtime, Security, User};
