@@ -121,8 +121,9 @@ pub struct BuildArgs {
     /// before it is exported: report problems as warnings, fail the build, or skip it.
     #[arg(long, value_enum, default_value_t = VerifyFlag::Warn)]
     pub verify: VerifyFlag,
-    /// The build context directory.
-    #[arg(default_value = ".")]
+    /// The build context: a directory, `-` (a tar archive or a Dockerfile on stdin), a Git
+    /// URL (`https://host/repo.git#ref:dir`) or the URL of a tarball.
+    #[arg(default_value = ".", value_name = "PATH | URL | -")]
     pub context: PathBuf,
 }
 

@@ -3,9 +3,10 @@
 //! same Dockerfile with the same build args, platform and checks.
 
 use super::args::BuildArgs;
+use super::context_source::{self, ContextSource, Materialized};
 use super::results::ResultFiles;
 use super::{inputs, outputs};
-use anyhow::{Context as _, Result};
+use anyhow::{bail, Context as _, Result};
 use skiff_engine::LayerOptions;
 use skiff_engine::{BuildOptions, Platform};
 use skiff_image::export::Output;
@@ -24,14 +25,17 @@ pub struct BuildConfig {
     pub results: ResultFiles,
     /// `--load`: the image goes into docker's (or podman's) image store too.
     pub load: bool,
+    /// The temporary directory of a stdin, Git or URL context: held so that it is removed
+    /// when the build is over.
+    _context_dir: Option<tempfile::TempDir>,
 }
 
 impl BuildConfig {
     /// Converts the flags; the first malformed or unreadable input is the error.
     pub fn from_args(args: BuildArgs, store_root: PathBuf) -> Result<BuildConfig> {
-        let context = inputs::context_dir(&args.context)?;
-        let (dockerfile_path, dockerfile) =
-            inputs::read_dockerfile(args.file.as_deref(), &args.context)?;
+        let source = context_source::materialize(ContextSource::parse(&args.context))?;
+        let context = inputs::context_dir(&source.dir)?;
+        let (dockerfile_path, dockerfile) = dockerfile_of(&source, &args)?;
         let outputs = outputs::plan(&args.outputs, &args.tags, args.push)?;
         let allow = args.entitlements();
         let load = args.load;
@@ -96,6 +100,7 @@ impl BuildConfig {
             store_root,
             results,
             load,
+            _context_dir: source.temp,
         })
     }
 
@@ -121,5 +126,23 @@ impl BuildConfig {
     /// Whether an output streams to standard output (then the digest is not printed there).
     pub fn writes_to_stdout(&self) -> bool {
         self.outputs.iter().any(outputs::writes_to_stdout)
+    }
+}
+
+/// The Dockerfile: the text read in place of a context (`-` or a URL holding one), `-f` inside
+/// a remote context, or `-f`/`CONTEXT/Dockerfile` as for a local one.
+fn dockerfile_of(source: &Materialized, args: &BuildArgs) -> Result<(PathBuf, String)> {
+    let stdin_file = args.file.as_deref().is_some_and(|f| f.as_os_str() == "-");
+    match &source.dockerfile {
+        Some(_) if stdin_file => bail!(
+            "the context and the Dockerfile cannot both come from standard input: give the \
+             Dockerfile with -f FILE, or the context as a directory"
+        ),
+        Some(text) => Ok((PathBuf::from("Dockerfile"), text.clone())),
+        None if source.remote && !stdin_file => {
+            let file = args.file.as_deref().map(|f| source.dir.join(f));
+            inputs::read_dockerfile(file.as_deref(), &source.dir)
+        }
+        None => inputs::read_dockerfile(args.file.as_deref(), &args.context),
     }
 }
