@@ -71,3 +71,30 @@ fn a_directory_context_cannot_be_a_base_and_says_what_can() {
     run.assert_failed_with("is a directory, not an image");
     assert!(run.stderr().contains("docker-image://"), "{}", run.report());
 }
+
+#[test]
+fn an_oci_layout_context_is_selected_by_digest() {
+    let Some(p) = Project::needing_runc("FROM busybox\nRUN echo ok > /ok\n") else {
+        return;
+    };
+    let spec = busybox_build_context();
+    let (_, source) = spec
+        .split_once("oci-layout://")
+        .expect("an oci-layout context");
+    let (dir, _tag) = source.rsplit_once(':').expect("PATH:TAG");
+    let index: skiff_testkit::serde_json::Value =
+        skiff_testkit::serde_json::from_slice(&std::fs::read(format!("{dir}/index.json")).unwrap())
+            .unwrap();
+    let digest = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let by_digest = format!("busybox=oci-layout://{dir}@{digest}");
+    let (run, image) = p.build_image(&["--build-context", &by_digest]);
+    assert!(image.fs.exists("/bin/busybox"), "{}", run.report());
+    assert_eq!(image.fs.read_string("/ok"), "ok\n");
+    // A digest the layout does not hold is named in the error.
+    let missing = format!("busybox=oci-layout://{dir}@sha256:{}", "0".repeat(64));
+    let run = p.build(&["--build-context", &missing]);
+    run.assert_failed_with(&"0".repeat(64));
+}

@@ -70,11 +70,12 @@ impl BuildConfig {
                 .iter()
                 .map(|s| skiff_engine::SshAgent::parse(s))
                 .collect::<Result<_>>()?,
-            named_contexts: args
-                .build_contexts
-                .iter()
-                .map(|c| inputs::parse_named_context(c))
-                .collect::<Result<_>>()?,
+            named_contexts: last_of_each_name(
+                args.build_contexts
+                    .iter()
+                    .map(|c| inputs::parse_named_context(c))
+                    .collect::<Result<_>>()?,
+            ),
             insecure_registries: args.insecure_registries,
             runtime: args.runtime,
             verify: args.verify.into(),
@@ -145,4 +146,15 @@ fn dockerfile_of(source: &Materialized, args: &BuildArgs) -> Result<(PathBuf, St
         }
         None => inputs::read_dockerfile(args.file.as_deref(), &args.context),
     }
+}
+
+/// `--build-context` entries with one per name, the last given winning (buildx keeps them in
+/// a map, so a later flag replaces an earlier one).
+fn last_of_each_name<T>(entries: Vec<(String, T)>) -> Vec<(String, T)> {
+    let mut kept: Vec<(String, T)> = Vec::with_capacity(entries.len());
+    for (name, value) in entries {
+        kept.retain(|(n, _)| *n != name);
+        kept.push((name, value));
+    }
+    kept
 }
