@@ -15,6 +15,8 @@
 //! - [`reference_builder::ReferenceBuilder`]: dockerd plus a registry with the busybox base,
 //!   for tests that build the same Dockerfile with BuildKit and skiff.
 //! - [`bench`](mod@bench): the skiff-vs-BuildKit benchmark behind `scripts/bench` (`skiff-bench`).
+//! - [`crash_campaign`]: a build SIGKILLed at random moments, then checked
+//!   (`scripts/crash-campaign`).
 //! - [`store_check`], [`leftovers`]: a store still consistent, and nothing (containers,
 //!   mounts) left on the host by a build that failed or was killed.
 //! - [`skiff_bin`], [`require_tool`], [`command::run_ok`]: the binary under test, tools tests
@@ -31,6 +33,7 @@ pub mod busybox;
 pub mod cache;
 pub mod command;
 pub mod container;
+pub mod crash_campaign;
 pub mod debian;
 pub mod dockerd;
 pub mod layout;
