@@ -9,7 +9,9 @@
 //!   differential tests, stopped by pid on drop.
 //! - [`container`]: runs a built image with runc (rootfs from `-o type=local`, process from
 //!   the image config, `USER` resolved in the image), to call what it serves on 127.0.0.1.
-//! - [`FaultProxy`]: a TCP proxy in front of a registry that fails or throttles connections.
+//! - [`FaultProxy`]: a proxy in front of a registry that fails, refuses or throttles connections,
+//!   or (HTTP mode) answers single requests with errors, resets, truncated, stalled or corrupt
+//!   bodies, redirects and a bearer-token realm that works or fails.
 //! - [`project::Project`]: a build context and private store; runs `skiff build` and reads the
 //!   exported image back ([`project::BuiltImage`]) with code independent of skiff.
 //! - [`reference_builder::ReferenceBuilder`]: dockerd plus a registry with the busybox base,
