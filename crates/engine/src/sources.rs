@@ -18,6 +18,10 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+/// How deep a copied directory tree may nest: the walk recurses, and Linux paths end at
+/// 4096 bytes (about 2,000 levels of one-letter names) anyway.
+const MAX_DEPTH: usize = 512;
+
 /// A directory tree COPY/ADD can read from.
 #[derive(Clone)]
 pub struct SourceTree {
@@ -226,16 +230,28 @@ impl SourceTree {
         excludes: Option<&Matcher>,
         out: &mut Vec<Walked>,
     ) -> Result<()> {
+        if src_rel.split('/').count() >= MAX_DEPTH {
+            bail!(
+                "{} in the {} is nested more than {MAX_DEPTH} directories deep: skiff does not \
+                 copy deeper trees (leave it out with .dockerignore)",
+                dir.display(),
+                self.label
+            );
+        }
         let mut names: Vec<_> = fs::read_dir(dir)
             .with_context(|| format!("reading {}", dir.display()))?
             .filter_map(|e| e.ok())
             .map(|e| e.file_name())
             .collect();
         names.sort();
-        for name in names {
-            let name = name.to_string_lossy().into_owned();
-            let abs = dir.join(&name);
-            let meta = fs::symlink_metadata(&abs)?;
+        for os_name in names {
+            let abs = dir.join(&os_name);
+            let meta =
+                fs::symlink_metadata(&abs).with_context(|| format!("reading {}", abs.display()))?;
+            let Some(name) = os_name.to_str().map(str::to_string) else {
+                self.refuse_non_utf8(&abs, tree_rel, src_rel, meta.is_dir(), excludes)?;
+                continue;
+            };
             let t_rel = join_rel(tree_rel, &name);
             let s_rel = join_rel(src_rel, &name);
             let is_dir = meta.is_dir();
@@ -277,6 +293,30 @@ impl SourceTree {
             }
         }
         Ok(())
+    }
+
+    /// An entry whose name is not UTF-8 is an error unless `.dockerignore` or `--exclude`
+    /// leaves it out: skiff's paths are text (BuildKit, in Go, copies the bytes as they are).
+    fn refuse_non_utf8(
+        &self,
+        abs: &Path,
+        tree_rel: &str,
+        src_rel: &str,
+        is_dir: bool,
+        excludes: Option<&Matcher>,
+    ) -> Result<()> {
+        let lossy = abs.file_name().unwrap_or_default().to_string_lossy();
+        let ignored = self.ignored(&join_rel(tree_rel, &lossy), is_dir);
+        let excluded = excludes.is_some_and(|m| m.is_excluded(&join_rel(src_rel, &lossy), is_dir));
+        if ignored || excluded {
+            return Ok(());
+        }
+        bail!(
+            "{} in the {} has a name that is not valid UTF-8: skiff cannot copy it; rename it, \
+             or leave it out with .dockerignore",
+            abs.display(),
+            self.label
+        )
     }
 
     /// The content checksum of the selected sources: path, type, mode, owner (when kept),

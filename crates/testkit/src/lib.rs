@@ -9,12 +9,16 @@
 //!   differential tests, stopped by pid on drop.
 //! - [`container`]: runs a built image with runc (rootfs from `-o type=local`, process from
 //!   the image config, `USER` resolved in the image), to call what it serves on 127.0.0.1.
-//! - [`FaultProxy`]: a TCP proxy in front of a registry that fails or throttles connections.
+//! - [`FaultProxy`]: a proxy in front of a registry that fails, refuses or throttles connections,
+//!   or (HTTP mode) answers single requests with errors, resets, truncated, stalled or corrupt
+//!   bodies, redirects and a bearer-token realm that works or fails.
 //! - [`project::Project`]: a build context and private store; runs `skiff build` and reads the
 //!   exported image back ([`project::BuiltImage`]) with code independent of skiff.
 //! - [`reference_builder::ReferenceBuilder`]: dockerd plus a registry with the busybox base,
 //!   for tests that build the same Dockerfile with BuildKit and skiff.
 //! - [`bench`](mod@bench): the skiff-vs-BuildKit benchmark behind `scripts/bench` (`skiff-bench`).
+//! - [`crash_campaign`]: a build SIGKILLed at random moments, then checked
+//!   (`scripts/crash-campaign`).
 //! - [`store_check`], [`leftovers`]: a store still consistent, and nothing (containers,
 //!   mounts) left on the host by a build that failed or was killed.
 //! - [`skiff_bin`], [`require_tool`], [`command::run_ok`]: the binary under test, tools tests
@@ -31,6 +35,7 @@ pub mod busybox;
 pub mod cache;
 pub mod command;
 pub mod container;
+pub mod crash_campaign;
 pub mod debian;
 pub mod dockerd;
 pub mod layout;

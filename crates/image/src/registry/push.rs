@@ -2,7 +2,7 @@
 //! the same registry is known to hold it, uploaded otherwise; then the manifest goes up.
 
 use super::client::Client;
-use super::session::Session;
+use super::session::{RegistryOperation, Session};
 use super::sources::BlobSources;
 use crate::model::Document;
 use crate::reference::Reference;
@@ -51,6 +51,7 @@ pub(super) async fn push(
     };
 
     let session = Session::open(client, destination).await?;
+    session.authenticate(RegistryOperation::Push).await?;
     let sources = BlobSources::new(store);
     let blobs: Vec<&Descriptor> = manifest.blobs().collect();
     let transfers: Vec<Transfer> = futures_util::stream::iter(
