@@ -121,7 +121,7 @@ fn every_metadata_instruction_writes_what_buildkit_writes() {
         (&format!("ENV D=cli T={arch} E=fromenv"), true),
         ("LABEL l1=1.0 l 2=v 2", true),
         ("LABEL a=first z=last", true),
-        ("EXPOSE [80/tcp 53/udp 8000/tcp 8001/tcp 8002/tcp]", true),
+        ("EXPOSE [53/udp 80/tcp 8000/tcp 8001/tcp 8002/tcp]", true),
         ("MAINTAINER Jane Doe <jane@example.com>", true),
         ("USER nobody", true),
         ("WORKDIR /rel", false),
@@ -145,7 +145,7 @@ fn every_metadata_instruction_writes_what_buildkit_writes() {
         ("VOLUME [/v2]", true),
         ("STOPSIGNAL SIGTERM", true),
         (
-            r#"HEALTHCHECK &{["CMD" "wget" "-q" "localhost"] "5s" "3s" "10s" '\x04'}"#,
+            r#"HEALTHCHECK &{["CMD" "wget" "-q" "localhost"] "5s" "3s" "10s" "0s" '\x04'}"#,
             true,
         ),
     ]);
@@ -255,7 +255,7 @@ CMD ["echo", "a\"b", "ü", "<tag>"]
             false,
         ),
         (r#"ENTRYPOINT ["/bin/sh" "-c" "echo \"hi & bye\""]"#, true),
-        (r#"HEALTHCHECK &{["NONE"] "0s" "0s" "0s" '\x00'}"#, true),
+        (r#"HEALTHCHECK &{["NONE"] "0s" "0s" "0s" "0s" '\x00'}"#, true),
         ("STOPSIGNAL 9", true),
         (r#"CMD ["echo" "a\"b" "ü" "<tag>"]"#, true),
     ]);

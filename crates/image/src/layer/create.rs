@@ -9,7 +9,7 @@ use super::pgzip::ParallelGzip;
 use super::tar_header::{append, TarEntry};
 use super::unchanged::same_as_lower;
 use super::whiteout::{OPAQUE_MARKER, WHITEOUT_PREFIX};
-use super::xattrs::{is_overlay_xattr, read_xattrs};
+use super::xattrs::{is_layer_xattr, is_overlay_xattr, read_xattrs};
 use crate::store::blob::sha256_digest;
 use crate::store::{BlobWriter, Store};
 use anyhow::{bail, Context, Result};
@@ -221,6 +221,12 @@ fn walk_into(
             .as_deref()
             .filter(|l| std::fs::symlink_metadata(l).is_ok());
         let unchanged = !opaque && in_lower.is_some_and(|l| same_as_lower(&abs, &meta, &xattrs, l));
+        // Only file capabilities reach a layer, as BuildKit's (containerd's) layer writer:
+        // user.* and other attributes are dropped whatever their source.
+        let xattrs: Vec<_> = xattrs
+            .into_iter()
+            .filter(|(k, _)| is_layer_xattr(k))
+            .collect();
         let kind = if ft.is_dir() {
             Kind::Dir { opaque }
         } else if ft.is_char_device() && meta.rdev() == 0 {
