@@ -149,6 +149,7 @@ fn skiff_builds_the_same_images_as_buildkit() {
     let mut differences = Vec::new();
     let mut failures = Vec::new();
     let mut skipped = Vec::new();
+    let mut gaps = Vec::new();
     let cases: Vec<&Case> = all_cases().collect();
     for case in &cases {
         if let (ReferenceKind::Dockerd2010, Some(why)) = (kind, case.dockerd_cannot) {
@@ -156,20 +157,25 @@ fn skiff_builds_the_same_images_as_buildkit() {
             continue;
         }
         let case_start = Instant::now();
-        match build_case(&reference, case) {
-            Ok((buildkit, skiff)) => {
-                for path in case.built {
-                    if !buildkit.fs.exists(path) {
-                        failures.push(format!("[{}] BuildKit's image lacks {path}", case.name));
-                    }
-                }
-                differences.extend(compare(case.name, &buildkit, &skiff));
-                if case.args.iter().any(|a| a.starts_with("SOURCE_DATE_EPOCH=")) {
-                    differences.extend(compare_times(case.name, &buildkit, &skiff));
-                }
+        let (case_differences, case_failures) = run_case(&reference, case);
+        if let Some(why) = case.skiff_gap {
+            // A known gap of skiff: reported, not counted; once it agrees, the mark goes.
+            if case_failures.is_empty()
+                && case_differences.iter().all(|d| allowance(d, kind).is_some())
+            {
+                gaps.push(format!("[{}] agrees now: remove its skiff_gap", case.name));
+            } else {
+                let first = case_failures
+                    .first()
+                    .map(|f| f.lines().find(|l| l.starts_with("error")).unwrap_or(f).to_string())
+                    .or_else(|| case_differences.first().map(describe))
+                    .unwrap_or_default();
+                gaps.push(format!("[{}] {why}\n    {first}", case.name));
             }
-            Err(errors) => failures.extend(errors),
+            continue;
         }
+        differences.extend(case_differences);
+        failures.extend(case_failures);
         eprintln!("case {}: {:?}", case.name, case_start.elapsed());
     }
     let (allowed, unexplained): (Vec<_>, Vec<_>) = differences
@@ -198,6 +204,9 @@ fn skiff_builds_the_same_images_as_buildkit() {
     for s in &skipped {
         writeln!(report, "skipped {s}").unwrap();
     }
+    for g in &gaps {
+        writeln!(report, "KNOWN GAP {g}").unwrap();
+    }
     for d in &unexplained {
         writeln!(report, "DIFFERENT {}", describe(d)).unwrap();
     }
@@ -212,6 +221,27 @@ fn skiff_builds_the_same_images_as_buildkit() {
         unexplained.len(),
         failures.len()
     );
+}
+
+/// One case's differences and failed builds.
+fn run_case(reference: &ReferenceBuilder, case: &Case) -> (Vec<Difference>, Vec<String>) {
+    let mut differences = Vec::new();
+    let mut failures = Vec::new();
+    match build_case(reference, case) {
+        Ok((buildkit, skiff)) => {
+            for path in case.built {
+                if !buildkit.fs.exists(path) {
+                    failures.push(format!("[{}] BuildKit's image lacks {path}", case.name));
+                }
+            }
+            differences.extend(compare(case.name, &buildkit, &skiff));
+            if case.args.iter().any(|a| a.starts_with("SOURCE_DATE_EPOCH=")) {
+                differences.extend(compare_times(case.name, &buildkit, &skiff));
+            }
+        }
+        Err(errors) => failures.extend(errors),
+    }
+    (differences, failures)
 }
 
 /// Builds one case with both builders at once (each mostly waits on its own runc and disk);
