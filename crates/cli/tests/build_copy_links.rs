@@ -48,7 +48,9 @@ fn hard_links_are_kept_and_of_the_xattrs_only_file_capabilities() {
         return;
     }
     // cap_net_raw+ep, a v2 vfs_cap_data.
-    let cap: [u8; 20] = [1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    let cap: [u8; 20] = [
+        1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
     let hex: String = cap.iter().map(|b| format!("{b:02x}")).collect();
     let xattr = std::process::Command::new("python3")
         .arg("-c")
@@ -82,9 +84,8 @@ fn hard_links_are_kept_and_of_the_xattrs_only_file_capabilities() {
     );
     // As BuildKit: a layer records security.capability only (containerd's tar writer), and
     // none comes from the context (fsutil sets xattrs, then the owner, which clears it).
-    let names = |path: &str| -> Vec<String> {
-        image.fs.entry(path).xattrs.keys().cloned().collect()
-    };
+    let names =
+        |path: &str| -> Vec<String> { image.fs.entry(path).xattrs.keys().cloned().collect() };
     assert!(names("/h/one").is_empty(), "{:?}", names("/h/one"));
     assert_eq!(names("/arch/capped"), ["security.capability"]);
 }

@@ -6,7 +6,12 @@ use skiff_testkit::project::{Kind, Project};
 
 /// The history's `created_by` texts, base entry left out.
 fn texts(image: &skiff_testkit::project::BuiltImage) -> Vec<String> {
-    image.history().into_iter().skip(1).map(|(t, _)| t).collect()
+    image
+        .history()
+        .into_iter()
+        .skip(1)
+        .map(|(t, _)| t)
+        .collect()
 }
 
 /// Case `destinations-cleaned-lexically`.

@@ -188,7 +188,13 @@ pub fn undeclared_proxy_env(
     env: &[(String, String)],
 ) -> Vec<String> {
     let mut out = Vec::new();
-    for proxy in ["HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY"] {
+    for proxy in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "FTP_PROXY",
+        "NO_PROXY",
+        "ALL_PROXY",
+    ] {
         let Some((_, value)) = build_args
             .iter()
             .rev()
@@ -220,7 +226,11 @@ mod tests {
         let env = [s("no_proxy", "declared")];
         assert_eq!(
             undeclared_proxy_env(&args, &env),
-            vec!["HTTP_PROXY=http://p:1", "http_proxy=http://p:1", "NO_PROXY=x"]
+            vec![
+                "HTTP_PROXY=http://p:1",
+                "http_proxy=http://p:1",
+                "NO_PROXY=x"
+            ]
         );
     }
 }

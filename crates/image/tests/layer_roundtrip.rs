@@ -207,7 +207,10 @@ fn round_trip_keeps_the_tree() {
         // BuildKit's layers do), so `user.note` is dropped and `capped` keeps its capability.
         let mut expected = describe(&src);
         for line in expected.values_mut() {
-            *line = line.replace(&format!("{:?}", format!("user.note={}", hex::encode("kept"))), "");
+            *line = line.replace(
+                &format!("{:?}", format!("user.note={}", hex::encode("kept"))),
+                "",
+            );
         }
         assert_eq!(describe(&dst), expected, "{compression:?}");
         assert!(xattr_names(&dst.join("a/file")).is_empty());

@@ -119,7 +119,8 @@ impl ReferenceBuilder {
 fn buildkit_script() -> Result<PathBuf> {
     let script = match std::env::var_os(BUILDKIT_SCRIPT_ENV) {
         Some(path) => PathBuf::from(path),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference-buildkit/buildkit"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/reference-buildkit/buildkit"),
     };
     if !script.is_file() {
         bail!(

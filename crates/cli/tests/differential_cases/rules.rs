@@ -25,7 +25,12 @@ ADD one a.txt /added
             ("two/y", "y\n", 0o644),
             ("two/sub/z", "z\n", 0o644),
         ],
-        built: &["/file-dest", "/dir-dest/b.txt", "/merged/sub/z", "/added/a.txt"],
+        built: &[
+            "/file-dest",
+            "/dir-dest/b.txt",
+            "/merged/sub/z",
+            "/added/a.txt",
+        ],
         dockerd_cannot: Some(
             "20.10's frontend refuses several sources without a trailing / on the destination",
         ),
@@ -65,7 +70,12 @@ ADD --chown=13 archive.tar.gz /un13/
             ("tree/top.txt", "top\n", 0o644),
             ("tree/bin/tool", "#!/bin/sh\n", 0o750),
         ],
-        built: &["/sg/new/deeper/a.txt", "/sg/wd/x", "/chm/new/sub/g", "/un/bin/tool"],
+        built: &[
+            "/sg/new/deeper/a.txt",
+            "/sg/wd/x",
+            "/chm/new/sub/g",
+            "/un/bin/tool",
+        ],
         ..Case::DEFAULT
     },
     Case {
@@ -82,7 +92,12 @@ WORKDIR /no-passwd/dir
 USER 1234
 WORKDIR /numeric/parent/child/
 "#,
-        built: &["/base/rel", "/unresolved/a", "/no-passwd/dir", "/numeric/parent/child"],
+        built: &[
+            "/base/rel",
+            "/unresolved/a",
+            "/no-passwd/dir",
+            "/numeric/parent/child",
+        ],
         ..Case::DEFAULT
     },
     Case {
@@ -93,7 +108,11 @@ RUN mkdir -m 711 /un && mkdir /elsewhere /un/elsewhere && ln -s /elsewhere /un/i
 ADD members.tar /un/
 "#,
         setup: Some(members_tar),
-        built: &["/un/target-abs/through-abs", "/un/escaped", "/un/elsewhere/through-image"],
+        built: &[
+            "/un/target-abs/through-abs",
+            "/un/escaped",
+            "/un/elsewhere/through-image",
+        ],
         skiff_gap: Some(
             "ADD of a local archive refuses members that go through a symlink; BuildKit \
              resolves them with the extraction directory as root (clamped)",
@@ -116,7 +135,11 @@ COPY build/keep/ /kept/
             ("build/keep/x", "x\n", 0o644),
             ("build/drop/y", "y\n", 0o644),
             ("top.txt", "top\n", 0o644),
-            (".dockerignore", "docs\n!docs/README.md\n!docs/deep/*.md\nbuild\n!build/keep\n", 0o644),
+            (
+                ".dockerignore",
+                "docs\n!docs/README.md\n!docs/deep/*.md\nbuild\n!build/keep\n",
+                0o644,
+            ),
         ],
         built: &["/all/docs/README.md", "/docs-dir/README.md", "/kept/x"],
         skiff_gap: Some(
@@ -143,7 +166,12 @@ COPY --from=stage /arch/ /archive-via-stage/
 "#,
         files: &[("x/user", "u\n", 0o644), ("x/cap", "c\n", 0o755)],
         setup: Some(set_xattrs),
-        built: &["/from-context/cap", "/from-stage/user", "/from-archive/cap", "/archive-via-stage/cap"],
+        built: &[
+            "/from-context/cap",
+            "/from-stage/user",
+            "/from-archive/cap",
+            "/archive-via-stage/cap",
+        ],
         ..Case::DEFAULT
     },
     Case {
@@ -216,8 +244,13 @@ fn members_tar(project: &Project) {
     std::fs::write(project.path("members.tar"), tar.into_inner().unwrap()).unwrap();
 }
 
+/// One PAX record: key, value.
+type PaxRecord = (&'static str, &'static [u8]);
+
 /// A v2 `vfs_cap_data` giving cap_net_raw+ep.
-const CAP_NET_RAW: [u8; 20] = [1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+const CAP_NET_RAW: [u8; 20] = [
+    1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+];
 
 /// In the context, `x/user` gets `user.skiff`, `x/cap` gets `security.capability` and
 /// `user.other`; `xattrs.tar` holds `user` and `cap` with the same xattrs as PAX records.
@@ -238,7 +271,7 @@ fn set_xattrs(project: &Project) {
         .expect("running python3");
     assert!(status.success(), "setting xattrs in the context");
     let mut tar = tar::Builder::new(Vec::new());
-    let members: [(&str, Vec<(&str, &[u8])>); 2] = [
+    let members: [(&str, Vec<PaxRecord>); 2] = [
         ("user", vec![("SCHILY.xattr.user.skiff", b"dropped")]),
         (
             "cap",

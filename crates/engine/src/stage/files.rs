@@ -131,9 +131,9 @@ fn file_op_owner(root: &std::path::Path, spec: &str) -> (u32, u32) {
     };
     let gid = match group {
         None => user_gid,
-        Some(g) => g.parse::<u32>().unwrap_or_else(|_| {
-            lookup(root, "/etc/group", g).map_or(0, |f| field(&f, 2))
-        }),
+        Some(g) => g
+            .parse::<u32>()
+            .unwrap_or_else(|_| lookup(root, "/etc/group", g).map_or(0, |f| field(&f, 2))),
     };
     (uid, gid)
 }

@@ -213,7 +213,7 @@ fn walk_into(
         let opaque = all_xattrs.iter().any(|(k, v)| {
             (k == b"trusted.overlay.opaque" || k == b"user.overlay.opaque") && v == b"y"
         });
-        let xattrs: Vec<_> = all_xattrs
+        let mut xattrs: Vec<_> = all_xattrs
             .into_iter()
             .filter(|(k, _)| !is_overlay_xattr(k))
             .collect();
@@ -221,12 +221,8 @@ fn walk_into(
             .as_deref()
             .filter(|l| std::fs::symlink_metadata(l).is_ok());
         let unchanged = !opaque && in_lower.is_some_and(|l| same_as_lower(&abs, &meta, &xattrs, l));
-        // Only file capabilities reach a layer, as BuildKit's (containerd's) layer writer:
-        // user.* and other attributes are dropped whatever their source.
-        let xattrs: Vec<_> = xattrs
-            .into_iter()
-            .filter(|(k, _)| is_layer_xattr(k))
-            .collect();
+        // Only file capabilities reach a layer, as containerd's tar writer (is_layer_xattr).
+        xattrs.retain(|(k, _)| is_layer_xattr(k));
         let kind = if ft.is_dir() {
             Kind::Dir { opaque }
         } else if ft.is_char_device() && meta.rdev() == 0 {
