@@ -62,14 +62,28 @@ fn docker_image_scratch_is_the_empty_image_and_is_never_fetched() {
 }
 
 #[test]
-fn a_directory_context_cannot_be_a_base_and_says_what_can() {
+fn a_directory_context_can_be_a_base_and_replace_a_stage() {
     let p = Project::new();
-    let dir = skiff_testkit::tempfile::tempdir().unwrap();
-    p.dockerfile("FROM assets\nLABEL a=b\n");
-    let spec = format!("assets={}", dir.path().display());
-    let run = p.build(&["--build-context", &spec]);
-    run.assert_failed_with("is a directory, not an image");
-    assert!(run.stderr().contains("docker-image://"), "{}", run.report());
+    let assets = skiff_testkit::tempfile::tempdir().unwrap();
+    std::fs::write(assets.path().join("asset.txt"), "asset\n").unwrap();
+    let tools = skiff_testkit::tempfile::tempdir().unwrap();
+    std::fs::write(tools.path().join("tool.txt"), "tool\n").unwrap();
+    p.dockerfile(concat!(
+        "FROM busybox AS tools\n",
+        "RUN echo 'replaced by --build-context: never runs' && exit 1\n",
+        "FROM assets\n",
+        "COPY --from=tools /tool.txt /tool.txt\n",
+    ));
+    let (run, image) = p.build_image(&[
+        "--build-context",
+        &format!("assets={}", assets.path().display()),
+        "--build-context",
+        &format!("tools={}", tools.path().display()),
+    ]);
+    assert!(!run.stderr().contains("never runs"), "{}", run.report());
+    assert_eq!(image.fs.read_string("/asset.txt"), "asset\n");
+    assert_eq!(image.fs.read_string("/tool.txt"), "tool\n");
+    assert!(!image.fs.exists("/bin/busybox"), "{}", run.report());
 }
 
 #[test]

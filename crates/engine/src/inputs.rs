@@ -203,6 +203,21 @@ impl<'a> Inputs<'a> {
         Ok(state)
     }
 
+    /// A `--build-context NAME=DIR` used as an image (a `FROM` base, or in place of a stage
+    /// of that name): the empty image with the directory's files as one layer, keyed by it.
+    fn directory_state(&self, dir: &std::path::Path) -> Result<ImageState> {
+        let mut state = ImageState::scratch(&self.platform);
+        let options = skiff_image::layer::CreateOptions::default();
+        let layer = skiff_image::layer::create(&self.store, dir, &options)
+            .with_context(|| format!("reading the build context {}", dir.display()))?;
+        if let Some(layer) = layer {
+            state.key = format!("directory {}", layer.diff_id);
+            state.config.rootfs.diff_ids.push(layer.diff_id.to_string());
+            state.layers.push(layer.descriptor);
+        }
+        Ok(state)
+    }
+
     fn resolve_image(&self, reference: &str) -> Result<ImageState> {
         let named = self
             .named
@@ -219,11 +234,9 @@ impl<'a> Inputs<'a> {
                     .with_context(|| format!("importing the OCI layout {}", dir.display()))?
             }
             Some(NamedContext::Image(r)) => self.pull(&r)?,
-            Some(NamedContext::Dir(_)) => bail!(
-                "build context \"{reference}\" is a directory, not an image: skiff can use a \
-                 directory context with COPY --from and RUN --mount from, but not as a FROM base \
-                 or in place of a stage; give it as docker-image:// or oci-layout://"
-            ),
+            // A directory in place of a stage or as a base, as BuildKit's local source: its
+            // files as one layer.
+            Some(NamedContext::Dir(dir)) => return self.directory_state(&dir),
             None => self.pull(reference)?,
         };
         let state = ImageState::load(&self.store, manifest.digest())?;

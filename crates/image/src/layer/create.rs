@@ -9,7 +9,7 @@ use super::pgzip::ParallelGzip;
 use super::tar_header::{append, TarEntry};
 use super::unchanged::same_as_lower;
 use super::whiteout::{OPAQUE_MARKER, WHITEOUT_PREFIX};
-use super::xattrs::{is_overlay_xattr, read_xattrs};
+use super::xattrs::{is_layer_xattr, is_overlay_xattr, read_xattrs};
 use crate::store::blob::sha256_digest;
 use crate::store::{BlobWriter, Store};
 use anyhow::{bail, Context, Result};
@@ -213,7 +213,7 @@ fn walk_into(
         let opaque = all_xattrs.iter().any(|(k, v)| {
             (k == b"trusted.overlay.opaque" || k == b"user.overlay.opaque") && v == b"y"
         });
-        let xattrs: Vec<_> = all_xattrs
+        let mut xattrs: Vec<_> = all_xattrs
             .into_iter()
             .filter(|(k, _)| !is_overlay_xattr(k))
             .collect();
@@ -221,6 +221,8 @@ fn walk_into(
             .as_deref()
             .filter(|l| std::fs::symlink_metadata(l).is_ok());
         let unchanged = !opaque && in_lower.is_some_and(|l| same_as_lower(&abs, &meta, &xattrs, l));
+        // Only file capabilities reach a layer, as containerd's tar writer (is_layer_xattr).
+        xattrs.retain(|(k, _)| is_layer_xattr(k));
         let kind = if ft.is_dir() {
             Kind::Dir { opaque }
         } else if ft.is_char_device() && meta.rdev() == 0 {
