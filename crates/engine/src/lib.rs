@@ -18,12 +18,14 @@ mod config;
 mod copy;
 mod destination;
 mod dockerignore;
+mod emulation;
 mod error;
 mod final_image;
 mod glob;
 mod inputs;
 mod layer_options;
 mod mounts;
+mod multi;
 mod options;
 mod progress;
 mod pull;
@@ -51,9 +53,12 @@ pub use build::{build, plan, BuildOptions, BuildOutcome, Planned};
 pub use cachekey::{key_document, step_key, KEY_FORMAT_VERSION};
 pub use config::ImageConfig;
 pub use dockerignore::Matcher;
+/// Which foreign platforms RUN steps can run on here (QEMU emulators registered with binfmt_misc).
+pub use emulation::emulated_platforms;
 pub use error::BuildError;
 pub use final_image::{FinalReport, VerifyMode};
 pub use layer_options::LayerOptions;
+pub use multi::{build_index, IndexOutcome};
 pub use options::{NamedContext, Secret};
 pub use progress::{Event, Mode, Progress, SizeReport, Summary, Warning};
 /// `--cache-from` / `--cache-to`: the build cache shared through a registry or a directory.

@@ -16,6 +16,8 @@ use std::path::PathBuf;
 pub struct BuildConfig {
     /// What the engine builds.
     pub options: BuildOptions,
+    /// `--platform`'s platforms: none (the host's), one, or several (an image index).
+    pub platforms: Vec<Platform>,
     /// Where the result goes, names applied.
     pub outputs: Vec<Output>,
     /// The store directory.
@@ -33,6 +35,18 @@ impl BuildConfig {
         let (dockerfile_path, dockerfile) =
             inputs::read_dockerfile(args.file.as_deref(), &args.context)?;
         let outputs = outputs::plan(&args.outputs, &args.tags, args.push)?;
+        let platforms = parse_platforms(args.platform.as_deref())?;
+        if platforms.len() > 1 {
+            for output in &outputs {
+                skiff_image::export::refuse_index(output)?;
+            }
+            if args.load {
+                anyhow::bail!(
+                    "--load cannot load several platforms (docker's image store takes one image \
+                     per name; buildx refuses it too): push with --push, or write type=oci"
+                );
+            }
+        }
         let allow = args.entitlements();
         let load = args.load;
         let results = ResultFiles::of(&args);
@@ -48,11 +62,8 @@ impl BuildConfig {
             dockerfile,
             target: args.target,
             build_args,
-            platform: args
-                .platform
-                .as_deref()
-                .map(|p| p.parse::<Platform>().context("--platform"))
-                .transpose()?,
+            // A list is planned (and checked) for its first platform; `platforms` has them all.
+            platform: platforms.first().cloned(),
             no_cache: args.no_cache,
             no_cache_filter: args.no_cache_filter,
             labels: args.labels.into_iter().map(|l| (l.key, l.value)).collect(),
@@ -92,6 +103,7 @@ impl BuildConfig {
         };
         Ok(BuildConfig {
             options,
+            platforms,
             outputs,
             store_root,
             results,
@@ -122,4 +134,23 @@ impl BuildConfig {
     pub fn writes_to_stdout(&self) -> bool {
         self.outputs.iter().any(outputs::writes_to_stdout)
     }
+}
+
+/// `--platform` as a comma-separated list (`linux/amd64,linux/arm64`), each checked, the
+/// same platform given twice kept once.
+fn parse_platforms(value: Option<&str>) -> Result<Vec<Platform>> {
+    let mut platforms: Vec<Platform> = Vec::new();
+    let Some(value) = value else {
+        return Ok(platforms);
+    };
+    for item in value.split(',') {
+        let platform = item
+            .trim()
+            .parse::<Platform>()
+            .with_context(|| format!("--platform {value:?}"))?;
+        if !platforms.contains(&platform) {
+            platforms.push(platform);
+        }
+    }
+    Ok(platforms)
 }
