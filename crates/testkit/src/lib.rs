@@ -4,7 +4,8 @@
 //!   stopped on drop ([`Registry::start_or_skip`] skips locally, panics in CI, when it is missing).
 //! - [`busybox_image`]: the busybox base image (built from `busybox-static`, cached on disk),
 //!   pushed to a registry; [`push_image`] / [`push_layout`] push any image written with
-//!   [`layout`] (an OCI layout writer independent of skiff).
+//!   [`layout`] (an OCI layout writer independent of skiff); [`busybox_multi_image`] the
+//!   same as a two-platform index (host + arm64, from Debian's `busybox-static:arm64`).
 //! - [`dockerd::Dockerd`]: a private Docker daemon (BuildKit), the reference builder of
 //!   differential tests, stopped by pid on drop.
 //! - [`container`]: runs a built image with runc (rootfs from `-o type=local`, process from
@@ -32,6 +33,7 @@
 //! ```
 pub mod bench;
 pub mod busybox;
+pub mod busybox_multi;
 pub mod cache;
 pub mod command;
 pub mod container;
@@ -51,6 +53,7 @@ pub mod terminal;
 pub mod tools;
 
 pub use busybox::busybox_image;
+pub use busybox_multi::{busybox_multi_image, MultiImage};
 pub use proxy::FaultProxy;
 pub use push::{push_image, push_layout, push_layout_as, ImageRef, PushFormat};
 pub use registry::Registry;

@@ -72,9 +72,22 @@ impl FromStr for Platform {
     type Err = anyhow::Error;
 
     /// Parses `os/arch[/variant]` (e.g. `linux/arm64`, `linux/arm/v7`).
+    /// One component alone is an OS (with the host's architecture) or an architecture (on
+    /// linux), as containerd's `platforms.Parse` takes it.
     fn from_str(s: &str) -> Result<Platform> {
+        if s.contains(',') {
+            bail!(
+                "{s:?} is a list of platforms, where one platform (os/arch[/variant]) is expected"
+            );
+        }
         let parts: Vec<&str> = s.split('/').collect();
         match parts.as_slice() {
+            [one] if KNOWN_OS.contains(&one.to_ascii_lowercase().as_str()) => {
+                Ok(Platform::new(one, &Platform::host().architecture, None))
+            }
+            [one] if !one.is_empty() && one.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+                Ok(Platform::new("linux", one, None))
+            }
             [os, arch] if !os.is_empty() && !arch.is_empty() => Ok(Platform::new(os, arch, None)),
             [os, arch, variant] if !os.is_empty() && !arch.is_empty() && !variant.is_empty() => {
                 Ok(Platform::new(os, arch, Some(variant)))
@@ -93,6 +106,11 @@ impl fmt::Display for Platform {
         Ok(())
     }
 }
+
+/// Operating systems a one-word platform may name.
+const KNOWN_OS: [&str; 7] = [
+    "linux", "windows", "darwin", "freebsd", "netbsd", "openbsd", "solaris",
+];
 
 /// containerd's `normalizeArch`.
 fn normalize_arch(architecture: &str, variant: Option<&str>) -> (String, Option<String>) {
@@ -157,11 +175,17 @@ mod tests {
             "linux/arm".parse::<Platform>().unwrap().to_string(),
             "linux/arm/v7"
         );
-        assert!("linux"
+        assert_eq!(
+            "arm64".parse::<Platform>().unwrap().to_string(),
+            "linux/arm64"
+        );
+        assert_eq!("linux".parse::<Platform>().unwrap().os, "linux");
+        assert!("linux/amd64,linux/arm64"
             .parse::<Platform>()
             .unwrap_err()
             .to_string()
-            .contains("os/arch"));
+            .contains("list of platforms"));
+        assert!("a/b/c/d".parse::<Platform>().is_err());
         assert!("linux//v7".parse::<Platform>().is_err());
     }
 

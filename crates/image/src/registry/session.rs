@@ -215,7 +215,22 @@ impl<'a> Session<'a> {
 
     /// Puts a manifest under the session's tag (or digest).
     pub async fn put_manifest(&self, bytes: &[u8], media_type: &str) -> Result<()> {
-        let what = format!("putting the manifest to {}", describe(&self.oci_ref));
+        self.put_manifest_at(bytes, media_type, None).await
+    }
+
+    /// Uploads a manifest under its digest (`Some`: an index's child, which has no tag of
+    /// its own) or under the session's reference (`None`).
+    pub async fn put_manifest_at(
+        &self,
+        bytes: &[u8],
+        media_type: &str,
+        digest: Option<&str>,
+    ) -> Result<()> {
+        let target = match digest {
+            Some(d) => self.oci_ref.clone_with_digest(d.to_string()),
+            None => self.oci_ref.clone(),
+        };
+        let what = format!("putting the manifest to {}", describe(&target));
         let content_type: reqwest::header::HeaderValue = media_type.parse().map_err(|_| {
             anyhow!("manifest media type {media_type:?} is not a valid header value")
         })?;
@@ -225,7 +240,7 @@ impl<'a> Session<'a> {
             .retry
             .run(&what, &|m| self.client.notice(m), || async {
                 self.oci
-                    .push_manifest_raw(&self.oci_ref, body.clone(), content_type.clone())
+                    .push_manifest_raw(&target, body.clone(), content_type.clone())
                     .await?;
                 Ok(())
             })

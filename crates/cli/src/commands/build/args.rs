@@ -26,7 +26,8 @@ pub struct BuildArgs {
     /// Set a build-time variable (`KEY=VALUE`, or `KEY` to take it from the environment).
     #[arg(long = "build-arg", value_name = "KEY[=VALUE]", value_parser = parse_build_arg)]
     pub build_args: Vec<BuildArg>,
-    /// Target platform (`linux/amd64`).
+    /// Target platform (`linux/amd64`), or several separated by commas
+    /// (`linux/amd64,linux/arm64`): one image per platform under one image index.
     #[arg(long)]
     pub platform: Option<String>,
     /// Do not use the cache.

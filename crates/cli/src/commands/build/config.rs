@@ -17,6 +17,8 @@ use std::path::PathBuf;
 pub struct BuildConfig {
     /// What the engine builds.
     pub options: BuildOptions,
+    /// `--platform`'s platforms: none (the host's), one, or several (an image index).
+    pub platforms: Vec<Platform>,
     /// Where the result goes, names applied.
     pub outputs: Vec<Output>,
     /// The store directory.
@@ -37,6 +39,18 @@ impl BuildConfig {
         let context = inputs::context_dir(&source.dir)?;
         let (dockerfile_path, dockerfile) = dockerfile_of(&source, &args)?;
         let outputs = outputs::plan(&args.outputs, &args.tags, args.push)?;
+        let platforms = parse_platforms(args.platform.as_deref())?;
+        if platforms.len() > 1 {
+            for output in &outputs {
+                skiff_image::export::refuse_index(output)?;
+            }
+            if args.load {
+                anyhow::bail!(
+                    "--load cannot load several platforms (docker's image store takes one image \
+                     per name; buildx refuses it too): push with --push, or write type=oci"
+                );
+            }
+        }
         let allow = args.entitlements();
         let load = args.load;
         let results = ResultFiles::of(&args);
@@ -52,11 +66,8 @@ impl BuildConfig {
             dockerfile,
             target: args.target,
             build_args,
-            platform: args
-                .platform
-                .as_deref()
-                .map(|p| p.parse::<Platform>().context("--platform"))
-                .transpose()?,
+            // A list is planned (and checked) for its first platform; `platforms` has them all.
+            platform: platforms.first().cloned(),
             no_cache: args.no_cache,
             no_cache_filter: args.no_cache_filter,
             labels: args.labels.into_iter().map(|l| (l.key, l.value)).collect(),
@@ -97,6 +108,7 @@ impl BuildConfig {
         };
         Ok(BuildConfig {
             options,
+            platforms,
             outputs,
             store_root,
             results,
@@ -157,4 +169,23 @@ fn last_of_each_name<T>(entries: Vec<(String, T)>) -> Vec<(String, T)> {
         kept.push((name, value));
     }
     kept
+}
+
+/// `--platform` as a comma-separated list (`linux/amd64,linux/arm64`), each checked, the
+/// same platform given twice kept once.
+fn parse_platforms(value: Option<&str>) -> Result<Vec<Platform>> {
+    let mut platforms: Vec<Platform> = Vec::new();
+    let Some(value) = value else {
+        return Ok(platforms);
+    };
+    for item in value.split(',') {
+        let platform = item
+            .trim()
+            .parse::<Platform>()
+            .with_context(|| format!("--platform {value:?}"))?;
+        if !platforms.contains(&platform) {
+            platforms.push(platform);
+        }
+    }
+    Ok(platforms)
 }

@@ -124,6 +124,9 @@ fn build_and_deliver(
     started: Instant,
 ) -> Result<Built> {
     let store = Store::open(&config.store_root)?;
+    if config.platforms.len() > 1 {
+        return build_index_and_deliver(&store, config, progress, warnings, color, started);
+    }
     let outcome = skiff_engine::build(&store, config.options.clone(), progress.clone())?;
     if skiff_engine::interrupted() {
         return Err(skiff_engine::Interrupted.into());
@@ -169,6 +172,49 @@ fn build_and_deliver(
     Ok(Built {
         manifest: outcome.manifest,
         image_id,
+        names: config.image_names(),
+    })
+}
+
+/// A multi-platform build: one image per platform, delivered as their index (the image ID
+/// of an index is its digest, as buildx reports it).
+fn build_index_and_deliver(
+    store: &Store,
+    config: &BuildConfig,
+    progress: &Progress,
+    warnings: &mut Vec<Warning>,
+    color: bool,
+    started: Instant,
+) -> Result<Built> {
+    let outcome = skiff_engine::build_index(store, &config.options, &config.platforms, progress)?;
+    for (_, image) in &outcome.images {
+        warnings.extend(verify_warnings(&image.report, color));
+    }
+    let delivered = deliver(
+        store,
+        &outcome.index,
+        &config.outputs,
+        &config.options.insecure_registries,
+        progress,
+    )?;
+    for warning in warnings.drain(..) {
+        progress.emit(Event::Warning(warning));
+    }
+    let layers = outcome.images.iter().flat_map(|(_, i)| &i.state.layers);
+    let (steps, cached) = progress.step_counts();
+    progress.emit(Event::Summary(Summary {
+        digest: outcome.index.digest().to_string(),
+        names: delivered.names,
+        layers: layers.clone().count(),
+        size: layers.map(|l| l.size()).sum(),
+        seconds: started.elapsed().as_secs_f64(),
+        steps,
+        cached,
+        outputs: delivered.outputs,
+    }));
+    Ok(Built {
+        manifest: outcome.index.clone(),
+        image_id: outcome.index.digest().to_string(),
         names: config.image_names(),
     })
 }
