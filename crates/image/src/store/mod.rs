@@ -46,7 +46,7 @@ mod verified;
 pub use blob::BlobWriter;
 pub use layout::{Store, StoreLease};
 pub use prune::PruneReport;
-pub use statcache::{file_digest, StatCache};
+pub use statcache::{file_digest, file_digests, StatCache};
 pub use temp::TempDir;
 
 use anyhow::{Context, Result};
