@@ -3,6 +3,9 @@
 //! dir that captures the change, and the upper dir written out as a deterministic layer,
 //! compared with a read-only view of the parent so that what overlayfs only copied up
 //! (directories above a change, mount points made and removed) stays out, as in BuildKit.
+//! The upper dir then becomes the new layer's snapshot in the store, as BuildKit commits a
+//! step's upper dir as its snapshot: the next step stacks on it without extracting the blob
+//! just written, and it is never deleted file by file.
 //! Where overlayfs cannot be mounted, the sandbox copies instead (`SKIFF_ROOTFS=copy`).
 
 use crate::layer_options::LayerOptions;
@@ -47,7 +50,8 @@ pub fn with_writable_rootfs(
     // Checked: with the copy-based fallback this is when the change reaches the upper dir.
     mount.unmount()?;
     let below = View::mount(store, layers).context("mounting the parent layers to diff against")?;
-    let created = skiff_image::layer::create_from_upper(
+    // The upper dir becomes the layer's snapshot (no second copy, nothing to delete).
+    let created = skiff_image::layer::create_from_upper_as_snapshot(
         store,
         &upper,
         below.root(),

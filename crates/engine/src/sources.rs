@@ -334,16 +334,50 @@ impl SourceTree {
         &self,
         selected: &[Selected],
         excludes: Option<&Matcher>,
-        mut cache: Option<&mut StatCache>,
+        cache: Option<&mut StatCache>,
     ) -> Result<String> {
-        let mut h = Sha256::new();
-        let mut linked: HashMap<(u64, u64), String> = HashMap::new();
+        // The walks first, then every file's digest at once (read on every core), then the
+        // checksum over them in walk order.
+        let mut walks = Vec::new();
         for sel in selected {
-            if Self::excludes_source(sel, excludes) {
-                continue;
+            if !Self::excludes_source(sel, excludes) {
+                walks.push((sel, self.walk(sel, excludes)?));
             }
+        }
+        let mut linked: HashMap<(u64, u64), String> = HashMap::new();
+        let mut first_links = Vec::new();
+        let mut to_read: Vec<(&Path, &fs::Metadata)> = Vec::new();
+        for (sel, walked) in &walks {
+            for w in walked {
+                let hard_linked = w.meta.is_file() && w.meta.nlink() > 1;
+                let first = if hard_linked {
+                    linked.get(&(w.meta.dev(), w.meta.ino())).cloned()
+                } else {
+                    None
+                };
+                if first.is_none() && w.meta.is_file() {
+                    if hard_linked {
+                        let name = format!("{} {}", sel.matched, w.rel);
+                        linked.insert((w.meta.dev(), w.meta.ino()), name);
+                    }
+                    to_read.push((&w.abs, &w.meta));
+                }
+                first_links.push(first);
+            }
+        }
+        let digests = match cache {
+            Some(c) => c.digests(&to_read)?,
+            None => {
+                let paths: Vec<&Path> = to_read.iter().map(|(p, _)| *p).collect();
+                crate::statcache::file_digests(&paths)?
+            }
+        };
+        let mut digests = digests.into_iter();
+        let mut first_links = first_links.into_iter();
+        let mut h = Sha256::new();
+        for (sel, walked) in &walks {
             h.update(format!("source {} {} {}\n", sel.matched, sel.rel, sel.is_dir).as_bytes());
-            for w in self.walk(sel, excludes)? {
+            for w in walked {
                 let kind = file_kind(&w.meta);
                 let owner = if self.keep_owner {
                     format!("{}:{}", w.meta.uid(), w.meta.gid())
@@ -354,25 +388,13 @@ impl SourceTree {
                     format!("{}\0{kind}\0{:o}\0{owner}\0", w.rel, w.meta.mode() & 0o7777)
                         .as_bytes(),
                 );
-                let inode = (w.meta.dev(), w.meta.ino());
-                let hard_linked = w.meta.is_file() && w.meta.nlink() > 1;
-                let first_link = if hard_linked {
-                    linked.get(&inode).cloned()
-                } else {
-                    None
-                };
+                let first_link = first_links.next().flatten();
                 if w.meta.file_type().is_symlink() {
                     h.update(fs::read_link(&w.abs)?.to_string_lossy().as_bytes());
                 } else if let Some(first) = first_link {
                     h.update(format!("hardlink {first}").as_bytes());
                 } else if w.meta.is_file() {
-                    if hard_linked {
-                        linked.insert(inode, format!("{} {}", sel.matched, w.rel));
-                    }
-                    let digest = match cache.as_deref_mut() {
-                        Some(c) => c.digest(&w.abs, &w.meta)?,
-                        None => crate::statcache::file_digest(&w.abs)?,
-                    };
+                    let digest = digests.next().expect("a digest for every file read");
                     h.update(digest.as_bytes());
                 }
                 h.update(b"\n");
