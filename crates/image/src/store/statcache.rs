@@ -229,11 +229,14 @@ fn digest_with(path: &Path, buf: &mut [u8]) -> Result<String> {
 /// Files per unit of work handed to a thread.
 const CHUNK: usize = 32;
 
+/// A file's digest and (when asked for) its stamp once it was read.
+type Digested = (String, Option<Stamp>);
+
 /// Each file's digest and (with `restat`) its stamp once read, in order; the files are
 /// shared out in chunks among as many threads as there are cores (one for a few files).
-fn read_in_parallel(paths: &[&Path], restat: bool) -> Result<Vec<(String, Option<Stamp>)>> {
+fn read_in_parallel(paths: &[&Path], restat: bool) -> Result<Vec<Digested>> {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    let read_one = |path: &Path, buf: &mut [u8]| -> Result<(String, Option<Stamp>)> {
+    let read_one = |path: &Path, buf: &mut [u8]| -> Result<Digested> {
         let digest = digest_with(path, buf)?;
         let after = restat
             .then(|| fs::symlink_metadata(path).ok().map(|m| Stamp::of(&m)))
@@ -248,7 +251,7 @@ fn read_in_parallel(paths: &[&Path], restat: bool) -> Result<Vec<(String, Option
         return paths.iter().map(|p| read_one(p, &mut buf)).collect();
     }
     let next = AtomicUsize::new(0);
-    let work = || -> Result<Vec<(usize, (String, Option<Stamp>))>> {
+    let work = || -> Result<Vec<(usize, Digested)>> {
         let mut buf = vec![0u8; 1 << 16];
         let mut done = Vec::new();
         loop {
@@ -268,7 +271,7 @@ fn read_in_parallel(paths: &[&Path], restat: bool) -> Result<Vec<(String, Option
             .map(|h| h.join().expect("a digest thread panicked"))
             .collect()
     });
-    let mut out: Vec<Option<(String, Option<Stamp>)>> = (0..paths.len()).map(|_| None).collect();
+    let mut out: Vec<Option<Digested>> = (0..paths.len()).map(|_| None).collect();
     for part in parts {
         for (i, result) in part? {
             out[i] = Some(result);
