@@ -17,9 +17,12 @@ mod golden_tree;
 use golden_tree::{write_context, DOCKERFILE};
 use skiff_testkit::project::Project;
 
-/// The diff IDs of the layers above busybox's, as `main` (c86b51e) made them.
+/// The diff IDs of the layers above busybox's, as `main` (c86b51e) made them, except the
+/// three that copy `tree/a.txt` with its `user.` xattr (layers 1, 9 and 10): since current
+/// BuildKit's rule (only `security.capability` reaches a layer, issue #12) those carry no
+/// xattr; the other ten are unchanged.
 const GOLDEN: [&str; 13] = [
-    "sha256:5a810771425eabbaef10a976921caf6b857d4284a6f0960c17603dddabb10cf2",
+    "sha256:df827f122ffc20c804568e3005e9d307efcff7262ec7f0e16dc8f0aae3893cb4",
     "sha256:790eee4d17ab95644b056860da25cbbca47068c263aeeb1a0813d7a053f76595",
     "sha256:f08a9d76f6a2b5539ccb67916b9a2433fc48c3163b8252e89809070f566fe200",
     "sha256:bd404304148dd72acc07e5816d6da2621ddb51609b62d3dee2bd2cc70f1f381e",
@@ -27,8 +30,8 @@ const GOLDEN: [&str; 13] = [
     "sha256:35f1966f6cb2946aa1d985ae0013aea80e0f3a4ae9edcaf5432b65b3d0d51201",
     "sha256:ad405a306d308051788c2ae0df51384b532d952baef953e23c65a1a51a988d47",
     "sha256:344d61f53e5a8c13a56e8fca91e73a09011b1916072131c849a0580293114b51",
-    "sha256:7b7ba156eda0ef6cb8810f097ad593f40efda87e593156e63887b46314b3dc94",
-    "sha256:108e215f32c82edfda3cb8a920a1814b1e564b94619619923ed8f58a2dc7b115",
+    "sha256:ff20c004d6fd014af71952a410c5d966482f6b2b8658b102b31c4dc51faddd2d",
+    "sha256:073b51e345eab683e730cac88f8c59fd780f73fb83beaa4a6238cdbf83a85e4f",
     "sha256:3b888b3b1ea7f3ccb8b0c75ba92db7a6e98057e0fc6907adacefb467acd7f6fe",
     "sha256:9eea896f475e700ec24c2a69eee47b714c0c8d0cc355a6a4e6e369ce5a5b1b42",
     "sha256:d4c12bdcd6f93d3cf1eeb93496f568788004bbd2b25386b26cac27e321258be6",
