@@ -272,7 +272,7 @@ fn base_state(
 /// `$BUILDPLATFORM` is the host's), else the build's target platform.
 fn stage_platform(stage: &PlannedStage, target: &Platform) -> Result<Platform> {
     match &stage.platform {
-        Some(p) => p.parse::<Platform>(),
+        Some(p) => Platform::parse_lenient(p),
         None => Ok(target.clone()),
     }
 }

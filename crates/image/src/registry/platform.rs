@@ -68,12 +68,28 @@ impl Platform {
     }
 }
 
+impl Platform {
+    /// A platform as `FROM --platform` may spell it: `os/arch[/variant]`, or one word alone,
+    /// an OS (with the host's architecture) or an architecture (on linux), as containerd's
+    /// `platforms.Parse` takes it.
+    pub fn parse_lenient(s: &str) -> Result<Platform> {
+        const KNOWN_OS: [&str; 7] = [
+            "linux", "windows", "darwin", "freebsd", "netbsd", "openbsd", "solaris",
+        ];
+        if s.contains('/') || s.is_empty() {
+            return s.parse();
+        }
+        if KNOWN_OS.contains(&s.to_ascii_lowercase().as_str()) {
+            return Ok(Platform::new(s, &Platform::host().architecture, None));
+        }
+        Ok(Platform::new("linux", s, None))
+    }
+}
+
 impl FromStr for Platform {
     type Err = anyhow::Error;
 
     /// Parses `os/arch[/variant]` (e.g. `linux/arm64`, `linux/arm/v7`).
-    /// One component alone is an OS (with the host's architecture) or an architecture (on
-    /// linux), as containerd's `platforms.Parse` takes it.
     fn from_str(s: &str) -> Result<Platform> {
         if s.contains(',') {
             bail!(
@@ -82,12 +98,6 @@ impl FromStr for Platform {
         }
         let parts: Vec<&str> = s.split('/').collect();
         match parts.as_slice() {
-            [one] if KNOWN_OS.contains(&one.to_ascii_lowercase().as_str()) => {
-                Ok(Platform::new(one, &Platform::host().architecture, None))
-            }
-            [one] if !one.is_empty() && one.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
-                Ok(Platform::new("linux", one, None))
-            }
             [os, arch] if !os.is_empty() && !arch.is_empty() => Ok(Platform::new(os, arch, None)),
             [os, arch, variant] if !os.is_empty() && !arch.is_empty() && !variant.is_empty() => {
                 Ok(Platform::new(os, arch, Some(variant)))
@@ -106,11 +116,6 @@ impl fmt::Display for Platform {
         Ok(())
     }
 }
-
-/// Operating systems a one-word platform may name.
-const KNOWN_OS: [&str; 7] = [
-    "linux", "windows", "darwin", "freebsd", "netbsd", "openbsd", "solaris",
-];
 
 /// containerd's `normalizeArch`.
 fn normalize_arch(architecture: &str, variant: Option<&str>) -> (String, Option<String>) {
@@ -175,11 +180,11 @@ mod tests {
             "linux/arm".parse::<Platform>().unwrap().to_string(),
             "linux/arm/v7"
         );
-        assert_eq!(
-            "arm64".parse::<Platform>().unwrap().to_string(),
-            "linux/arm64"
-        );
-        assert_eq!("linux".parse::<Platform>().unwrap().os, "linux");
+        assert!("linux"
+            .parse::<Platform>()
+            .unwrap_err()
+            .to_string()
+            .contains("os/arch"));
         assert!("linux/amd64,linux/arm64"
             .parse::<Platform>()
             .unwrap_err()

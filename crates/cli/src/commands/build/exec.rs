@@ -187,8 +187,13 @@ fn build_index_and_deliver(
     started: Instant,
 ) -> Result<Built> {
     let outcome = skiff_engine::build_index(store, &config.options, &config.platforms, progress)?;
+    // A finding every platform's image has is reported once.
     for (_, image) in &outcome.images {
-        warnings.extend(verify_warnings(&image.report, color));
+        for warning in verify_warnings(&image.report, color) {
+            if !warnings.contains(&warning) {
+                warnings.push(warning);
+            }
+        }
     }
     let delivered = deliver(
         store,
