@@ -282,6 +282,38 @@ fn a_pushed_multi_platform_build_is_an_index_in_the_registry() {
     // skopeo names the index's digest: the one the build printed.
     assert_eq!(arm["Digest"], digest.as_str());
     assert!(run.stderr().contains(&digest), "{}", run.report());
+    // podman pulls each platform from the index (into a store of its own).
+    if skiff_testkit::require_tool("podman") {
+        let root = skiff_testkit::tempfile::tempdir().unwrap();
+        let runroot = skiff_testkit::tempfile::tempdir().unwrap();
+        for arch in ["amd64", "arm64"] {
+            let pulled = run_ok(
+                Command::new("podman")
+                    .arg("--root")
+                    .arg(root.path())
+                    .arg("--runroot")
+                    .arg(runroot.path())
+                    .args([
+                        "pull",
+                        "-q",
+                        "--tls-verify=false",
+                        "--arch",
+                        arch,
+                        &reference,
+                    ]),
+            );
+            let id = pulled.trim().to_string();
+            let inspected = run_ok(
+                Command::new("podman")
+                    .arg("--root")
+                    .arg(root.path())
+                    .arg("--runroot")
+                    .arg(runroot.path())
+                    .args(["image", "inspect", "--format", "{{.Architecture}}", &id]),
+            );
+            assert_eq!(inspected.trim(), arch);
+        }
+    }
 }
 
 #[test]
