@@ -157,6 +157,7 @@ fn judge(kind: &str, case: &Case, out: &Output, took: Duration) -> Result<String
     }
     let retries = all.matches("retrying").count();
     let outcome = match case.expect {
+        Expect::Ok if retries == 1 => "ok after 1 retry".to_string(),
         Expect::Ok if retries > 0 => format!("ok after {retries} retries"),
         Expect::Ok => "ok".to_string(),
         Expect::Error(_) => format!("error: {}", error_line(out)),

@@ -1,5 +1,5 @@
 //! A short crash campaign (5 points, fixed seed): the full one is `scripts/crash-campaign`
-//! (100 points, about 15 minutes). Ignored by default (about a minute); needs the skiff
+//! (100 points, about 9 minutes). Ignored by default (about a minute); needs the skiff
 //! binary built with the same profile (`cargo build -p skiff`), root, runc, skopeo and
 //! docker-registry:
 //! `cargo test -p skiff-testkit --test crash_campaign -- --ignored --nocapture`.
