@@ -76,14 +76,15 @@ fn too_many_layers(err: anyhow::Error) -> anyhow::Error {
 }
 
 /// Writes all of `dir` as a layer blob meant to sit `depth` layers up (a `COPY --link`
-/// layer, made apart from its parent). An empty `dir`: `None`.
+/// layer, made apart from its parent), and keeps `dir` as its snapshot. An empty `dir`:
+/// `None`.
 pub fn make_layer(
     store: &Store,
     dir: &Path,
     opts: &LayerOptions,
     depth: usize,
 ) -> Result<Option<NewLayer>> {
-    let created = skiff_image::layer::create(store, dir, &create_options(opts, depth))?;
+    let created = skiff_image::layer::create_as_snapshot(store, dir, &create_options(opts, depth))?;
     Ok(created.map(NewLayer::from))
 }
 

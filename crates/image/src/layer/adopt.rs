@@ -34,7 +34,26 @@ pub fn create_from_upper_as_snapshot(
     lower: &Path,
     opts: &CreateOptions,
 ) -> Result<Option<NewLayer>> {
-    let walk = walk(upper, Some(lower))?;
+    layer_and_snapshot(store, upper, Some(lower), opts)
+}
+
+/// [`super::create`] of a whole directory (a `COPY --link` layer), which then becomes the
+/// layer's snapshot as [`create_from_upper_as_snapshot`] does.
+pub fn create_as_snapshot(
+    store: &Store,
+    dir: &Path,
+    opts: &CreateOptions,
+) -> Result<Option<NewLayer>> {
+    layer_and_snapshot(store, dir, None, opts)
+}
+
+fn layer_and_snapshot(
+    store: &Store,
+    upper: &Path,
+    lower: Option<&Path>,
+    opts: &CreateOptions,
+) -> Result<Option<NewLayer>> {
+    let walk = walk(upper, lower)?;
     let layer = write_layer(store, &walk.entries, opts)?;
     if let Some(layer) = &layer {
         // An optimisation: a failure only means the blob is extracted when it is needed.

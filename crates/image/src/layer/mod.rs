@@ -22,7 +22,7 @@ mod unchanged;
 mod whiteout;
 mod xattrs;
 
-pub use adopt::create_from_upper_as_snapshot;
+pub use adopt::{create_as_snapshot, create_from_upper_as_snapshot};
 pub use apply::{apply, apply_flat, ApplyMode};
 pub use compression::{decompressed, sniff, unpacked_size, Compressed, Compression, SNIFF_LEN};
 pub use create::{create, create_from_upper, write_tar, CreateOptions, NewLayer};

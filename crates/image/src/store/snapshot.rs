@@ -48,8 +48,9 @@ fn usable(store: &Store, hex: &str, dest: &Path) -> bool {
     }
 }
 
-/// Removes a snapshot that may be incomplete (its marker names another boot) and its marker.
-/// It is moved into `tmp/` first, so that a build that fails halfway leaves it for `prune`.
+/// Puts aside a snapshot that may be incomplete (its marker names another boot) and removes
+/// its marker. It is moved into `tmp/`, unlocked, where `prune` deletes it: deleting
+/// thousands of files that reached the disk is slow, and a build need not wait for it.
 fn discard_stale(store: &Store, hex: &str, dest: &Path) -> Result<()> {
     if dest.exists() {
         let aside = store
@@ -57,7 +58,6 @@ fn discard_stale(store: &Store, hex: &str, dest: &Path) -> Result<()> {
             .join(super::fsutil::unique_name(&format!("stale-snapshot-{hex}")));
         std::fs::rename(dest, &aside)
             .with_context(|| format!("cannot move the stale snapshot {}", dest.display()))?;
-        let _ = std::fs::remove_dir_all(&aside);
     }
     remove_marker(store, hex)
 }
