@@ -173,7 +173,8 @@ pub(super) struct Walked {
     pub(super) meta: Metadata,
     pub(super) kind: Kind,
     pub(super) xattrs: Vec<(Vec<u8>, Vec<u8>)>,
-    /// The names of its overlayfs xattrs (the layer leaves them out).
+    /// The names of the xattrs it has that the layer leaves out (overlayfs's own, and every
+    /// one but `security.capability`): a snapshot made of the upper dir must lose them too.
     pub(super) overlay_xattrs: Vec<Vec<u8>>,
 }
 
@@ -227,16 +228,18 @@ fn walk_into(
         let opaque = all_xattrs.iter().any(|(k, v)| {
             (k == b"trusted.overlay.opaque" || k == b"user.overlay.opaque") && v == b"y"
         });
-        let (overlay, mut xattrs): (Vec<_>, Vec<_>) = all_xattrs
+        let (overlay, xattrs): (Vec<_>, Vec<_>) = all_xattrs
             .into_iter()
             .partition(|(k, _)| is_overlay_xattr(k));
-        let overlay_xattrs = overlay.into_iter().map(|(k, _)| k).collect();
+        let mut overlay_xattrs: Vec<Vec<u8>> = overlay.into_iter().map(|(k, _)| k).collect();
         let in_lower = lower_path
             .as_deref()
             .filter(|l| std::fs::symlink_metadata(l).is_ok());
         let unchanged = !opaque && in_lower.is_some_and(|l| same_as_lower(&abs, &meta, &xattrs, l));
         // Only file capabilities reach a layer, as containerd's tar writer (is_layer_xattr).
-        xattrs.retain(|(k, _)| is_layer_xattr(k));
+        let (xattrs, dropped): (Vec<_>, Vec<_>) =
+            xattrs.into_iter().partition(|(k, _)| is_layer_xattr(k));
+        overlay_xattrs.extend(dropped.into_iter().map(|(k, _)| k));
         let kind = if ft.is_dir() {
             Kind::Dir { opaque }
         } else if ft.is_char_device() && meta.rdev() == 0 {
