@@ -12,8 +12,9 @@
 //! - [`FaultProxy`]: a TCP proxy in front of a registry that fails or throttles connections.
 //! - [`project::Project`]: a build context and private store; runs `skiff build` and reads the
 //!   exported image back ([`project::BuiltImage`]) with code independent of skiff.
-//! - [`reference_builder::ReferenceBuilder`]: dockerd plus a registry with the busybox base,
-//!   for tests that build the same Dockerfile with BuildKit and skiff.
+//! - [`reference_builder::ReferenceBuilder`]: BuildKit (dockerd 20.10, or the current one of
+//!   `../shared/reference-buildkit/` with `SKIFF_REFERENCE=buildkit`) plus a registry with the
+//!   busybox base, for tests that build the same Dockerfile with BuildKit and skiff.
 //! - [`bench`](mod@bench): the skiff-vs-BuildKit benchmark behind `scripts/bench` (`skiff-bench`).
 //! - [`store_check`], [`leftovers`]: a store still consistent, and nothing (containers,
 //!   mounts) left on the host by a build that failed or was killed.
