@@ -13,6 +13,7 @@ mod beneath;
 mod compression;
 mod create;
 mod entry_path;
+mod extract;
 mod pgzip;
 mod snapshot;
 mod tar_header;
@@ -20,7 +21,7 @@ mod unchanged;
 mod whiteout;
 mod xattrs;
 
-pub use apply::{apply, apply_flat, ApplyMode};
+pub use apply::{apply, apply_flat, extract, ApplyMode};
 pub use compression::{decompressed, sniff, unpacked_size, Compressed, Compression, SNIFF_LEN};
 pub use create::{create, create_from_upper, write_tar, CreateOptions, NewLayer};
 pub use pgzip::ParallelGzip;
