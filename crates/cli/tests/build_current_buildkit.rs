@@ -171,3 +171,28 @@ fn archive_members_go_through_symlinks_clamped_to_the_extraction_directory() {
     // The archive's root entry (`./`, mode 0700) leaves the destination as it was.
     assert_eq!(image.fs.entry("/un").mode, 0o755);
 }
+
+/// Case `dockerignore-reincludes`.
+#[test]
+fn an_excluded_directory_with_reincluded_entries_can_be_named() {
+    let p = Project::new();
+    p.write("docs/README.md", "readme\n")
+        .write("docs/other.txt", "other\n")
+        .write("docs/deep/a.md", "a\n")
+        .write(".dockerignore", "docs\n!docs/README.md\n!docs/deep/*.md\n");
+    p.dockerfile("FROM busybox\nCOPY docs /docs-dir/\nCOPY doc* /docs-glob/\n");
+    let (run, image) = p.build_image(&[]);
+    for dir in ["/docs-dir", "/docs-glob"] {
+        assert_eq!(
+            image.fs.read_string(&format!("{dir}/README.md")),
+            "readme\n",
+            "{}",
+            run.report()
+        );
+        assert_eq!(image.fs.read_string(&format!("{dir}/deep/a.md")), "a\n");
+        assert!(!image.fs.exists(&format!("{dir}/other.txt")));
+    }
+    // An excluded directory with nothing re-included is still out of the context.
+    p.write(".dockerignore", "docs\n");
+    p.build(&[]).assert_failed_with("excluded by .dockerignore");
+}
