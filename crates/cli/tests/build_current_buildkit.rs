@@ -121,3 +121,78 @@ fn copy_history_shows_chown_chmod_and_parents_flags() {
         run.report()
     );
 }
+
+/// Case `add-archive-members`.
+#[test]
+fn archive_members_go_through_symlinks_clamped_to_the_extraction_directory() {
+    let p = Project::new();
+    std::fs::create_dir_all(p.path("d/elsewhere")).unwrap();
+    std::os::unix::fs::symlink("/elsewhere", p.path("d/imglink")).unwrap();
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut add = |path: &str, kind: tar::EntryType, link: &str, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(if kind.is_dir() { 0o700 } else { 0o644 });
+        h.set_size(data.len() as u64);
+        if kind.is_symlink() {
+            tar.append_link(&mut h, path, link).unwrap();
+        } else {
+            tar.append_data(&mut h, path, data).unwrap();
+        }
+    };
+    add("./", tar::EntryType::Directory, "", b"");
+    add("target-abs/", tar::EntryType::Directory, "", b"");
+    add("abs", tar::EntryType::Symlink, "/target-abs", b"");
+    add("up", tar::EntryType::Symlink, "../../..", b"");
+    add("abs/through-abs", tar::EntryType::Regular, "", b"abs\n");
+    add("up/escaped", tar::EntryType::Regular, "", b"clamped\n");
+    add(
+        "imglink/through-image",
+        tar::EntryType::Regular,
+        "",
+        b"image\n",
+    );
+    std::fs::write(p.path("members.tar"), tar.into_inner().unwrap()).unwrap();
+    p.dockerfile("FROM busybox\nCOPY d/ /un/\nADD members.tar /un/\n");
+    let (run, image) = p.build_image(&[]);
+    // Absolute links resolve with /un as the root, `..` stops at it.
+    assert_eq!(
+        image.fs.read_string("/un/target-abs/through-abs"),
+        "abs\n",
+        "{}",
+        run.report()
+    );
+    assert_eq!(image.fs.read_string("/un/escaped"), "clamped\n");
+    assert_eq!(
+        image.fs.read_string("/un/elsewhere/through-image"),
+        "image\n"
+    );
+    assert!(!image.fs.exists("/escaped") && !image.fs.exists("/target-abs"));
+    // The archive's root entry (`./`, mode 0700) leaves the destination as it was.
+    assert_eq!(image.fs.entry("/un").mode, 0o755);
+}
+
+/// Case `dockerignore-reincludes`.
+#[test]
+fn an_excluded_directory_with_reincluded_entries_can_be_named() {
+    let p = Project::new();
+    p.write("docs/README.md", "readme\n")
+        .write("docs/other.txt", "other\n")
+        .write("docs/deep/a.md", "a\n")
+        .write(".dockerignore", "docs\n!docs/README.md\n!docs/deep/*.md\n");
+    p.dockerfile("FROM busybox\nCOPY docs /docs-dir/\nCOPY doc* /docs-glob/\n");
+    let (run, image) = p.build_image(&[]);
+    for dir in ["/docs-dir", "/docs-glob"] {
+        assert_eq!(
+            image.fs.read_string(&format!("{dir}/README.md")),
+            "readme\n",
+            "{}",
+            run.report()
+        );
+        assert_eq!(image.fs.read_string(&format!("{dir}/deep/a.md")), "a\n");
+        assert!(!image.fs.exists(&format!("{dir}/other.txt")));
+    }
+    // An excluded directory with nothing re-included is still out of the context.
+    p.write(".dockerignore", "docs\n");
+    p.build(&[]).assert_failed_with("excluded by .dockerignore");
+}

@@ -100,22 +100,23 @@ pub fn try_extract(archive: &Path, root: &Path, dest: &str, opts: &CopyOptions) 
     let mut reader = open(archive, kind)?;
     let target = crate::rootpath::resolve(root, dest, true)?;
     crate::destination::mkdir_all(root, &target, opts.owner)?;
-    skiff_image::layer::apply_flat(&mut reader, &target)
+    skiff_image::layer::extract(&mut reader, &target)
         .with_context(|| format!("extracting {}", archive.display()))?;
     if let Some((uid, gid)) = opts.owner {
-        chown_extracted(archive, kind, root, dest, (uid, gid))
+        chown_extracted(archive, kind, &target, (uid, gid))
             .with_context(|| format!("applying --chown to {}", archive.display()))?;
     }
     Ok(true)
 }
 
 /// `ADD --chown` of a local archive: every entry extracted from it gets the owner, as
-/// BuildKit gives them (a second read of the archive's headers; symlinks are not followed).
+/// BuildKit gives them (a second read of the archive's headers; a final symlink is not
+/// followed, the directories above it are, with the extraction directory `target` as `/`, as
+/// the extraction placed them).
 fn chown_extracted(
     archive: &Path,
     kind: Kind,
-    root: &Path,
-    dest: &str,
+    target: &Path,
     (uid, gid): (u32, u32),
 ) -> Result<()> {
     let mut tar = tar::Archive::new(open(archive, kind)?);
@@ -132,8 +133,8 @@ fn chown_extracted(
         if parts.is_empty() || whiteout {
             continue;
         }
-        let inside = format!("{}/{}", dest.trim_end_matches('/'), parts.join("/"));
-        let host = crate::rootpath::resolve(root, &inside, false)?;
+        let inside = parts.join("/");
+        let host = crate::rootpath::resolve(target, &inside, false)?;
         match std::os::unix::fs::lchown(&host, Some(uid), Some(gid)) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             other => other.with_context(|| format!("changing the owner of {inside}"))?,

@@ -76,6 +76,19 @@ impl SourceTree {
         }
     }
 
+    /// Whether a source COPY/ADD names or matches is out of the context: ignored, unless it is
+    /// a directory an exception re-includes entries below (`docs` then `!docs/README.md`),
+    /// which stays in the context holding only them (patternmatcher's
+    /// `MatchesOrParentMatches`, as BuildKit's context transfer sends it).
+    fn hidden(&self, rel: &str, is_dir: bool) -> bool {
+        self.ignored(rel, is_dir)
+            && !(is_dir
+                && self
+                    .ignore
+                    .as_ref()
+                    .is_some_and(|m| m.may_include_under(rel)))
+    }
+
     /// The sources `pattern` names (a path or a wildcard pattern, relative to the tree root).
     ///
     /// As in BuildKit, a wildcard that matches nothing selects nothing (no error), but the
@@ -92,7 +105,7 @@ impl SourceTree {
             let rel = rootpath::relative(&self.root, &abs);
             return match fs::symlink_metadata(&abs) {
                 // Both the path as written and what it resolves to must be in the context.
-                Ok(m) if !self.ignored(&rel, m.is_dir()) && !self.ignored(&fixed, m.is_dir()) => {
+                Ok(m) if !self.hidden(&rel, m.is_dir()) && !self.hidden(&fixed, m.is_dir()) => {
                     Ok(vec![Selected {
                         rel,
                         exclude_base: fixed.clone(),
@@ -157,7 +170,7 @@ impl SourceTree {
             let abs = rootpath::resolve(&self.root, &base, true)?;
             if let Ok(m) = fs::metadata(&abs) {
                 let rel = rootpath::relative(&self.root, &abs);
-                if !self.ignored(&rel, m.is_dir()) {
+                if !self.hidden(&rel, m.is_dir()) {
                     out.push(Selected {
                         rel,
                         matched: base,

@@ -15,8 +15,9 @@
 //!   bodies, redirects and a bearer-token realm that works or fails.
 //! - [`project::Project`]: a build context and private store; runs `skiff build` and reads the
 //!   exported image back ([`project::BuiltImage`]) with code independent of skiff.
-//! - [`reference_builder::ReferenceBuilder`]: dockerd plus a registry with the busybox base,
-//!   for tests that build the same Dockerfile with BuildKit and skiff.
+//! - [`reference_builder::ReferenceBuilder`]: BuildKit (dockerd 20.10, or the current one of
+//!   `../shared/reference-buildkit/` with `SKIFF_REFERENCE=buildkit`) plus a registry with the
+//!   busybox base, for tests that build the same Dockerfile with BuildKit and skiff.
 //! - [`bench`](mod@bench): the skiff-vs-BuildKit benchmark behind `scripts/bench` (`skiff-bench`).
 //! - [`crash_campaign`]: a build SIGKILLed at random moments, then checked
 //!   (`scripts/crash-campaign`).

@@ -39,12 +39,22 @@ pub enum ApplyMode {
     /// Onto a directory already holding the lower layers: whiteouts delete.
     /// For `type=local` export and the copy-based fallback without overlayfs.
     Flat,
+    /// An archive `ADD` unpacks into a directory ([`extract`]): as [`ApplyMode::Flat`], but
+    /// the archive's root entry is skipped and members go through the symlinks already there,
+    /// resolved with the directory as `/` (clamped).
+    Extract,
 }
 
 /// Applies a layer (gzip, zstd or plain tar; detected by magic) onto `root`
 /// with whiteouts deleting what they hide. Returns the layer's diff ID.
 pub fn apply_flat(reader: impl Read, root: &Path) -> Result<Digest> {
     apply(reader, root, ApplyMode::Flat)
+}
+
+/// Unpacks an archive `ADD` names (gzip, zstd or plain tar) into `root`, as BuildKit does
+/// ([`ApplyMode::Extract`]).
+pub fn extract(reader: impl Read, root: &Path) -> Result<Digest> {
+    apply(reader, root, ApplyMode::Extract)
 }
 
 /// Applies a layer (gzip, zstd or plain tar; detected by magic) onto `root`.
@@ -56,6 +66,7 @@ pub fn apply(reader: impl Read, root: &Path, mode: ApplyMode) -> Result<Digest> 
     };
     let mut applier = Applier {
         root: Beneath::open(root)?,
+        root_path: root.to_path_buf(),
         mode,
         privileged: rustix::process::geteuid().is_root(),
         dirs: BTreeMap::new(),
@@ -128,6 +139,7 @@ struct DirMeta {
 
 struct Applier {
     root: Beneath,
+    root_path: std::path::PathBuf,
     mode: ApplyMode,
     privileged: bool,
     /// Directory modes and mtimes, applied last (adding children changes mtimes,
@@ -146,9 +158,17 @@ impl Applier {
             EntryType::Regular if path.ends_with(b"/") => EntryType::Directory,
             kind => kind,
         };
-        let comps = components(&path).map_err(|why| anyhow!(why))?;
+        let mut comps = components(&path).map_err(|why| anyhow!(why))?;
+        if self.mode == ApplyMode::Extract && comps.len() > 1 {
+            let name = comps.pop().expect("two components or more");
+            comps = super::extract::resolve_beneath(&self.root_path, &comps)?;
+            comps.push(name);
+        }
         let meta = read_meta(entry)?;
         let Some((name, parent_comps)) = comps.split_last() else {
+            if self.mode == ApplyMode::Extract {
+                return Ok(()); // the archive's root: the destination keeps its own metadata
+            }
             if kind.is_dir() {
                 self.dirs.insert(Vec::new(), dir_meta(&meta));
                 return Ok(());
@@ -364,7 +384,7 @@ impl Applier {
                         .context("cannot mark directory opaque (needs root)")?;
                     Ok(())
                 }
-                ApplyMode::Flat => {
+                ApplyMode::Flat | ApplyMode::Extract => {
                     let mut dir = parent_comps.to_vec();
                     self.clear_opaque(&mut dir)
                 }
@@ -391,7 +411,7 @@ impl Applier {
                 )
                 .context("cannot create overlay whiteout (a 0/0 character device: needs root)")?;
             }
-            ApplyMode::Flat => {
+            ApplyMode::Flat | ApplyMode::Extract => {
                 if let Some(parent) = self.root.open_dir(parent_comps, false)? {
                     remove_all_at(&parent, hidden).context("cannot delete whited-out entry")?;
                 }

@@ -15,6 +15,7 @@ mod beneath;
 mod compression;
 mod create;
 mod entry_path;
+mod extract;
 mod pgzip;
 mod snapshot;
 mod tar_header;
@@ -23,7 +24,7 @@ mod whiteout;
 mod xattrs;
 
 pub use adopt::{create_as_snapshot, create_from_upper_as_snapshot};
-pub use apply::{apply, apply_flat, ApplyMode};
+pub use apply::{apply, apply_flat, extract, ApplyMode};
 pub use compression::{decompressed, sniff, unpacked_size, Compressed, Compression, SNIFF_LEN};
 pub use create::{create, create_from_upper, write_tar, CreateOptions, NewLayer};
 pub use pgzip::ParallelGzip;
