@@ -34,6 +34,7 @@ impl BuildConfig {
             inputs::read_dockerfile(args.file.as_deref(), &args.context)?;
         let outputs = outputs::plan(&args.outputs, &args.tags, args.push)?;
         let allow = args.entitlements();
+        let network = args.run_network();
         let load = args.load;
         let results = ResultFiles::of(&args);
         let build_args: Vec<(String, String)> = args
@@ -79,6 +80,7 @@ impl BuildConfig {
                 source_date_epoch,
             },
             allow,
+            network,
             cache_from: args.cache_from,
             cache_to: args.cache_to,
             limits: skiff_engine::RunLimits {
