@@ -162,9 +162,32 @@ impl OwnNetwork {
     }
 }
 
-/// Whether a byte came before end-of-file.
-fn read_one_byte(pipe: Option<impl Read>) -> bool {
+/// How long the holder and slirp4netns may take to say they are ready.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Whether a byte came before end-of-file (and before [`READY_TIMEOUT`]: a helper that hangs
+/// fails the step instead of hanging the build).
+fn read_one_byte(pipe: Option<impl Read + std::os::fd::AsFd>) -> bool {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
     let Some(mut pipe) = pipe else { return false };
+    let deadline = std::time::Instant::now() + READY_TIMEOUT;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        let timeout = Timespec {
+            tv_sec: left.as_secs().try_into().unwrap_or(10),
+            tv_nsec: left.subsec_nanos().into(),
+        };
+        let mut fds = [PollFd::new(&pipe, PollFlags::IN)];
+        match poll(&mut fds, Some(&timeout)) {
+            Ok(0) => return false,
+            Ok(_) => break,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return false,
+        }
+    }
     let mut byte = [0u8; 1];
     loop {
         match pipe.read(&mut byte) {
