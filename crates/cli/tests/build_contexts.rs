@@ -62,12 +62,53 @@ fn docker_image_scratch_is_the_empty_image_and_is_never_fetched() {
 }
 
 #[test]
-fn a_directory_context_cannot_be_a_base_and_says_what_can() {
+fn a_directory_context_can_be_a_base_and_replace_a_stage() {
     let p = Project::new();
-    let dir = skiff_testkit::tempfile::tempdir().unwrap();
-    p.dockerfile("FROM assets\nLABEL a=b\n");
-    let spec = format!("assets={}", dir.path().display());
-    let run = p.build(&["--build-context", &spec]);
-    run.assert_failed_with("is a directory, not an image");
-    assert!(run.stderr().contains("docker-image://"), "{}", run.report());
+    let assets = skiff_testkit::tempfile::tempdir().unwrap();
+    std::fs::write(assets.path().join("asset.txt"), "asset\n").unwrap();
+    let tools = skiff_testkit::tempfile::tempdir().unwrap();
+    std::fs::write(tools.path().join("tool.txt"), "tool\n").unwrap();
+    p.dockerfile(concat!(
+        "FROM busybox AS tools\n",
+        "RUN echo 'replaced by --build-context: never runs' && exit 1\n",
+        "FROM assets\n",
+        "COPY --from=tools /tool.txt /tool.txt\n",
+    ));
+    let (run, image) = p.build_image(&[
+        "--build-context",
+        &format!("assets={}", assets.path().display()),
+        "--build-context",
+        &format!("tools={}", tools.path().display()),
+    ]);
+    assert!(!run.stderr().contains("never runs"), "{}", run.report());
+    assert_eq!(image.fs.read_string("/asset.txt"), "asset\n");
+    assert_eq!(image.fs.read_string("/tool.txt"), "tool\n");
+    assert!(!image.fs.exists("/bin/busybox"), "{}", run.report());
+}
+
+#[test]
+fn an_oci_layout_context_is_selected_by_digest() {
+    let Some(p) = Project::needing_runc("FROM busybox\nRUN echo ok > /ok\n") else {
+        return;
+    };
+    let spec = busybox_build_context();
+    let (_, source) = spec
+        .split_once("oci-layout://")
+        .expect("an oci-layout context");
+    let (dir, _tag) = source.rsplit_once(':').expect("PATH:TAG");
+    let index: skiff_testkit::serde_json::Value =
+        skiff_testkit::serde_json::from_slice(&std::fs::read(format!("{dir}/index.json")).unwrap())
+            .unwrap();
+    let digest = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let by_digest = format!("busybox=oci-layout://{dir}@{digest}");
+    let (run, image) = p.build_image(&["--build-context", &by_digest]);
+    assert!(image.fs.exists("/bin/busybox"), "{}", run.report());
+    assert_eq!(image.fs.read_string("/ok"), "ok\n");
+    // A digest the layout does not hold is named in the error.
+    let missing = format!("busybox=oci-layout://{dir}@sha256:{}", "0".repeat(64));
+    let run = p.build(&["--build-context", &missing]);
+    run.assert_failed_with(&"0".repeat(64));
 }

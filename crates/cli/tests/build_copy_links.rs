@@ -1,7 +1,8 @@
 //! COPY and symlinks, hard links and extended attributes, through `skiff build`: a source named
 //! in the Dockerfile is followed when it is a symlink (inside its tree), symlinks inside a copied
-//! directory stay symlinks, hard links and xattrs are kept, and nothing is ever read outside the
-//! context or a stage nor written outside the rootfs, whatever the links say.
+//! directory stay symlinks, hard links are kept (and, of the xattrs, file capabilities), and
+//! nothing is ever read outside the context or a stage nor written outside the rootfs,
+//! whatever the links say.
 
 mod copy_helpers;
 
@@ -39,36 +40,54 @@ fn symlinks_in_the_context() {
 }
 
 #[test]
-fn hard_links_and_extended_attributes_are_kept() {
+fn hard_links_are_kept_and_of_the_xattrs_only_file_capabilities() {
     let p = Project::new();
     p.write("h/one", "same inode");
     std::fs::hard_link(p.path("h/one"), p.path("h/two")).unwrap();
     if !require_tool("python3") {
         return;
     }
+    // cap_net_raw+ep, a v2 vfs_cap_data.
+    let cap: [u8; 20] = [
+        1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    let hex: String = cap.iter().map(|b| format!("{b:02x}")).collect();
     let xattr = std::process::Command::new("python3")
         .arg("-c")
-        .arg("import os,sys; os.setxattr(sys.argv[1], 'user.skiff', b'kept')")
+        .arg(
+            "import os,sys; os.setxattr(sys.argv[1], 'user.skiff', b'dropped'); \
+             os.setxattr(sys.argv[1], 'security.capability', bytes.fromhex(sys.argv[2]))",
+        )
         .arg(p.path("h/one"))
+        .arg(&hex)
         .status()
         .unwrap();
-    assert!(xattr.success(), "setting a user xattr in the context");
-    p.dockerfile("FROM busybox\nCOPY h/ /h/\n");
+    assert!(xattr.success(), "setting xattrs in the context");
+    // The same xattrs as PAX records of an archive.
+    let mut tar = tar::Builder::new(Vec::new());
+    let records: [(&str, &[u8]); 2] = [
+        ("SCHILY.xattr.security.capability", &cap),
+        ("SCHILY.xattr.user.skiff", b"dropped"),
+    ];
+    tar.append_pax_extensions(records).unwrap();
+    let mut header = tar::Header::new_ustar();
+    header.set_mode(0o755);
+    header.set_size(1);
+    tar.append_data(&mut header, "capped", &b"c"[..]).unwrap();
+    std::fs::write(p.path("x.tar"), tar.into_inner().unwrap()).unwrap();
+    p.dockerfile("FROM busybox\nCOPY h/ /h/\nADD x.tar /arch/\n");
     let (_, image) = p.build_image(&[]);
     assert_eq!(file(&image, "/h/one").0, "same inode");
     assert_eq!(
         image.fs.entry("/h/two").kind,
         Kind::Hardlink("/h/one".into())
     );
-    assert_eq!(
-        image
-            .fs
-            .entry("/h/one")
-            .xattrs
-            .get("user.skiff")
-            .map(Vec::as_slice),
-        Some(&b"kept"[..])
-    );
+    // As BuildKit: a layer records security.capability only (containerd's tar writer), and
+    // none comes from the context (fsutil sets xattrs, then the owner, which clears it).
+    let names =
+        |path: &str| -> Vec<String> { image.fs.entry(path).xattrs.keys().cloned().collect() };
+    assert!(names("/h/one").is_empty(), "{:?}", names("/h/one"));
+    assert_eq!(names("/arch/capped"), ["security.capability"]);
 }
 
 #[test]

@@ -361,3 +361,73 @@ fn load_puts_the_image_into_docker_and_says_when_nothing_answers() {
     let run = p.build_env(&["--load"], &[("PATH", path)]);
     run.assert_failed_with("--load: neither a docker daemon");
 }
+
+/// What a CI job writes: the context piped in as a tar, the base re-pulled, the IDs and
+/// metadata written to files for the next steps, the image loaded into docker, `-q`.
+#[test]
+fn a_ci_script_with_a_stdin_context_pull_iidfile_metadata_load_and_quiet() {
+    let Some(registry) = Registry::start_or_skip() else {
+        return;
+    };
+    let Some(dockerd) = skiff_testkit::dockerd::Dockerd::start_or_skip() else {
+        return;
+    };
+    if !skiff_testkit::tools::require_tool("runc") {
+        return;
+    }
+    let base = registry.reference("ci/base:1");
+    push_base(&base, "base");
+    let p = Project::new();
+    let ctx = p.scratch_path("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM {base}\nCOPY app.txt /app.txt\n"),
+    )
+    .unwrap();
+    std::fs::write(ctx.join("app.txt"), "app\n").unwrap();
+    let (iid, meta) = (p.scratch_path("iid"), p.scratch_path("meta.json"));
+    let script = format!(
+        "set -euo pipefail\n\
+         tar -C {ctx} -cf - . | {skiff} --root {store} build --pull --iidfile {iid} \
+         --metadata-file {meta} --load -q -t ci/app:1 - > out.txt\n\
+         test \"$(cat out.txt)\" = \"$(cat {iid})\"\n\
+         test \"$(docker image inspect -f '{{{{.Id}}}}' ci/app:1)\" = \"$(cat {iid})\"\n\
+         docker run --rm ci/app:1 cat /version /app.txt\n",
+        ctx = ctx.display(),
+        skiff = skiff_testkit::skiff_bin().display(),
+        store = p.store().display(),
+        iid = iid.display(),
+        meta = meta.display(),
+    );
+    let host = format!("unix://{}", dockerd.socket().display());
+    let path = format!("/usr/bin:{}", std::env::var("PATH").unwrap_or_default());
+    let out = std::process::Command::new("bash")
+        .args(["-c", &script])
+        .current_dir(p.scratch_path("").parent().unwrap())
+        .env("DOCKER_HOST", &host)
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        dockerd.log()
+    );
+    assert_eq!(stdout, "base\napp\n");
+    let meta: skiff_testkit::serde_json::Value =
+        skiff_testkit::serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
+    assert!(
+        meta["containerimage.digest"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("sha256:"),
+        "{meta}"
+    );
+    assert_eq!(
+        meta["containerimage.config.digest"].as_str(),
+        Some(std::fs::read_to_string(&iid).unwrap().trim())
+    );
+}

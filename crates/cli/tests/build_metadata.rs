@@ -109,19 +109,20 @@ fn every_metadata_instruction_writes_what_buildkit_writes() {
         ("LABEL stage=base", true),
         ("RUN /bin/sh -c echo triggered > /onbuild # buildkit", false),
         ("ENV FROM_ONBUILD=yes", true),
-        ("ARG GLOBAL", true),
+        // As current BuildKit's dispatchArg: the value taken (--build-arg, default, global).
+        ("ARG GLOBAL=cli", true),
         ("ARG VERSION=1.0", true),
         ("ARG UNSET", true),
-        ("ARG FROMENV", true),
-        ("ARG TARGETPLATFORM", true),
-        ("ARG TARGETARCH", true),
-        ("ARG BUILDPLATFORM", true),
+        ("ARG FROMENV=fromenv", true),
+        (&format!("ARG TARGETPLATFORM=linux/{arch}"), true),
+        (&format!("ARG TARGETARCH={arch}"), true),
+        (&format!("ARG BUILDPLATFORM=linux/{arch}"), true),
         ("ENV A=1 B=two words", true),
         ("ENV C=1-1.0", true),
         (&format!("ENV D=cli T={arch} E=fromenv"), true),
         ("LABEL l1=1.0 l 2=v 2", true),
         ("LABEL a=first z=last", true),
-        ("EXPOSE [80/tcp 53/udp 8000/tcp 8001/tcp 8002/tcp]", true),
+        ("EXPOSE [53/udp 80/tcp 8000/tcp 8001/tcp 8002/tcp]", true),
         ("MAINTAINER Jane Doe <jane@example.com>", true),
         ("USER nobody", true),
         ("WORKDIR /rel", false),
@@ -145,7 +146,7 @@ fn every_metadata_instruction_writes_what_buildkit_writes() {
         ("VOLUME [/v2]", true),
         ("STOPSIGNAL SIGTERM", true),
         (
-            r#"HEALTHCHECK &{["CMD" "wget" "-q" "localhost"] "5s" "3s" "10s" '\x04'}"#,
+            r#"HEALTHCHECK &{["CMD" "wget" "-q" "localhost"] "5s" "3s" "10s" "0s" '\x04'}"#,
             true,
         ),
     ]);
@@ -200,9 +201,9 @@ fn build_arg_from_the_environment_and_global_args() {
             r#"["{DEFAULT_PATH}","G=g1","N=unset","F=from-env","C=given","TOS=linux","TV=none","BOS=linux","BA={arch}"]"#
         )
     );
-    // ARGs never reach the config's Env by themselves; the history shows the declaration.
+    // ARGs never reach the config's Env by themselves; the history shows the value taken.
     let texts: Vec<String> = image.history().into_iter().map(|(t, _)| t).collect();
-    assert!(texts.contains(&"ARG CLI=default".to_string()), "{texts:?}");
+    assert!(texts.contains(&"ARG CLI=given".to_string()), "{texts:?}");
     assert!(texts.contains(&"ARG NODEF".to_string()), "{texts:?}");
 }
 
@@ -237,7 +238,7 @@ CMD ["echo", "a\"b", "ü", "<tag>"]
     let (_, image) = p.build_image(&[]);
     let expected = history(&[
         BASE_ENTRY,
-        ("ARG GLOBAL", true),
+        ("ARG GLOBAL=g1", true),
         ("ARG NODEF", true),
         ("ENV A=envA", true),
         ("ARG A=argA", true),
@@ -255,7 +256,7 @@ CMD ["echo", "a\"b", "ü", "<tag>"]
             false,
         ),
         (r#"ENTRYPOINT ["/bin/sh" "-c" "echo \"hi & bye\""]"#, true),
-        (r#"HEALTHCHECK &{["NONE"] "0s" "0s" "0s" '\x00'}"#, true),
+        (r#"HEALTHCHECK &{["NONE"] "0s" "0s" "0s" "0s" '\x00'}"#, true),
         ("STOPSIGNAL 9", true),
         (r#"CMD ["echo" "a\"b" "ü" "<tag>"]"#, true),
     ]);
@@ -303,7 +304,7 @@ fn entrypoint_clears_the_inherited_cmd_and_the_config_is_byte_for_byte_buildkits
     // BuildKit's blob for the same Dockerfile; no step made a layer, so every new entry
     // carries the base image's time.
     let buildkit = format!(
-        r#"{{"architecture":"{arch}","config":{{"Env":["{DEFAULT_PATH}"],"Entrypoint":["/bin/echo"],"Healthcheck":{{"Test":["CMD-SHELL","true"],"Interval":90000000000,"Retries":7}},"OnBuild":null}},"created":"2024-01-01T00:00:00Z","history":[{{"created":"2024-01-01T00:00:00Z","created_by":"skiff-testkit"}},{{"created":"2024-01-01T00:00:00Z","created_by":"ENTRYPOINT [\"/bin/echo\"]","comment":"buildkit.dockerfile.v0","empty_layer":true}},{{"created":"2024-01-01T00:00:00Z","created_by":"HEALTHCHECK \u0026{{[\"CMD-SHELL\" \"true\"] \"1m30s\" \"0s\" \"0s\" '\\a'}}","comment":"buildkit.dockerfile.v0","empty_layer":true}}],"os":"linux","rootfs":{{"type":"layers","diff_ids":["{base}"]}}}}"#
+        r#"{{"architecture":"{arch}","config":{{"Env":["{DEFAULT_PATH}"],"Entrypoint":["/bin/echo"],"Healthcheck":{{"Test":["CMD-SHELL","true"],"Interval":90000000000,"Retries":7}},"OnBuild":null}},"created":"2024-01-01T00:00:00Z","history":[{{"created":"2024-01-01T00:00:00Z","created_by":"skiff-testkit"}},{{"created":"2024-01-01T00:00:00Z","created_by":"ENTRYPOINT [\"/bin/echo\"]","comment":"buildkit.dockerfile.v0","empty_layer":true}},{{"created":"2024-01-01T00:00:00Z","created_by":"HEALTHCHECK \u0026{{[\"CMD-SHELL\" \"true\"] \"1m30s\" \"0s\" \"0s\" \"0s\" '\\a'}}","comment":"buildkit.dockerfile.v0","empty_layer":true}}],"os":"linux","rootfs":{{"type":"layers","diff_ids":["{base}"]}}}}"#
     );
     assert_eq!(raw_config(&image), buildkit);
 }

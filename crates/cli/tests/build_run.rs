@@ -51,6 +51,11 @@ fn run_sees_env_and_args_in_scope_and_proxy_args_stay_out_of_key_and_history() {
     assert!(lines.contains(&"E1=env1"), "{env}");
     assert!(lines.contains(&"A1=arg1"), "{env}");
     assert!(lines.contains(&proxy_arg.as_str()), "{env}");
+    // In both cases, as BuildKit's proxyEnvList.
+    assert!(
+        lines.contains(&format!("http_proxy={proxy}").as_str()),
+        "{env}"
+    );
     assert!(
         !env.contains("UNSET"),
         "an ARG without value is not exported: {env}"

@@ -207,7 +207,9 @@ fn run(store: &Store, options: BuildOptions, progress: Progress) -> Result<Build
     // A cached layer that cannot be fetched (gone, or not matching its digest) drops the
     // records that use it; the build then runs again, and the steps that needed it run.
     let mut attempts = 0;
-    let mut numbered = 0;
+    // Numbered after the steps this progress already showed: the platforms of a
+    // multi-platform build share one sequence, as BuildKit's.
+    let mut numbered = progress.step_counts().0;
     let outcome = loop {
         attempts += 1;
         let this = attempt(

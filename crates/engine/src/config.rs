@@ -8,19 +8,21 @@ pub use skiff_image::model::config::{Healthcheck, History, ImageConfig, RunConfi
 /// How the history text of a `HEALTHCHECK` renders its settings.
 pub trait HealthcheckText {
     /// The history text BuildKit writes after `HEALTHCHECK `: Go's `%q` of Docker's
-    /// `HealthConfig` (`&{["CMD-SHELL" "true"] "5s" "0s" "0s" '\x00'}`). The `--start-interval`
-    /// duration appears only when set: Docker 20.10's struct, which this format follows,
-    /// has no such field.
+    /// `HealthConfig` with its four durations, as current BuildKit's struct has them
+    /// (`&{["CMD-SHELL" "true"] "5s" "0s" "0s" "0s" '\x00'}`: interval, timeout, start period,
+    /// start interval). Docker 20.10's struct had no start interval (three durations).
     fn go_format(&self) -> String;
 }
 
 impl HealthcheckText for Healthcheck {
     fn go_format(&self) -> String {
         let mut parts = vec![go_fmt::quoted_list(&self.test)];
-        let mut durations = vec![self.interval, self.timeout, self.start_period];
-        if self.start_interval != 0 {
-            durations.push(self.start_interval);
-        }
+        let durations = [
+            self.interval,
+            self.timeout,
+            self.start_period,
+            self.start_interval,
+        ];
         parts.extend(
             durations
                 .into_iter()

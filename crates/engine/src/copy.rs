@@ -31,7 +31,7 @@ use crate::spec::{AddSpec, CopySpec, Origin as SpecOrigin, SourceSpec, StepSpec,
 use crate::statcache::StatCache;
 use anyhow::{anyhow, bail, Context as _, Result};
 use layer_source::LayerSource;
-use skiff_image::image_path::absolute;
+use skiff_image::image_path::{absolute, clean_path};
 use skiff_image::Store;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -174,9 +174,11 @@ fn step_spec(req: &CopyRequest, copy: CopySpec) -> StepSpec {
 
 /// The absolute destination, ending in `/` when it names a directory. Several sources need
 /// no trailing `/`: each is copied to it in turn as if alone (current BuildKit chains one
-/// copy per source; the 20.10 frontend's "must end with a /" rule is gone).
+/// copy per source; the 20.10 frontend's "must end with a /" rule is gone). The path is
+/// cleaned lexically before it is resolved in the image, as BuildKit's `path.Join`: `a/..`
+/// drops `a` even when `a` is a symlink.
 fn destination(workdir: &str, req: &CopyRequest) -> Result<String> {
-    let dest = absolute(workdir, &req.dest);
+    let dest = clean_path(&absolute(workdir, &req.dest));
     Ok(
         if (req.dest.ends_with('/') || req.dest == "." || req.dest.ends_with("/."))
             && !dest.ends_with('/')

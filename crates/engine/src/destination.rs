@@ -316,8 +316,10 @@ impl<'a> Writer<'a> {
             };
             fs::set_permissions(target, fs::Permissions::from_mode(mode))?;
         }
-        // After chown, which would clear security.capability.
-        copy_xattrs(&w.abs, target);
+        // After chown, which would clear security.capability. A local tree (the context, a
+        // named directory) loses its file capabilities, as in BuildKit: its context transfer
+        // (fsutil) sets xattrs before the owner, and that chown clears them.
+        copy_xattrs(&w.abs, target, tree.keep_owner);
         let time = (meta.mtime(), meta.mtime_nsec());
         if t.is_dir() {
             self.dir_times.push((target.to_path_buf(), time));
@@ -328,9 +330,10 @@ impl<'a> Writer<'a> {
     }
 }
 
-/// Copies the extended attributes of `src` to `dst` (symlinks not followed), as fsutil does.
-/// One the destination cannot take is skipped, as BuildKit allows xattr errors on COPY.
-fn copy_xattrs(src: &Path, dst: &Path) {
+/// Copies the extended attributes of `src` to `dst` (symlinks not followed), as fsutil does,
+/// `security.capability` only with `keep_capability`. One the destination cannot take is
+/// skipped, as BuildKit allows xattr errors on COPY.
+fn copy_xattrs(src: &Path, dst: &Path, keep_capability: bool) {
     use rustix::fs::{lgetxattr, lgetxattr_query, llistxattr, llistxattr_query, lsetxattr};
     let Ok(size) = llistxattr_query(src) else {
         return;
@@ -346,7 +349,10 @@ fn copy_xattrs(src: &Path, dst: &Path) {
         let Ok(name) = std::str::from_utf8(name) else {
             continue;
         };
-        if name.is_empty() || name.starts_with("trusted.overlay.") {
+        if name.is_empty()
+            || name.starts_with("trusted.overlay.")
+            || (!keep_capability && name == "security.capability")
+        {
             continue;
         }
         let Ok(len) = lgetxattr_query(src, name) else {

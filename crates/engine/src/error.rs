@@ -2,6 +2,7 @@
 //! (a Dockerfile error or a failed step with its place in the Dockerfile) and callers can
 //! look at the cause (a [`crate::RunFailed`] with its exit code) instead of a string.
 
+use crate::interrupt::Interrupted;
 use skiff_frontend::ast::Span;
 use skiff_frontend::Diagnostic;
 
@@ -24,6 +25,8 @@ pub enum BuildError {
     },
     /// The build stopped without a failure of its own to report (another stage failed first).
     Cancelled,
+    /// The person stopped the build (Ctrl-C).
+    Interrupted,
     /// Anything without a place in the Dockerfile (the store, the context, the runtime).
     Other(anyhow::Error),
 }
@@ -37,13 +40,17 @@ impl BuildError {
             BuildError::Step { span, source, .. } => {
                 Some(Diagnostic::error(format!("{source:#}"), Some(*span)))
             }
-            BuildError::Cancelled | BuildError::Other(_) => None,
+            BuildError::Cancelled | BuildError::Interrupted | BuildError::Other(_) => None,
         }
     }
 
-    /// A build's error, typed: a [`BuildError`] stays one, a [`Cancelled`] one
-    /// becomes [`BuildError::Cancelled`], anything else is [`BuildError::Other`].
+    /// A build's error, typed: a [`BuildError`] stays one, an [`Interrupted`] or [`Cancelled`]
+    /// one becomes [`BuildError::Interrupted`] or [`BuildError::Cancelled`], anything else is
+    /// [`BuildError::Other`].
     pub(crate) fn classify(err: anyhow::Error) -> BuildError {
+        if err.chain().any(|cause| cause.is::<Interrupted>()) {
+            return BuildError::Interrupted;
+        }
         if is_cancelled(&err) && !err.is::<BuildError>() {
             return BuildError::Cancelled;
         }
@@ -60,6 +67,7 @@ impl std::fmt::Display for BuildError {
             BuildError::Dockerfile(d) => write!(f, "{}", d.message),
             BuildError::Step { source, .. } => write!(f, "{source:#}"),
             BuildError::Cancelled => write!(f, "{Cancelled}"),
+            BuildError::Interrupted => write!(f, "{Interrupted}"),
             BuildError::Other(e) => write!(f, "{e:#}"),
         }
     }
@@ -109,6 +117,7 @@ pub(crate) fn diag(d: Diagnostic) -> anyhow::Error {
 #[cfg(test)]
 mod tests {
     use super::{at, diag, BuildError, Cancelled};
+    use crate::interrupt::Interrupted;
     use crate::run::RunFailed;
     use skiff_frontend::ast::Span;
     use skiff_frontend::Diagnostic;
@@ -135,6 +144,12 @@ mod tests {
         assert_eq!(source.downcast_ref::<RunFailed>().unwrap().exit_code, 3);
         let d = err.diagnostic().unwrap();
         assert!(d.message.ends_with("exit code: 3"), "{}", d.message);
+    }
+
+    #[test]
+    fn an_interruption_stays_one_whatever_context_it_gets() {
+        let err = anyhow::Error::from(Interrupted).context("RUN sleep 9");
+        assert!(matches!(BuildError::classify(err), BuildError::Interrupted));
     }
 
     #[test]

@@ -192,18 +192,41 @@ impl<'a> Inputs<'a> {
         })
     }
 
-    /// The image `reference` names (a `--build-context`, the store, or pulled), as a state.
+    /// The image `reference` names (a `--build-context`, the store, or pulled), as a state,
+    /// for the target platform.
     pub fn image_state(&self, reference: &str) -> Result<ImageState> {
+        self.image_state_for(reference, &self.platform)
+    }
+
+    /// The image `reference` names for `platform` (a stage's `FROM --platform`): the
+    /// manifest of that platform when the image is an index.
+    pub fn image_state_for(&self, reference: &str, platform: &Platform) -> Result<ImageState> {
+        let key = format!("{platform} {reference}");
         let images = || self.images.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(state) = images().get(reference) {
+        if let Some(state) = images().get(&key) {
             return Ok(state.clone());
         }
-        let state = self.resolve_image(reference)?;
-        images().insert(reference.to_string(), state.clone());
+        let state = self.resolve_image(reference, platform)?;
+        images().insert(key, state.clone());
         Ok(state)
     }
 
-    fn resolve_image(&self, reference: &str) -> Result<ImageState> {
+    /// A `--build-context NAME=DIR` used as an image (a `FROM` base, or in place of a stage
+    /// of that name): the empty image with the directory's files as one layer, keyed by it.
+    fn directory_state(&self, dir: &std::path::Path, platform: &Platform) -> Result<ImageState> {
+        let mut state = ImageState::scratch(platform);
+        let options = skiff_image::layer::CreateOptions::default();
+        let layer = skiff_image::layer::create(&self.store, dir, &options)
+            .with_context(|| format!("reading the build context {}", dir.display()))?;
+        if let Some(layer) = layer {
+            state.key = format!("directory {}", layer.diff_id);
+            state.config.rootfs.diff_ids.push(layer.diff_id.to_string());
+            state.layers.push(layer.descriptor);
+        }
+        Ok(state)
+    }
+
+    fn resolve_image(&self, reference: &str, platform: &Platform) -> Result<ImageState> {
         let named = self
             .named
             .iter()
@@ -212,51 +235,53 @@ impl<'a> Inputs<'a> {
         let manifest = match named {
             // `docker-image://scratch` is the empty image, as in BuildKit: nothing to fetch.
             Some(NamedContext::Image(r)) if is_scratch(&r) => {
-                return Ok(ImageState::scratch(&self.platform));
+                return Ok(ImageState::scratch(platform));
             }
             Some(NamedContext::OciLayout(dir, tag)) => {
                 skiff_image::import::oci_layout(&self.store, &dir, tag.as_deref())
                     .with_context(|| format!("importing the OCI layout {}", dir.display()))?
             }
-            Some(NamedContext::Image(r)) => self.pull(&r)?,
-            Some(NamedContext::Dir(_)) => bail!(
-                "build context \"{reference}\" is a directory, not an image: skiff can use a \
-                 directory context with COPY --from and RUN --mount from, but not as a FROM base \
-                 or in place of a stage; give it as docker-image:// or oci-layout://"
-            ),
-            None => self.pull(reference)?,
+            Some(NamedContext::Image(r)) => self.pull(&r, platform)?,
+            // A directory in place of a stage or as a base, as BuildKit's local source: its
+            // files as one layer.
+            Some(NamedContext::Dir(dir)) => return self.directory_state(&dir, platform),
+            None => self.pull(reference, platform)?,
         };
         let state = ImageState::load(&self.store, manifest.digest())?;
-        let c = &state.config;
-        if !c.architecture.is_empty()
-            && !self
-                .platform
-                .matches(&c.os, &c.architecture, c.variant.as_deref())
-        {
+        if !config_is_for(&state, platform) {
+            let c = &state.config;
             let base = Platform::new(&c.os, &c.architecture, c.variant.as_deref());
             bail!(
-                "the base image {reference} is for {base}, not for the target platform {}: skiff runs \
-                 build steps natively, so use a base image that has {} or leave out --platform",
-                self.platform,
-                self.platform
+                "the base image {reference} is for {base}, not for the target platform {platform}: \
+                 use a base image that has {platform} (a multi-platform index does) or build for {base}"
             );
         }
         Ok(state)
     }
 
-    /// The manifest of the image `reference`: the store's copy, else the lazily imported
-    /// cache's, else pulled. With `--pull`, always pulled, so that a tag moved in the
-    /// registry is followed (and an unreachable registry is an error, as with buildx).
-    fn pull(&self, reference: &str) -> Result<Descriptor> {
+    /// The manifest of the image `reference` for `platform`: the store's copy (the one its
+    /// name points at, else the one an earlier build pulled for that platform), else the
+    /// lazily imported cache's, else pulled. With `--pull`, always pulled, so that a tag moved
+    /// in the registry is followed (and an unreachable registry is an error, as with buildx).
+    fn pull(&self, reference: &str, platform: &Platform) -> Result<Descriptor> {
         let r = Reference::parse(reference)?;
+        let by_platform = format!("base-for-platform {platform} {r}");
         if !self.always_pull {
             if let Some(desc) = self.store.resolve(&r.to_string())? {
-                return Ok(desc);
+                if stored_is_for(&self.store, &desc, platform) {
+                    return Ok(desc);
+                }
+            }
+            if let Some(digest) = self.store.cache_get(&by_platform)? {
+                if let Ok(bytes) = self.store.read_blob(&digest) {
+                    let media_type = oci_spec::image::MediaType::ImageManifest;
+                    return Ok(Descriptor::new(media_type, bytes.len() as u64, digest));
+                }
             }
             let lazy = crate::remote_cache::lazy_base(
                 &self.store,
                 &r,
-                &self.platform,
+                platform,
                 &self.insecure_registries,
             );
             if let Some(desc) = lazy {
@@ -266,10 +291,15 @@ impl<'a> Inputs<'a> {
         let pulled = crate::pull::pull(
             &self.store,
             &r,
-            &self.platform,
+            platform,
             &self.insecure_registries,
             &self.progress,
         );
+        if let Ok(desc) = &pulled {
+            // The name follows the last pull (as `docker pull --platform` does); the cache
+            // remembers each platform's manifest, so building for several does not pull again.
+            self.store.cache_put(&by_platform, desc.digest())?;
+        }
         if self.always_pull {
             return pulled.with_context(|| {
                 format!("--pull: resolving {r} against its registry (build without --pull to use the stored copy)")
@@ -277,6 +307,17 @@ impl<'a> Inputs<'a> {
         }
         pulled
     }
+}
+
+/// Whether an image's config is for `platform` (a config without an architecture is for any).
+fn config_is_for(state: &ImageState, platform: &Platform) -> bool {
+    let c = &state.config;
+    c.architecture.is_empty() || platform.matches(&c.os, &c.architecture, c.variant.as_deref())
+}
+
+/// Whether the stored image `desc` is for `platform`, by its config.
+fn stored_is_for(store: &Store, desc: &Descriptor, platform: &Platform) -> bool {
+    ImageState::load(store, desc.digest()).is_ok_and(|state| config_is_for(&state, platform))
 }
 
 /// Whether a `docker-image://` reference is `scratch` (also spelled in full).

@@ -13,6 +13,7 @@ mod json;
 mod names;
 mod plain;
 mod render;
+mod screen;
 mod text;
 mod tty;
 
@@ -45,7 +46,7 @@ struct Quiet(Box<dyn Write + Send>);
 
 impl Renderer for Quiet {
     fn render(&mut self, _at: Duration, event: &Event) {
-        if let Event::Error { message } = event {
+        if let Event::Error { message, .. } = event {
             let _ = writeln!(self.0, "{}", message.trim_end());
         }
     }

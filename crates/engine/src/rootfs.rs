@@ -3,6 +3,9 @@
 //! dir that captures the change, and the upper dir written out as a deterministic layer,
 //! compared with a read-only view of the parent so that what overlayfs only copied up
 //! (directories above a change, mount points made and removed) stays out, as in BuildKit.
+//! The upper dir then becomes the new layer's snapshot in the store, as BuildKit commits a
+//! step's upper dir as its snapshot: the next step stacks on it without extracting the blob
+//! just written, and it is never deleted file by file.
 //! Where overlayfs cannot be mounted, the sandbox copies instead (`SKIFF_ROOTFS=copy`).
 
 use crate::layer_options::LayerOptions;
@@ -11,7 +14,7 @@ use crate::view::View;
 use anyhow::{Context as _, Result};
 use oci_spec::image::{Descriptor, Digest};
 use skiff_image::Store;
-use skiff_sandbox::Overlay;
+use skiff_sandbox::{Overlay, TooManyLayers, MAX_LOWERS};
 use std::path::Path;
 
 /// A layer a step produced: the compressed blob and its uncompressed digest.
@@ -42,12 +45,13 @@ pub fn with_writable_rootfs(
     for d in [&upper, &ovl_work, &merged] {
         std::fs::create_dir_all(d)?;
     }
-    let mount = Overlay::mount(&lowers, &upper, &ovl_work, &merged)?;
+    let mount = Overlay::mount(&lowers, &upper, &ovl_work, &merged).map_err(too_many_layers)?;
     step(&merged)?;
     // Checked: with the copy-based fallback this is when the change reaches the upper dir.
     mount.unmount()?;
     let below = View::mount(store, layers).context("mounting the parent layers to diff against")?;
-    let created = skiff_image::layer::create_from_upper(
+    // The upper dir becomes the layer's snapshot (no second copy, nothing to delete).
+    let created = skiff_image::layer::create_from_upper_as_snapshot(
         store,
         &upper,
         below.root(),
@@ -56,15 +60,31 @@ pub fn with_writable_rootfs(
     Ok(created.map(NewLayer::from))
 }
 
+/// A rootfs over overlayfs's limit, explained as what it is: a Dockerfile (with its base
+/// image) of too many layer-making steps.
+fn too_many_layers(err: anyhow::Error) -> anyhow::Error {
+    let Some(too_many) = err.downcast_ref::<TooManyLayers>() else {
+        return err;
+    };
+    let layers = too_many.layers;
+    anyhow::anyhow!(
+        "this step would run on {layers} layers, more than overlayfs stacks ({MAX_LOWERS}): each \
+         RUN, COPY and ADD of the Dockerfile adds a layer on top of the base image's; combine \
+         steps (`RUN a && b`, one COPY of a directory instead of one per file) or start from a \
+         base image with fewer layers"
+    )
+}
+
 /// Writes all of `dir` as a layer blob meant to sit `depth` layers up (a `COPY --link`
-/// layer, made apart from its parent). An empty `dir`: `None`.
+/// layer, made apart from its parent), and keeps `dir` as its snapshot. An empty `dir`:
+/// `None`.
 pub fn make_layer(
     store: &Store,
     dir: &Path,
     opts: &LayerOptions,
     depth: usize,
 ) -> Result<Option<NewLayer>> {
-    let created = skiff_image::layer::create(store, dir, &create_options(opts, depth))?;
+    let created = skiff_image::layer::create_as_snapshot(store, dir, &create_options(opts, depth))?;
     Ok(created.map(NewLayer::from))
 }
 

@@ -222,19 +222,37 @@ pub fn display_command(argv: &[String]) -> String {
 }
 
 /// The predefined proxy build args (`--build-arg HTTP_PROXY=…` and the like, see
-/// [`crate::cachekey::PROXY_ARGS`]) a RUN sees without an `ARG` line, as `KEY=VALUE`: those not
-/// already in the step's environment `env`. Like BuildKit, they stay out of the cache key and the
-/// history, since they may hold credentials and depend on where the build runs.
+/// [`crate::cachekey::PROXY_ARGS`]) a RUN sees without an `ARG` line, as `KEY=VALUE`: each of
+/// the five proxies given in either case reaches RUN in both (`HTTP_PROXY` and `http_proxy`),
+/// as BuildKit's `proxyEnvFromBuildArgs` and `proxyEnvList` do, but for names already in the
+/// step's environment `env`. Like BuildKit, they stay out of the cache key and the history,
+/// since they may hold credentials and depend on where the build runs.
 pub fn undeclared_proxy_env(
     build_args: &[(String, String)],
     env: &[(String, String)],
 ) -> Vec<String> {
-    build_args
-        .iter()
-        .filter(|(k, _)| crate::cachekey::PROXY_ARGS.contains(&k.as_str()))
-        .filter(|(k, _)| !env.iter().any(|(name, _)| name == k))
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect()
+    let mut out = Vec::new();
+    for proxy in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "FTP_PROXY",
+        "NO_PROXY",
+        "ALL_PROXY",
+    ] {
+        let Some((_, value)) = build_args
+            .iter()
+            .rev()
+            .find(|(k, v)| k.eq_ignore_ascii_case(proxy) && !v.is_empty())
+        else {
+            continue;
+        };
+        for name in [proxy.to_string(), proxy.to_ascii_lowercase()] {
+            if !env.iter().any(|(k, _)| *k == name) {
+                out.push(format!("{name}={value}"));
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -242,7 +260,7 @@ mod tests {
     use super::undeclared_proxy_env;
 
     #[test]
-    fn only_proxy_args_missing_from_the_env_are_added() {
+    fn proxy_args_are_added_in_both_cases_unless_in_the_env() {
         let s = |a: &str, b: &str| (a.to_string(), b.to_string());
         let args = [
             s("HTTP_PROXY", "http://p:1"),
@@ -252,7 +270,11 @@ mod tests {
         let env = [s("no_proxy", "declared")];
         assert_eq!(
             undeclared_proxy_env(&args, &env),
-            vec!["HTTP_PROXY=http://p:1"]
+            vec![
+                "HTTP_PROXY=http://p:1",
+                "http_proxy=http://p:1",
+                "NO_PROXY=x"
+            ]
         );
     }
 }

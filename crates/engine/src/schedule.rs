@@ -9,6 +9,7 @@
 //! build's: a failing step claims it ([`Board::claim_failure`]) before it is reported.
 
 use crate::error::{is_cancelled, Cancelled};
+use crate::interrupt::{interrupted, Interrupted};
 use crate::state::ImageState;
 use anyhow::{anyhow, Result};
 use skiff_frontend::graph::{DependencyKind, PlannedStage};
@@ -41,7 +42,10 @@ struct BoardState {
 impl BoardState {
     /// Whether the build is failing: the other stages are to stop.
     fn failing(&self) -> bool {
-        self.failure.is_some() || self.cancelled.is_some() || self.failed_stage.is_some()
+        self.failure.is_some()
+            || self.cancelled.is_some()
+            || self.failed_stage.is_some()
+            || interrupted()
     }
 }
 
@@ -121,8 +125,9 @@ impl Board {
 }
 
 /// Runs `build` for every stage of `stages` (each on its own thread, once its base stage is
-/// built) and waits for all of them. While a failure is being cancelled, `on_cancel` is
-/// called every 100 ms until every stage has stopped. Returns the first failure.
+/// built) and waits for all of them. While a failure (or a Ctrl-C) is being cancelled,
+/// `on_cancel` is called every 100 ms until every stage has stopped. Returns the first
+/// failure, or [`Interrupted`].
 pub fn run<'a>(
     stages: &'a [PlannedStage],
     board: &Board,
@@ -155,17 +160,21 @@ pub fn run<'a>(
             if state.failing() {
                 drop(state);
                 on_cancel();
+                // Stages waiting for a result see the build failing (a Ctrl-C notifies nobody).
+                board.changed.notify_all();
                 state = board.lock();
-                state = board
-                    .changed
-                    .wait_timeout(state, Duration::from_millis(100))
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
-            } else {
-                state = board.changed.wait(state).unwrap_or_else(|e| e.into_inner());
             }
+            // Timed, so that a Ctrl-C is noticed while every stage is busy.
+            state = board
+                .changed
+                .wait_timeout(state, Duration::from_millis(100))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
     });
+    if interrupted() {
+        return Err(Interrupted.into());
+    }
     let mut state = board.lock();
     match state.failure.take().or_else(|| state.cancelled.take()) {
         Some(err) => Err(err),

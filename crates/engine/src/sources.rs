@@ -18,6 +18,10 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+/// How deep a copied directory tree may nest: the walk recurses, and Linux paths end at
+/// 4096 bytes (about 2,000 levels of one-letter names) anyway.
+const MAX_DEPTH: usize = 512;
+
 /// A directory tree COPY/ADD can read from.
 #[derive(Clone)]
 pub struct SourceTree {
@@ -226,16 +230,28 @@ impl SourceTree {
         excludes: Option<&Matcher>,
         out: &mut Vec<Walked>,
     ) -> Result<()> {
+        if src_rel.split('/').count() >= MAX_DEPTH {
+            bail!(
+                "{} in the {} is nested more than {MAX_DEPTH} directories deep: skiff does not \
+                 copy deeper trees (leave it out with .dockerignore)",
+                dir.display(),
+                self.label
+            );
+        }
         let mut names: Vec<_> = fs::read_dir(dir)
             .with_context(|| format!("reading {}", dir.display()))?
             .filter_map(|e| e.ok())
             .map(|e| e.file_name())
             .collect();
         names.sort();
-        for name in names {
-            let name = name.to_string_lossy().into_owned();
-            let abs = dir.join(&name);
-            let meta = fs::symlink_metadata(&abs)?;
+        for os_name in names {
+            let abs = dir.join(&os_name);
+            let meta =
+                fs::symlink_metadata(&abs).with_context(|| format!("reading {}", abs.display()))?;
+            let Some(name) = os_name.to_str().map(str::to_string) else {
+                self.refuse_non_utf8(&abs, tree_rel, src_rel, meta.is_dir(), excludes)?;
+                continue;
+            };
             let t_rel = join_rel(tree_rel, &name);
             let s_rel = join_rel(src_rel, &name);
             let is_dir = meta.is_dir();
@@ -279,6 +295,30 @@ impl SourceTree {
         Ok(())
     }
 
+    /// An entry whose name is not UTF-8 is an error unless `.dockerignore` or `--exclude`
+    /// leaves it out: skiff's paths are text (BuildKit, in Go, copies the bytes as they are).
+    fn refuse_non_utf8(
+        &self,
+        abs: &Path,
+        tree_rel: &str,
+        src_rel: &str,
+        is_dir: bool,
+        excludes: Option<&Matcher>,
+    ) -> Result<()> {
+        let lossy = abs.file_name().unwrap_or_default().to_string_lossy();
+        let ignored = self.ignored(&join_rel(tree_rel, &lossy), is_dir);
+        let excluded = excludes.is_some_and(|m| m.is_excluded(&join_rel(src_rel, &lossy), is_dir));
+        if ignored || excluded {
+            return Ok(());
+        }
+        bail!(
+            "{} in the {} has a name that is not valid UTF-8: skiff cannot copy it; rename it, \
+             or leave it out with .dockerignore",
+            abs.display(),
+            self.label
+        )
+    }
+
     /// The content checksum of the selected sources: path, type, mode, owner (when kept),
     /// symlink target, file contents and which files are hard links of an earlier one (the
     /// copy keeps them linked) — never timestamps, so a `touch` does not change it. This is
@@ -294,16 +334,50 @@ impl SourceTree {
         &self,
         selected: &[Selected],
         excludes: Option<&Matcher>,
-        mut cache: Option<&mut StatCache>,
+        cache: Option<&mut StatCache>,
     ) -> Result<String> {
-        let mut h = Sha256::new();
-        let mut linked: HashMap<(u64, u64), String> = HashMap::new();
+        // The walks first, then every file's digest at once (read on every core), then the
+        // checksum over them in walk order.
+        let mut walks = Vec::new();
         for sel in selected {
-            if Self::excludes_source(sel, excludes) {
-                continue;
+            if !Self::excludes_source(sel, excludes) {
+                walks.push((sel, self.walk(sel, excludes)?));
             }
+        }
+        let mut linked: HashMap<(u64, u64), String> = HashMap::new();
+        let mut first_links = Vec::new();
+        let mut to_read: Vec<(&Path, &fs::Metadata)> = Vec::new();
+        for (sel, walked) in &walks {
+            for w in walked {
+                let hard_linked = w.meta.is_file() && w.meta.nlink() > 1;
+                let first = if hard_linked {
+                    linked.get(&(w.meta.dev(), w.meta.ino())).cloned()
+                } else {
+                    None
+                };
+                if first.is_none() && w.meta.is_file() {
+                    if hard_linked {
+                        let name = format!("{} {}", sel.matched, w.rel);
+                        linked.insert((w.meta.dev(), w.meta.ino()), name);
+                    }
+                    to_read.push((&w.abs, &w.meta));
+                }
+                first_links.push(first);
+            }
+        }
+        let digests = match cache {
+            Some(c) => c.digests(&to_read)?,
+            None => {
+                let paths: Vec<&Path> = to_read.iter().map(|(p, _)| *p).collect();
+                crate::statcache::file_digests(&paths)?
+            }
+        };
+        let mut digests = digests.into_iter();
+        let mut first_links = first_links.into_iter();
+        let mut h = Sha256::new();
+        for (sel, walked) in &walks {
             h.update(format!("source {} {} {}\n", sel.matched, sel.rel, sel.is_dir).as_bytes());
-            for w in self.walk(sel, excludes)? {
+            for w in walked {
                 let kind = file_kind(&w.meta);
                 let owner = if self.keep_owner {
                     format!("{}:{}", w.meta.uid(), w.meta.gid())
@@ -314,25 +388,13 @@ impl SourceTree {
                     format!("{}\0{kind}\0{:o}\0{owner}\0", w.rel, w.meta.mode() & 0o7777)
                         .as_bytes(),
                 );
-                let inode = (w.meta.dev(), w.meta.ino());
-                let hard_linked = w.meta.is_file() && w.meta.nlink() > 1;
-                let first_link = if hard_linked {
-                    linked.get(&inode).cloned()
-                } else {
-                    None
-                };
+                let first_link = first_links.next().flatten();
                 if w.meta.file_type().is_symlink() {
                     h.update(fs::read_link(&w.abs)?.to_string_lossy().as_bytes());
                 } else if let Some(first) = first_link {
                     h.update(format!("hardlink {first}").as_bytes());
                 } else if w.meta.is_file() {
-                    if hard_linked {
-                        linked.insert(inode, format!("{} {}", sel.matched, w.rel));
-                    }
-                    let digest = match cache.as_deref_mut() {
-                        Some(c) => c.digest(&w.abs, &w.meta)?,
-                        None => crate::statcache::file_digest(&w.abs)?,
-                    };
+                    let digest = digests.next().expect("a digest for every file read");
                     h.update(digest.as_bytes());
                 }
                 h.update(b"\n");

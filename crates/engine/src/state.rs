@@ -3,7 +3,7 @@
 //! manifest, which is what the cache index points at.
 
 use crate::config::ImageConfig;
-use anyhow::{Context as _, Result};
+use anyhow::{bail, Context as _, Result};
 use oci_spec::image::{Descriptor, Digest, MediaType};
 use skiff_image::layer::Compression;
 use skiff_image::Store;
@@ -58,6 +58,16 @@ impl ImageState {
     /// Loads a committed state (a manifest in the store).
     pub fn load(store: &Store, manifest: &Digest) -> Result<ImageState> {
         let (m, config) = store.read_image(manifest)?;
+        // As containerd's unpacker: a config that disagrees with its manifest is refused
+        // before any layer is used (a hostile base could declare 50,000 layers for one).
+        if config.rootfs.diff_ids.len() != m.layers.len() {
+            bail!(
+                "image {manifest} is inconsistent: its config lists {} layers (rootfs.diff_ids) \
+                 but its manifest has {}",
+                config.rootfs.diff_ids.len(),
+                m.layers.len()
+            );
+        }
         Ok(ImageState {
             config,
             layers: m.layers,

@@ -300,6 +300,19 @@ fn expose_splits_expanded_words_and_gives_config_keys() {
 }
 
 #[test]
+fn expose_sorts_its_words_as_written_as_buildkit() {
+    // BuildKit's parseExpose sorts the words before expanding them: `$P` comes before digits.
+    let cmd = second("EXPOSE 8080 80/udp 443 $P");
+    let Command::Expose(e) = expand(&cmd, &[("P", "9000")]) else {
+        panic!("EXPOSE")
+    };
+    assert_eq!(
+        e.port_keys().unwrap(),
+        ["9000/tcp", "443/tcp", "80/udp", "8080/tcp"]
+    );
+}
+
+#[test]
 fn never_expanded_instructions_stay_as_written() {
     for line in [
         "CMD echo $HOME",

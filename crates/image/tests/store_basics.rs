@@ -470,3 +470,57 @@ fn snapshots_stack_as_overlay_lower_dirs() {
     assert_eq!(seen, ["etc/group", "var/new"]);
     assert_eq!(new.unwrap(), b"new");
 }
+
+#[test]
+fn a_snapshot_of_another_boot_is_extracted_again() {
+    let (_d, store) = store();
+    let desc = layer_desc(&store, &layer(&[("f", Some(b"content"))]));
+    let hex = desc.digest().digest().to_string();
+    let dir = store
+        .snapshots(std::slice::from_ref(&desc))
+        .unwrap()
+        .remove(0);
+    let marker = store.root().join("snapshots/unsynced").join(&hex);
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    // Not synced to disk: marked with this boot, and used as it is within it.
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), boot.trim());
+    std::fs::write(dir.join("sentinel"), "").unwrap();
+    let again = store
+        .snapshots(std::slice::from_ref(&desc))
+        .unwrap()
+        .remove(0);
+    assert!(
+        again.join("sentinel").exists(),
+        "extracted again within the same boot"
+    );
+    // After a reboot its files may have been cut short: extracted anew from the blob, the
+    // old one moved to tmp/ for prune.
+    std::fs::write(&marker, "another-boot").unwrap();
+    let fresh = store
+        .snapshots(std::slice::from_ref(&desc))
+        .unwrap()
+        .remove(0);
+    assert_eq!(fresh, dir);
+    assert!(!fresh.join("sentinel").exists());
+    assert_eq!(std::fs::read(fresh.join("f")).unwrap(), b"content");
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), boot.trim());
+    assert_eq!(
+        tmp_entries(&store),
+        1,
+        "the stale snapshot waits in tmp/ for prune"
+    );
+    let report = store.prune().unwrap();
+    assert_eq!(report.temp_entries_removed, 1, "{report:?}");
+    // A marker without its snapshot goes at prune.
+    std::fs::write(
+        store.root().join("snapshots/unsynced").join("0".repeat(64)),
+        "x",
+    )
+    .unwrap();
+    store.prune().unwrap();
+    let markers: Vec<_> = std::fs::read_dir(store.root().join("snapshots/unsynced"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(markers.is_empty(), "{markers:?}");
+}

@@ -30,7 +30,7 @@ pub use netns::{
     isolated_nameservers, missing_helper, NetworkHelper, HELPER, HELPER_DNS, HELPER_PACKAGE,
     OWNER_VAR,
 };
-pub use overlay::{Overlay, RootfsMode};
+pub use overlay::{Overlay, RootfsMode, TooManyLayers, MAX_LOWERS};
 pub use rootfs_path::{create_dir_all_in_rootfs, resolve_in_rootfs};
 pub use runtime_select::find_binary;
 pub use spec::{

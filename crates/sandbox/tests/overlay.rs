@@ -139,20 +139,29 @@ fn many_and_oddly_named_lowers_mount_through_fd_paths() {
     );
     overlay.unmount().unwrap();
 
-    // Distinct dirs: a repeated one is mounted once, at its highest place.
-    let too_many: Vec<PathBuf> = (0..300)
+    // Distinct dirs: a repeated one is mounted once, at its highest place. 300 long names
+    // are far over a page even as /proc/self/fd/N paths; as descriptor numbers they fit.
+    let many: Vec<PathBuf> = (0..501)
         .map(|i| {
             let dir = parent
                 .path()
                 .join(format!("more-{i:03}-{}", "y".repeat(60)));
             std::fs::create_dir(&dir).unwrap();
+            std::fs::write(dir.join("top"), i.to_string()).unwrap();
             dir
         })
         .collect();
-    let err = Overlay::mount(&too_many, &d.upper, &d.work, &d.merged)
+    let overlay = Overlay::mount(&many[..300], &d.upper, &d.work, &d.merged).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(d.merged.join("top")).unwrap(),
+        "299"
+    );
+    overlay.unmount().unwrap();
+    let err = Overlay::mount(&many, &d.upper, &d.work, &d.merged)
         .err()
-        .expect("over the limit");
-    assert!(format!("{err:#}").contains("limit"), "{err:#}");
+        .expect("over overlayfs's 500");
+    assert!(err.is::<skiff_sandbox::TooManyLayers>(), "{err:#}");
+    assert!(format!("{err:#}").contains("501 layers"), "{err:#}");
 }
 
 #[test]

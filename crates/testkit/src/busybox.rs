@@ -65,10 +65,7 @@ pub fn busybox_layout() -> Result<PathBuf> {
         scratch.path(),
         LAYOUT_TAG,
         &[Layer { tar, gzip: true }],
-        json!({
-            "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-            "Cmd": ["sh"],
-        }),
+        container_config(),
     )?;
     let built = scratch.keep();
     if std::fs::rename(&built, &dir).is_err() {
@@ -78,8 +75,16 @@ pub fn busybox_layout() -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// The busybox image's `config` object.
+pub(crate) fn container_config() -> serde_json::Value {
+    json!({
+        "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+        "Cmd": ["sh"],
+    })
+}
+
 /// The applets' install paths (`usr/bin/wget`, `bin/sh`, …), as `busybox --list-full` gives them.
-fn applet_paths() -> Result<Vec<String>> {
+pub(crate) fn applet_paths() -> Result<Vec<String>> {
     let output = Command::new(BUSYBOX_BIN)
         .arg("--list-full")
         .output()
@@ -96,7 +101,9 @@ fn applet_paths() -> Result<Vec<String>> {
         .collect())
 }
 
-fn rootfs_tar(busybox: &[u8]) -> Result<Vec<u8>> {
+/// The busybox root filesystem around the binary `busybox` (of any architecture; the applet
+/// list is the host busybox's, the same Debian version).
+pub(crate) fn rootfs_tar(busybox: &[u8]) -> Result<Vec<u8>> {
     let applets = applet_paths()?;
     // Sorted by path, so every directory comes before what it contains.
     let mut dirs: BTreeMap<String, u32> = [

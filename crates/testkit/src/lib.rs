@@ -4,17 +4,22 @@
 //!   stopped on drop ([`Registry::start_or_skip`] skips locally, panics in CI, when it is missing).
 //! - [`busybox_image`]: the busybox base image (built from `busybox-static`, cached on disk),
 //!   pushed to a registry; [`push_image`] / [`push_layout`] push any image written with
-//!   [`layout`] (an OCI layout writer independent of skiff).
+//!   [`layout`] (an OCI layout writer independent of skiff); [`busybox_multi_image`] the
+//!   same as a two-platform index (host + arm64, from Debian's `busybox-static:arm64`).
 //! - [`dockerd::Dockerd`]: a private Docker daemon (BuildKit), the reference builder of
 //!   differential tests, stopped by pid on drop.
 //! - [`container`]: runs a built image with runc (rootfs from `-o type=local`, process from
 //!   the image config, `USER` resolved in the image), to call what it serves on 127.0.0.1.
-//! - [`FaultProxy`]: a TCP proxy in front of a registry that fails or throttles connections.
+//! - [`FaultProxy`]: a proxy in front of a registry that fails, refuses or throttles connections,
+//!   or (HTTP mode) answers single requests with errors, resets, truncated, stalled or corrupt
+//!   bodies, redirects and a bearer-token realm that works or fails.
 //! - [`project::Project`]: a build context and private store; runs `skiff build` and reads the
 //!   exported image back ([`project::BuiltImage`]) with code independent of skiff.
 //! - [`reference_builder::ReferenceBuilder`]: dockerd plus a registry with the busybox base,
 //!   for tests that build the same Dockerfile with BuildKit and skiff.
 //! - [`bench`](mod@bench): the skiff-vs-BuildKit benchmark behind `scripts/bench` (`skiff-bench`).
+//! - [`crash_campaign`]: a build SIGKILLed at random moments, then checked
+//!   (`scripts/crash-campaign`).
 //! - [`store_check`], [`leftovers`]: a store still consistent, and nothing (containers,
 //!   mounts, helper processes) left on the host by a build that failed or was killed.
 //! - [`outside::OutsideServer`]: an HTTP server in a network namespace of the test's own, on
@@ -30,9 +35,11 @@
 //! ```
 pub mod bench;
 pub mod busybox;
+pub mod busybox_multi;
 pub mod cache;
 pub mod command;
 pub mod container;
+pub mod crash_campaign;
 pub mod debian;
 pub mod dockerd;
 pub mod layout;
@@ -45,9 +52,11 @@ pub mod push;
 pub mod reference_builder;
 pub mod registry;
 pub mod store_check;
+pub mod terminal;
 pub mod tools;
 
 pub use busybox::busybox_image;
+pub use busybox_multi::{busybox_multi_image, MultiImage};
 pub use proxy::FaultProxy;
 pub use push::{push_image, push_layout, push_layout_as, ImageRef, PushFormat};
 pub use registry::Registry;

@@ -97,3 +97,41 @@ fn custom_images_are_pushed_with_the_digests_written() {
     assert!(registry.has_blob_data(&written.layer_digests[0]));
     assert!(registry.has_blob_data(&written.config_digest));
 }
+
+#[test]
+fn busybox_multi_fixture_is_a_two_platform_index_in_the_registry() {
+    let Some(registry) = Registry::start_or_skip() else {
+        return;
+    };
+    if !require_tool("skopeo") || !require_tool("dpkg-deb") {
+        return;
+    }
+    let multi = skiff_testkit::busybox_multi_image(&registry).unwrap();
+    let raw = Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{}", multi.index.reference))
+        .output()
+        .unwrap();
+    assert!(
+        raw.status.success(),
+        "{}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    let index: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
+    assert_eq!(index["mediaType"], layout::MEDIA_TYPE_INDEX);
+    let platforms: Vec<String> = (index["manifests"].as_array().unwrap().iter())
+        .map(|m| {
+            format!(
+                "{}/{}",
+                m["platform"]["os"].as_str().unwrap(),
+                m["platform"]["architecture"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
+    assert_eq!(multi.manifests.len(), 2);
+    // The arm64 binary really is AArch64 (e_machine 183).
+    let arm = skiff_testkit::busybox_multi::arm64_busybox().unwrap();
+    assert_eq!(&arm[..4], b"\x7fELF");
+    assert_eq!(u16::from_le_bytes([arm[18], arm[19]]), 183);
+}

@@ -47,10 +47,22 @@ impl CopyRequest {
         }
     }
 
-    /// The history's `created_by`: `COPY src… <<heredoc… dest # buildkit` (BuildKit leaves the
-    /// flags out).
+    /// The history's `created_by`: `COPY [--parents] [--chown=…] [--chmod=…] src… <<heredoc…
+    /// dest # buildkit`, as current BuildKit's `dispatchCopy` writes it (the other flags left
+    /// out; dockerd 20.10's BuildKit left them all out).
     pub fn history_text(&self) -> String {
         let mut text = self.name().to_string();
+        if self.parents {
+            text.push_str(" --parents");
+        }
+        if let Some(chown) = self.chown.as_ref().filter(|c| !c.is_empty()) {
+            text.push_str(" --chown=");
+            text.push_str(chown);
+        }
+        if let Some(chmod) = &self.chmod {
+            text.push_str(" --chmod=");
+            text.push_str(chmod.written());
+        }
         for src in &self.sources {
             text.push(' ');
             text.push_str(src);

@@ -169,10 +169,23 @@ pub enum Event {
     /// The build succeeded; the last event.
     Summary(Summary),
     /// The build failed; the last event. `message` is the whole error as a person reads it
-    /// (with the Dockerfile excerpt when the error has a place in it).
+    /// (with the Dockerfile excerpt when the error has a place in it); tools get that place
+    /// as fields too.
     Error {
         /// The error.
         message: String,
+        /// The Dockerfile as messages name it, when the error has a place in it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        file: Option<String>,
+        /// 1-based line of that place.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        line: Option<usize>,
+        /// 1-based column of that place.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        column: Option<usize>,
+        /// Whether the build was interrupted (Ctrl-C) rather than failed.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        interrupted: bool,
     },
     /// A finding about the build or its image, shown after the build: a build check on the
     /// Dockerfile or a problem found in the final image.
@@ -190,6 +203,19 @@ pub enum Event {
         /// The text (one line).
         message: String,
     },
+}
+
+impl Event {
+    /// A failure with no place in a Dockerfile.
+    pub fn error(message: impl Into<String>) -> Event {
+        Event::Error {
+            message: message.into(),
+            file: None,
+            line: None,
+            column: None,
+            interrupted: false,
+        }
+    }
 }
 
 /// The summary as one line: `built NAME… sha256:… (3 layers, 1.1 MB) in 2.0s, 6 steps (2 cached)`.

@@ -106,7 +106,7 @@ impl Plain {
                 self.current = None;
                 self.line(&format!("=> {}", summary_line(summary)))
             }
-            Event::Error { message } => {
+            Event::Error { message, .. } => {
                 self.current = None;
                 writeln!(self.out)?;
                 self.line(message.trim_end())

@@ -187,9 +187,7 @@ fn errors_reach_every_mode() {
             step: 1,
             message: "exit code 1\n  last output:".into(),
         });
-        progress.emit(Event::Error {
-            message: "error: exit code 1\n --> Dockerfile:2:1".into(),
-        });
+        progress.emit(Event::error("error: exit code 1\n --> Dockerfile:2:1"));
         drop(progress);
         let text = out.text();
         assert!(text.contains("Dockerfile:2:1"), "{mode:?}: {text}");
@@ -232,9 +230,7 @@ fn a_failing_build(progress: &Progress) -> (bool, bool) {
         "nothing starts after the failure"
     );
     let second = !is_cancelled(&steps.failed(c, 2, anyhow!("exit code: 1")));
-    progress.emit(Event::Error {
-        message: "error: exit code: 3\n --> Dockerfile:2:1".into(),
-    });
+    progress.emit(Event::error("error: exit code: 3\n --> Dockerfile:2:1"));
     (first, second)
 }
 

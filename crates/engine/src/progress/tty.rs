@@ -5,11 +5,18 @@
 //! `=> [3/4] RUN make 4.2s`, `=> CANCELED [a 2/2] RUN sleep 9 1.0s`, then the outputs and the
 //! summary. Notices (a registry retry) are printed above the live view the same way.
 //!
+//! On a terminal, as BuildKit's: a `[+] Building 5.5s (7/9)` header tops the live area (and
+//! ends the log as `[+] Building 5.5s (9/9) FINISHED`), durations are aligned at the right
+//! edge, lines are cut to the width, colours follow the outcome (none with `NO_COLOR`), and
+//! the live area never grows taller than the screen: running steps share the rows left for
+//! their output lines (eight parallel steps in a 20-row terminal show one line each).
+//!
 //! When stderr is not a terminal indicatif draws nothing; the collapsed log is then written
 //! straight to the output, so a piped `--progress=tty` still ends with the summary.
 
 use super::event::{summary_line, Event};
 use super::render::Renderer;
+use super::screen::{step_line, Outcome, Screen};
 use super::text::{clean_line, human_size};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use std::collections::{HashMap, VecDeque};
@@ -33,6 +40,15 @@ pub(super) struct Tty {
     pulls: HashMap<String, ProgressBar>,
     /// One bar per blob being downloaded, with the image it belongs to.
     blobs: HashMap<String, (String, ProgressBar)>,
+    /// The terminal drawn on (`None` when nothing is drawn).
+    screen: Option<Screen>,
+    /// The `[+] Building` line on top of the live area.
+    header: Option<ProgressBar>,
+    /// Steps seen, and how many of them have ended.
+    seen: usize,
+    ended: usize,
+    /// When the last event happened, after the build started.
+    now: Duration,
 }
 
 struct Running {
@@ -43,6 +59,17 @@ struct Running {
 
 fn step_style() -> ProgressStyle {
     ProgressStyle::with_template("{spinner:.cyan} {wide_msg} {secs:>7}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+        .with_key(
+            "secs",
+            |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.1}s", state.elapsed().as_secs_f64());
+            },
+        )
+}
+
+fn header_style() -> ProgressStyle {
+    ProgressStyle::with_template("[+] Building {secs} {msg}")
         .unwrap_or_else(|_| ProgressStyle::default_spinner())
         .with_key(
             "secs",
@@ -71,7 +98,16 @@ fn short_digest(blob: &str) -> &str {
 impl Tty {
     /// Draws on stderr (nothing is drawn when stderr is not a terminal).
     pub(super) fn on_stderr(out: Box<dyn Write + Send>) -> Tty {
-        Tty::with_target(ProgressDrawTarget::stderr(), out)
+        let mut tty = Tty::with_target(ProgressDrawTarget::stderr(), out);
+        if !tty.multi.is_hidden() {
+            tty.screen = Screen::of_stderr();
+            let header = tty
+                .multi
+                .add(ProgressBar::new_spinner().with_style(header_style()));
+            header.enable_steady_tick(TICK);
+            tty.header = Some(header);
+        }
+        tty
     }
 
     /// Draws nothing; the collapsed log goes to `out`.
@@ -87,7 +123,67 @@ impl Tty {
             names: HashMap::new(),
             pulls: HashMap::new(),
             blobs: HashMap::new(),
+            screen: None,
+            header: None,
+            seen: 0,
+            ended: 0,
+            now: Duration::ZERO,
         }
+    }
+
+    /// `(7/9)` on the header.
+    fn count_header(&self) {
+        if let Some(header) = &self.header {
+            header.set_message(format!("({}/{})", self.ended, self.seen));
+        }
+    }
+
+    /// The header as the log's last line before the outputs: `[+] Building 5.5s (9/9)
+    /// FINISHED` (or `ERROR`).
+    fn close_header(&mut self, how: &str) {
+        let Some(header) = self.header.take() else {
+            return;
+        };
+        self.drop_bar(&header);
+        let line = format!(
+            "[+] Building {:.1}s ({}/{}) {how}",
+            self.now.as_secs_f64(),
+            self.ended,
+            self.seen
+        );
+        self.log(&line);
+    }
+
+    fn start(&mut self, step: usize, name: &str) {
+        self.names.insert(step, name.to_string());
+        self.seen += 1;
+        self.count_header();
+        let bar = self.multi.add(
+            ProgressBar::new_spinner()
+                .with_style(step_style())
+                .with_message(name.to_string()),
+        );
+        bar.enable_steady_tick(TICK);
+        let lines = VecDeque::new();
+        let tail = Vec::new();
+        self.running.insert(step, Running { bar, lines, tail });
+        self.layout();
+    }
+
+    /// A step that failed or was canceled: `=> ERROR [2/3] RUN make 1.2s`.
+    fn stopped(&mut self, step: usize, outcome: Outcome, word: &str) {
+        let ran = self.stop(step).unwrap_or_default();
+        let text = format!("=> {word} {}", self.name(step));
+        let time = format!("{:.1}s", ran.as_secs_f64());
+        self.log_step(outcome, &text, Some(&time));
+    }
+
+    /// A finished step's line in the log.
+    fn log_step(&mut self, outcome: Outcome, text: &str, time: Option<&str>) {
+        self.ended += 1;
+        self.count_header();
+        let line = step_line(self.screen, outcome, text, time);
+        self.log(&line);
     }
 
     /// A line of the collapsed log, above the live area.
@@ -111,6 +207,7 @@ impl Tty {
         for bar in running.tail.iter().chain(std::iter::once(&running.bar)) {
             self.drop_bar(bar);
         }
+        self.layout();
         Some(running.bar.elapsed())
     }
 
@@ -126,15 +223,36 @@ impl Tty {
         if running.lines.len() > TAIL_LINES {
             running.lines.pop_front();
         }
-        while running.tail.len() < running.lines.len() {
-            let after = running.tail.last().unwrap_or(&running.bar).clone();
-            let bar = self
-                .multi
-                .insert_after(&after, ProgressBar::new_spinner().with_style(tail_style()));
-            running.tail.push(bar);
-        }
-        for (bar, text) in running.tail.iter().zip(&running.lines) {
-            bar.set_message(text.clone());
+        self.layout();
+    }
+
+    /// Gives each running step as many output lines as fit the screen (all of them when
+    /// nothing is drawn), adding or removing its tail bars to match.
+    fn layout(&mut self) {
+        let pulls = self.pulls.len() + self.blobs.len();
+        let most = match self.screen {
+            Some(screen) => screen.tail_lines(self.running.len(), pulls, TAIL_LINES),
+            None => TAIL_LINES,
+        };
+        for running in self.running.values_mut() {
+            let shown = running.lines.len().min(most);
+            while running.tail.len() > shown {
+                if let Some(bar) = running.tail.pop() {
+                    bar.finish_and_clear();
+                    self.multi.remove(&bar);
+                }
+            }
+            while running.tail.len() < shown {
+                let after = running.tail.last().unwrap_or(&running.bar).clone();
+                let bar = self
+                    .multi
+                    .insert_after(&after, ProgressBar::new_spinner().with_style(tail_style()));
+                running.tail.push(bar);
+            }
+            let skip = running.lines.len() - shown;
+            for (bar, text) in running.tail.iter().zip(running.lines.iter().skip(skip)) {
+                bar.set_message(text.clone());
+            }
         }
     }
 
@@ -185,46 +303,23 @@ impl Tty {
 }
 
 impl Renderer for Tty {
-    fn render(&mut self, _at: Duration, event: &Event) {
+    fn render(&mut self, at: Duration, event: &Event) {
+        self.now = at;
         match event {
-            Event::StepStart { step, name } => {
-                self.names.insert(*step, name.clone());
-                let bar = self.multi.add(
-                    ProgressBar::new_spinner()
-                        .with_style(step_style())
-                        .with_message(name.clone()),
-                );
-                bar.enable_steady_tick(TICK);
-                self.running.insert(
-                    *step,
-                    Running {
-                        bar,
-                        lines: VecDeque::new(),
-                        tail: Vec::new(),
-                    },
-                );
-            }
+            Event::StepStart { step, name } => self.start(*step, name),
             Event::StepCached { step } => {
                 self.stop(*step);
-                let line = format!("=> CACHED {}", self.name(*step));
-                self.log(&line);
+                let text = format!("=> CACHED {}", self.name(*step));
+                self.log_step(Outcome::Cached, &text, None);
             }
             Event::StepOutput { step, line } => self.output(*step, line),
             Event::StepDone { step, seconds } => {
                 self.stop(*step);
-                let line = format!("=> {} {seconds:.1}s", self.name(*step));
-                self.log(&line);
+                let text = format!("=> {}", self.name(*step));
+                self.log_step(Outcome::Done, &text, Some(&format!("{seconds:.1}s")));
             }
-            Event::StepError { step, .. } => {
-                let ran = self.stop(*step).unwrap_or_default();
-                let line = format!("=> ERROR {} {:.1}s", self.name(*step), ran.as_secs_f64());
-                self.log(&line);
-            }
-            Event::StepCanceled { step } => {
-                let ran = self.stop(*step).unwrap_or_default();
-                let line = format!("=> CANCELED {} {:.1}s", self.name(*step), ran.as_secs_f64());
-                self.log(&line);
-            }
+            Event::StepError { step, .. } => self.stopped(*step, Outcome::Error, "ERROR"),
+            Event::StepCanceled { step } => self.stopped(*step, Outcome::Canceled, "CANCELED"),
             Event::PullStart { reference } => {
                 let bar = self.multi.add(
                     ProgressBar::new_spinner()
@@ -241,22 +336,33 @@ impl Renderer for Tty {
                 total,
             } => self.blob_progress(reference, blob, *current, *total),
             Event::PullDone { reference, seconds } => self.pull_done(reference, *seconds),
-            Event::Exported { description, .. } => self.log(&format!("=> {description}")),
+            Event::Exported { description, .. } => {
+                self.close_header("FINISHED");
+                self.log(&format!("=> {description}"));
+            }
             Event::Summary(summary) => {
                 self.finish();
                 self.log(&format!("=> {}", summary_line(summary)));
             }
-            Event::Error { message } => {
+            Event::Error { message, .. } => {
+                self.close_header("ERROR");
                 self.finish();
                 self.log(message.trim_end());
             }
             Event::Info { message } | Event::Notice { message } => self.log(message.trim_end()),
-            Event::Warning(warning) => self.log(warning.rendered.trim_end()),
-            Event::Size(report) => self.log(&report.lines().join("\n")),
+            Event::Warning(warning) => {
+                self.close_header("FINISHED");
+                self.log(warning.rendered.trim_end());
+            }
+            Event::Size(report) => {
+                self.close_header("FINISHED");
+                self.log(&report.lines().join("\n"));
+            }
         }
     }
 
     fn finish(&mut self) {
+        self.close_header("FINISHED");
         let steps: Vec<usize> = self.running.keys().copied().collect();
         for step in steps {
             self.stop(step);

@@ -75,19 +75,20 @@ impl StageArgs {
     }
 
     /// Declares the ARGs of `arg` (expanded with `env`); returns its history text, which
-    /// shows each default as written (expanded), not the value taken.
+    /// shows each name with the value it takes (`--build-arg`, else the default expanded,
+    /// else the global value), or the bare name when unset, as current BuildKit's
+    /// `dispatchArg` writes it. A default is not evaluated when `--build-arg` overrides it.
     pub fn declare(&mut self, arg: &ArgCommand, env: &Env, values: &ArgValues) -> Result<String> {
         let resolved = arg
             .resolve(values.lexer, env, values.build_args, values.global)
             .map_err(diag)?;
-        let defaults = arg
-            .resolve(values.lexer, env, &Env::new(), &Env::new())
-            .map_err(diag)?;
-        let declared: Vec<String> = defaults
+        let declared: Vec<String> = resolved
             .iter()
-            .map(|(name, default)| match default {
-                Some(d) => format!("{name}={d}"),
-                None => name.clone(),
+            .map(|(name, value)| match value {
+                // A proxy value may hold credentials: kept out of the history (§6 of
+                // docs/reference-builders.md), as out of RUN's prefix.
+                Some(v) if !PROXY_ARGS.contains(&name.as_str()) => format!("{name}={v}"),
+                _ => name.clone(),
             })
             .collect();
         for (name, value) in resolved {

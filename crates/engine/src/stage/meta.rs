@@ -28,8 +28,8 @@ pub(super) fn label(config: &mut ImageConfig, l: &LabelCommand) -> String {
 }
 
 /// `EXPOSE`: the ports, and the history text as current BuildKit prints it: the port specs
-/// in the order written (ranges expanded, protocol lowercased) as a Go slice,
-/// `EXPOSE [80/tcp 53/udp]`.
+/// with the words sorted as written (ranges expanded, protocol lowercased) as a Go slice,
+/// `EXPOSE 80 53/udp` → `EXPOSE [53/udp 80/tcp]`.
 pub(super) fn expose(config: &mut ImageConfig, e: &ExposeCommand) -> Result<String> {
     let keys = e.port_keys().map_err(diag)?;
     for key in &keys {

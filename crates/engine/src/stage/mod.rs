@@ -24,6 +24,7 @@ use env::{ArgValues, StageArgs};
 use skiff_frontend::graph::{Base, PlannedStage};
 use skiff_frontend::instructions::ExpansionScope;
 use skiff_frontend::{Command, TypedInstruction};
+use skiff_image::registry::Platform;
 use std::time::Instant;
 
 impl<'a> StageBuilder<'a> {
@@ -234,8 +235,9 @@ fn base_state(
     total: usize,
 ) -> Result<ImageState> {
     let inputs = parts.inputs;
+    let platform = stage_platform(stage, inputs.platform()).map_err(|e| at(stage.from_span, e))?;
     let reference = match &stage.base {
-        Base::Scratch => return Ok(ImageState::scratch(inputs.platform())),
+        Base::Scratch => return Ok(ImageState::scratch(&platform)),
         Base::Stage(i) => return inputs.stage_result(*i),
         Base::Image(reference) => reference,
     };
@@ -251,7 +253,7 @@ fn base_state(
         .start(name)
         .map_err(|e| at(stage.from_span, e))?;
     let started = Instant::now();
-    match inputs.image_state(reference) {
+    match inputs.image_state_for(reference, &platform) {
         Ok(state) => {
             parts.steps.done(step, started)?;
             Ok(state)
@@ -263,6 +265,15 @@ fn base_state(
             stage.from_span,
             e,
         )),
+    }
+}
+
+/// The platform a stage's base is for: its `FROM --platform` (expanded, so
+/// `$BUILDPLATFORM` is the host's), else the build's target platform.
+fn stage_platform(stage: &PlannedStage, target: &Platform) -> Result<Platform> {
+    match &stage.platform {
+        Some(p) => Platform::parse_lenient(p),
+        None => Ok(target.clone()),
     }
 }
 

@@ -74,6 +74,13 @@ impl StageBuilder<'_> {
             limits: workspace.limits.clone(),
         };
         self.cached_step(inst, key, &created_by, |this, step| {
+            // A foreign architecture runs through QEMU's binfmt_misc handler, or not at all.
+            let c = &this.state.config;
+            crate::emulation::require(&skiff_image::registry::Platform::new(
+                &c.os,
+                &c.architecture,
+                c.variant.as_deref(),
+            ))?;
             let runtime = workspace.runtime_for(&this.state.layers)?;
             // The mounts are set up only now that the step runs: a cached RUN takes no cache
             // lock, copies no bind source, writes no secret and starts no ssh relay.

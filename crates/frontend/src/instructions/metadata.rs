@@ -54,8 +54,8 @@ pub struct ArgCommand {
 /// `EXPOSE port[/proto] …`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExposeCommand {
-    /// The words as written (after [`super::Command::expand`]: expanded and split again on
-    /// whitespace). [`ExposeCommand::port_keys`] gives the config keys.
+    /// The words as written, sorted as BuildKit sorts them (after
+    /// [`super::Command::expand`]: expanded and split again on whitespace). [`ExposeCommand::port_keys`] gives the config keys.
     pub ports: Vec<Word>,
 }
 
@@ -252,9 +252,11 @@ pub(super) fn parse_expose(req: &Request) -> Result<ExposeCommand, Diagnostic> {
         return Err(req.at_least_one_argument());
     }
     Flags::parse(req, &[])?;
-    let cmd = ExposeCommand {
-        ports: req.inst.args.clone(),
-    };
+    // Sorted as written, before expansion, as BuildKit's parseExpose (`slices.Sort`): the
+    // history text lists the ports in that order (`EXPOSE 80 53/udp` → `[53/udp 80/tcp]`).
+    let mut ports = req.inst.args.clone();
+    ports.sort_by(|a, b| a.value.as_bytes().cmp(b.value.as_bytes()));
+    let cmd = ExposeCommand { ports };
     if req.early() && !cmd.ports.iter().any(|p| p.value.contains('$')) {
         cmd.port_keys()?;
     }
@@ -276,7 +278,8 @@ impl ExposeCommand {
         Ok(cmd)
     }
 
-    /// The `ExposedPorts` keys (`80/tcp`), one per port of a range, in the order written;
+    /// The `ExposedPorts` keys (`80/tcp`), one per port of a range, in the order of the words
+    /// (sorted as written, as BuildKit);
     /// an error names the word that is not `[ip:][hostport:]port[-end][/tcp|udp|sctp]`.
     pub fn port_keys(&self) -> Result<Vec<String>, Diagnostic> {
         let mut keys = Vec::new();

@@ -28,6 +28,9 @@ use oci_spec::image::Descriptor;
 /// tags the image in the store under each name, normalised as Docker does;
 /// pushing (`push: true`) is left to the caller, which owns the registry client.
 pub fn write(store: &Store, manifest: &Descriptor, output: &Output) -> Result<()> {
+    if crate::model::is_index(manifest.media_type()) {
+        refuse_index(output)?;
+    }
     match output {
         Output::Image { names, .. } => {
             for name in names {
@@ -40,4 +43,16 @@ pub fn write(store: &Store, manifest: &Descriptor, output: &Output) -> Result<()
         Output::Local { dest } => write_local(store, manifest, dest),
         Output::Tar { dest } => write_rootfs_tar(store, manifest, dest),
     }
+}
+
+/// Outputs that cannot hold a multi-platform image (an index) say so, as buildx does: a
+/// docker archive has no index, and `docker load` one image per name.
+pub fn refuse_index(output: &Output) -> Result<()> {
+    if let Output::Docker { .. } = output {
+        anyhow::bail!(
+            "--output type=docker cannot hold several platforms (a docker archive has no image \
+             index; buildx refuses it too): use type=oci or type=registry, or build one --platform"
+        );
+    }
+    Ok(())
 }

@@ -5,6 +5,7 @@
 use super::dir_tar::write_dir_tar;
 use super::output::Destination;
 use crate::layer::apply_flat;
+use crate::model::Document;
 use crate::store::Store;
 use anyhow::{bail, Context, Result};
 use oci_spec::image::Descriptor;
@@ -13,7 +14,26 @@ use std::path::Path;
 /// Writes the root filesystem of the image `manifest` into the directory `dest`
 /// (created if missing; files already there are overwritten or removed as the
 /// layers say). Each layer is checked against the diff ID its config records.
+///
+/// An index (a multi-platform build) gives one directory per platform, named as buildx
+/// names them: `linux_amd64/`, `linux_arm64/`, `linux_arm_v7/`.
 pub fn write_local(store: &Store, manifest: &Descriptor, dest: &Path) -> Result<()> {
+    if crate::model::is_index(manifest.media_type()) {
+        let Document::Index(index) = store.read_document(manifest.digest())? else {
+            bail!("{} is not an image index", manifest.digest());
+        };
+        for child in &index.manifests {
+            let Some(p) = child.platform() else {
+                bail!("manifest {} of the index names no platform", child.digest());
+            };
+            let mut dir = format!("{}_{}", p.os(), p.architecture());
+            if let Some(variant) = p.variant() {
+                dir = format!("{dir}_{variant}");
+            }
+            write_local(store, child, &dest.join(dir))?;
+        }
+        return Ok(());
+    }
     let image = store.read_manifest(manifest)?;
     let config = store.read_config(image.config.digest())?;
     let diff_ids = config.rootfs.diff_ids;

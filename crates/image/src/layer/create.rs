@@ -9,7 +9,7 @@ use super::pgzip::ParallelGzip;
 use super::tar_header::{append, TarEntry};
 use super::unchanged::same_as_lower;
 use super::whiteout::{OPAQUE_MARKER, WHITEOUT_PREFIX};
-use super::xattrs::{is_overlay_xattr, read_xattrs};
+use super::xattrs::{is_layer_xattr, is_overlay_xattr, read_xattrs};
 use crate::store::blob::sha256_digest;
 use crate::store::{BlobWriter, Store};
 use anyhow::{bail, Context, Result};
@@ -43,7 +43,7 @@ pub struct NewLayer {
 /// Makes a layer from `dir` into the store, digesting the compressed blob and
 /// the uncompressed tar while it streams. An empty `dir` is no change: `None`.
 pub fn create(store: &Store, dir: &Path, opts: &CreateOptions) -> Result<Option<NewLayer>> {
-    write_layer(store, walk(dir, None)?, opts)
+    write_layer(store, &walk(dir, None)?.entries, opts)
 }
 
 /// Makes a layer from an overlayfs upper dir, given `lower`, the merged view of the layers
@@ -57,12 +57,13 @@ pub fn create_from_upper(
     lower: &Path,
     opts: &CreateOptions,
 ) -> Result<Option<NewLayer>> {
-    write_layer(store, walk(upper, Some(lower))?, opts)
+    write_layer(store, &walk(upper, Some(lower))?.entries, opts)
 }
 
-fn write_layer(
+/// Writes `entries` as a layer blob into the store; none: `None`.
+pub(super) fn write_layer(
     store: &Store,
-    entries: Vec<Walked>,
+    entries: &[Walked],
     opts: &CreateOptions,
 ) -> Result<Option<NewLayer>> {
     if entries.is_empty() {
@@ -84,7 +85,7 @@ fn write_layer(
         inner: encoder,
         hasher: Sha256::new(),
     };
-    write_entries(&entries, &mut tar_out, opts.source_date_epoch)?;
+    write_entries(entries, &mut tar_out, opts.source_date_epoch)?;
     let diff_id = sha256_digest(tar_out.hasher);
     let blob = tar_out
         .inner
@@ -101,7 +102,7 @@ fn write_layer(
 /// [`create`] digests as the diff ID), e.g. for `--output type=tar`.
 /// Returns how many entries were written.
 pub fn write_tar(dir: &Path, out: impl Write, source_date_epoch: Option<i64>) -> Result<usize> {
-    let entries = walk(dir, None)?;
+    let entries = walk(dir, None)?.entries;
     write_entries(&entries, out, source_date_epoch)?;
     Ok(entries.len())
 }
@@ -155,7 +156,7 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
-enum Kind {
+pub(super) enum Kind {
     Dir { opaque: bool },
     File,
     Hardlink(Vec<u8>),
@@ -165,22 +166,36 @@ enum Kind {
     Whiteout,
 }
 
-struct Walked {
+pub(super) struct Walked {
     /// Path relative to the walked dir, without trailing slash.
-    rel: Vec<u8>,
-    abs: PathBuf,
-    meta: Metadata,
-    kind: Kind,
-    xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+    pub(super) rel: Vec<u8>,
+    pub(super) abs: PathBuf,
+    pub(super) meta: Metadata,
+    pub(super) kind: Kind,
+    pub(super) xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The names of the xattrs it has that the layer leaves out (overlayfs's own, and every
+    /// one but `security.capability`): a snapshot made of the upper dir must lose them too.
+    pub(super) overlay_xattrs: Vec<Vec<u8>>,
+}
+
+/// What a walk found: the layer's entries in tar order, and the paths of the directory that
+/// are not in the layer (what overlayfs only copied up, whiteouts that hide nothing,
+/// sockets), outermost only.
+pub(super) struct Walk {
+    pub(super) entries: Vec<Walked>,
+    pub(super) left_out: Vec<PathBuf>,
 }
 
 /// Everything under `dir` in tar order: depth-first, siblings by name bytes. With `lower`,
 /// `dir` is an overlay upper dir and entries it only copied up from `lower` are left out.
-fn walk(dir: &Path, lower: Option<&Path>) -> Result<Vec<Walked>> {
-    let mut out = Vec::new();
+pub(super) fn walk(dir: &Path, lower: Option<&Path>) -> Result<Walk> {
+    let mut walk = Walk {
+        entries: Vec::new(),
+        left_out: Vec::new(),
+    };
     let mut seen_inodes = HashMap::new();
-    walk_into(dir, &[], lower, &mut out, &mut seen_inodes)?;
-    Ok(out)
+    walk_into(dir, &[], lower, &mut walk, &mut seen_inodes)?;
+    Ok(walk)
 }
 
 /// Walks `dir` (at `rel_dir` in the layer); `lower` is the same directory in the layers
@@ -189,7 +204,7 @@ fn walk_into(
     dir: &Path,
     rel_dir: &[u8],
     lower: Option<&Path>,
-    out: &mut Vec<Walked>,
+    walk: &mut Walk,
     seen: &mut HashMap<(u64, u64), Vec<u8>>,
 ) -> Result<()> {
     let mut children: Vec<_> = std::fs::read_dir(dir)
@@ -213,83 +228,100 @@ fn walk_into(
         let opaque = all_xattrs.iter().any(|(k, v)| {
             (k == b"trusted.overlay.opaque" || k == b"user.overlay.opaque") && v == b"y"
         });
-        let xattrs: Vec<_> = all_xattrs
+        let (overlay, xattrs): (Vec<_>, Vec<_>) = all_xattrs
             .into_iter()
-            .filter(|(k, _)| !is_overlay_xattr(k))
-            .collect();
+            .partition(|(k, _)| is_overlay_xattr(k));
+        let mut overlay_xattrs: Vec<Vec<u8>> = overlay.into_iter().map(|(k, _)| k).collect();
         let in_lower = lower_path
             .as_deref()
             .filter(|l| std::fs::symlink_metadata(l).is_ok());
         let unchanged = !opaque && in_lower.is_some_and(|l| same_as_lower(&abs, &meta, &xattrs, l));
+        // Only file capabilities reach a layer, as containerd's tar writer (is_layer_xattr).
+        let (xattrs, dropped): (Vec<_>, Vec<_>) =
+            xattrs.into_iter().partition(|(k, _)| is_layer_xattr(k));
+        overlay_xattrs.extend(dropped.into_iter().map(|(k, _)| k));
         let kind = if ft.is_dir() {
             Kind::Dir { opaque }
         } else if ft.is_char_device() && meta.rdev() == 0 {
             if lower.is_some() && in_lower.is_none() {
+                walk.left_out.push(abs);
                 continue; // hides nothing below
             }
             Kind::Whiteout
         } else if ft.is_socket() || unchanged {
+            walk.left_out.push(abs);
             continue; // tar cannot carry sockets (Docker drops them too); unchanged copy-up
-        } else if let Some(first) = (meta.nlink() > 1)
-            .then(|| seen.get(&(meta.dev(), meta.ino())).cloned())
-            .flatten()
-        {
-            Kind::Hardlink(first)
         } else {
-            if meta.nlink() > 1 {
-                seen.insert((meta.dev(), meta.ino()), rel.clone());
-            }
-            if ft.is_file() {
-                Kind::File
-            } else if ft.is_symlink() {
-                Kind::Symlink(
-                    std::fs::read_link(&abs)
-                        .with_context(|| format!("cannot read symlink {}", abs.display()))?,
-                )
-            } else if ft.is_fifo() {
-                Kind::Fifo
-            } else {
-                let dev = meta.rdev();
-                let (major, minor) = (rustix::fs::major(dev), rustix::fs::minor(dev));
-                let t = if ft.is_char_device() {
-                    tar::EntryType::Char
-                } else {
-                    tar::EntryType::Block
-                };
-                Kind::Device(t, major, minor)
-            }
+            plain_kind(&abs, &meta, &rel, seen)?
         };
-        if let Kind::Dir { opaque } = kind {
-            // Below an opaque or new directory nothing comes from the lower layers.
-            let below = if opaque {
-                None
-            } else {
-                in_lower.filter(|l| l.is_dir())
-            };
-            let mut inner = Vec::new();
-            walk_into(&abs, &rel, below, &mut inner, seen)?;
-            if unchanged && inner.is_empty() {
-                continue;
-            }
-            out.push(Walked {
-                rel,
-                abs,
-                meta,
-                kind,
-                xattrs,
-            });
-            out.append(&mut inner);
+        let entry = Walked {
+            rel,
+            abs,
+            meta,
+            kind,
+            xattrs,
+            overlay_xattrs,
+        };
+        let Kind::Dir { opaque } = entry.kind else {
+            walk.entries.push(entry);
+            continue;
+        };
+        // Below an opaque or new directory nothing comes from the lower layers.
+        let below = if opaque {
+            None
         } else {
-            out.push(Walked {
-                rel,
-                abs,
-                meta,
-                kind,
-                xattrs,
-            });
+            in_lower.filter(|l| l.is_dir())
+        };
+        let mut inner = Walk {
+            entries: Vec::new(),
+            left_out: Vec::new(),
+        };
+        walk_into(&entry.abs, &entry.rel, below, &mut inner, seen)?;
+        if unchanged && inner.entries.is_empty() {
+            walk.left_out.push(entry.abs);
+            continue;
         }
+        walk.entries.push(entry);
+        walk.entries.append(&mut inner.entries);
+        walk.left_out.append(&mut inner.left_out);
     }
     Ok(())
+}
+
+/// The kind of an entry that is neither a directory nor a whiteout: a hard link of a file
+/// seen earlier in the walk (`seen`), or the file, symlink, fifo or device itself.
+fn plain_kind(
+    abs: &Path,
+    meta: &Metadata,
+    rel: &[u8],
+    seen: &mut HashMap<(u64, u64), Vec<u8>>,
+) -> Result<Kind> {
+    let ft = meta.file_type();
+    if meta.nlink() > 1 {
+        if let Some(first) = seen.get(&(meta.dev(), meta.ino())) {
+            return Ok(Kind::Hardlink(first.clone()));
+        }
+        seen.insert((meta.dev(), meta.ino()), rel.to_vec());
+    }
+    Ok(if ft.is_file() {
+        Kind::File
+    } else if ft.is_symlink() {
+        Kind::Symlink(
+            std::fs::read_link(abs)
+                .with_context(|| format!("cannot read symlink {}", abs.display()))?,
+        )
+    } else if ft.is_fifo() {
+        Kind::Fifo
+    } else {
+        let dev = meta.rdev();
+        let (major, minor) = (rustix::fs::major(dev), rustix::fs::minor(dev));
+        let t = if ft.is_char_device() {
+            tar::EntryType::Char
+        } else {
+            tar::EntryType::Block
+        };
+        Kind::Device(t, major, minor)
+    })
 }
 
 fn write_entries(
@@ -427,6 +459,7 @@ mod tests {
     fn paths(upper: &Path, lower: &Path) -> Vec<String> {
         walk(upper, Some(lower))
             .unwrap()
+            .entries
             .iter()
             .map(|w| String::from_utf8(w.rel.clone()).unwrap())
             .collect()

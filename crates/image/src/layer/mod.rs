@@ -7,7 +7,9 @@
 //!
 //! A step's layer is made from its overlay upper dir with [`create_from_upper`], which
 //! leaves out what overlayfs only copied up; [`create`] takes a whole directory as is.
+//! [`create_from_upper_as_snapshot`] also keeps the upper dir as the layer's snapshot.
 
+mod adopt;
 mod apply;
 mod beneath;
 mod compression;
@@ -20,6 +22,7 @@ mod unchanged;
 mod whiteout;
 mod xattrs;
 
+pub use adopt::{create_as_snapshot, create_from_upper_as_snapshot};
 pub use apply::{apply, apply_flat, ApplyMode};
 pub use compression::{decompressed, sniff, unpacked_size, Compressed, Compression, SNIFF_LEN};
 pub use create::{create, create_from_upper, write_tar, CreateOptions, NewLayer};

@@ -50,3 +50,9 @@ pub(super) fn read_xattrs(path: &Path) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
 pub(super) fn is_overlay_xattr(name: &[u8]) -> bool {
     name.starts_with(b"trusted.overlay.") || name.starts_with(b"user.overlay.")
 }
+
+/// Whether an xattr is recorded in a layer: only `security.capability`, as containerd's tar
+/// writer (which BuildKit's layers come from) records; `user.*`, ACLs and the rest are dropped.
+pub(super) fn is_layer_xattr(name: &[u8]) -> bool {
+    name == b"security.capability"
+}

@@ -39,6 +39,8 @@ pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 /// Docker schema 2 manifest list.
 pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+/// Docker schema 2 image config.
+pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 /// Docker schema 1 (signed) manifest: refused, as modern Docker does.
 const DOCKER_SCHEMA1: &str = "application/vnd.docker.distribution.manifest.v1+prettyjws";
 
@@ -171,6 +173,7 @@ pub enum Document {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Shape {
+    schema_version: Option<serde_json::Value>,
     media_type: Option<String>,
     manifests: Option<IgnoredAny>,
     layers: Option<IgnoredAny>,
@@ -181,9 +184,16 @@ impl Document {
     /// (it is optional in OCI), by shape. Docker schema 1 and unknown types are refused.
     pub fn from_bytes(bytes: &[u8]) -> Result<Document> {
         let shape: Shape = serde_json::from_slice(bytes).context("the manifest is not JSON")?;
+        // Schema 1 declares no mediaType in its body (only its Content-Type says it).
+        let schema1 = shape.schema_version == Some(serde_json::Value::from(1));
         let index = match shape.media_type.as_deref() {
             Some(OCI_MANIFEST | DOCKER_MANIFEST) => false,
             Some(OCI_INDEX | DOCKER_MANIFEST_LIST) => true,
+            None if schema1 => bail!(
+                "the image uses the deprecated Docker schema 1 manifest format (schemaVersion \
+                 1), which skiff (like Docker 20.10+) does not pull; push it again with a \
+                 current tool"
+            ),
             Some(DOCKER_SCHEMA1) => bail!(
                 "the image uses the deprecated Docker schema 1 manifest format, which skiff (like \
                  Docker 20.10+) does not pull; push it again with a current tool"

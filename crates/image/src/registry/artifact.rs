@@ -4,7 +4,7 @@
 //! Docker config, retries, digest-verified downloads), synchronously.
 
 use super::client::{runtime, Client};
-use super::session::Session;
+use super::session::{RegistryOperation, Session};
 use super::sources::BlobSources;
 use crate::reference::Reference;
 use crate::store::Store;
@@ -72,6 +72,7 @@ impl Repository {
         let mut done = BlobTransfers::default();
         self.runtime.block_on(async {
             let session = Session::open(&self.client, &self.reference).await?;
+            session.authenticate(RegistryOperation::Push).await?;
             let same_registry = format!("{}/", self.reference.domain());
             'blobs: for blob in blobs {
                 let digest = blob.digest();
@@ -138,6 +139,7 @@ impl Repository {
     pub fn put_manifest(&self, bytes: &[u8], media_type: &str) -> Result<()> {
         self.runtime.block_on(async {
             let session = Session::open(&self.client, &self.reference).await?;
+            session.authenticate(RegistryOperation::Push).await?;
             session.put_manifest(bytes, media_type).await
         })
     }

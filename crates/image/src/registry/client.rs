@@ -18,7 +18,8 @@ pub struct ClientOptions {
     pub retry: RetryPolicy,
     /// Give up connecting after this long (then retry).
     pub connect_timeout: Duration,
-    /// Give up on a response that sends nothing for this long (then retry).
+    /// Give up on a response that sends nothing for this long (then retry). Default 60 s,
+    /// or `SKIFF_REGISTRY_READ_TIMEOUT` seconds.
     pub read_timeout: Duration,
     /// Told as pulled blob bytes arrive, for progress displays.
     pub on_blob_progress: Option<BlobProgress>,
@@ -61,11 +62,21 @@ impl Default for ClientOptions {
             max_concurrent_transfers: 3,
             retry: RetryPolicy::default(),
             connect_timeout: Duration::from_secs(15),
-            read_timeout: Duration::from_secs(60),
+            read_timeout: read_timeout_from_env().unwrap_or(Duration::from_secs(60)),
             on_blob_progress: None,
             on_notice: None,
         }
     }
+}
+
+/// `SKIFF_REGISTRY_READ_TIMEOUT` (seconds, fractions allowed), when set to a positive number.
+fn read_timeout_from_env() -> Option<Duration> {
+    let secs: f64 = std::env::var("SKIFF_REGISTRY_READ_TIMEOUT")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs))
 }
 
 /// A registry client: pulls images into a [`Store`](crate::store::Store) and pushes them from it.

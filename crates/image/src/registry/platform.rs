@@ -68,11 +68,34 @@ impl Platform {
     }
 }
 
+impl Platform {
+    /// A platform as `FROM --platform` may spell it: `os/arch[/variant]`, or one word alone,
+    /// an OS (with the host's architecture) or an architecture (on linux), as containerd's
+    /// `platforms.Parse` takes it.
+    pub fn parse_lenient(s: &str) -> Result<Platform> {
+        const KNOWN_OS: [&str; 7] = [
+            "linux", "windows", "darwin", "freebsd", "netbsd", "openbsd", "solaris",
+        ];
+        if s.contains('/') || s.is_empty() {
+            return s.parse();
+        }
+        if KNOWN_OS.contains(&s.to_ascii_lowercase().as_str()) {
+            return Ok(Platform::new(s, &Platform::host().architecture, None));
+        }
+        Ok(Platform::new("linux", s, None))
+    }
+}
+
 impl FromStr for Platform {
     type Err = anyhow::Error;
 
     /// Parses `os/arch[/variant]` (e.g. `linux/arm64`, `linux/arm/v7`).
     fn from_str(s: &str) -> Result<Platform> {
+        if s.contains(',') {
+            bail!(
+                "{s:?} is a list of platforms, where one platform (os/arch[/variant]) is expected"
+            );
+        }
         let parts: Vec<&str> = s.split('/').collect();
         match parts.as_slice() {
             [os, arch] if !os.is_empty() && !arch.is_empty() => Ok(Platform::new(os, arch, None)),
@@ -162,6 +185,12 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("os/arch"));
+        assert!("linux/amd64,linux/arm64"
+            .parse::<Platform>()
+            .unwrap_err()
+            .to_string()
+            .contains("list of platforms"));
+        assert!("a/b/c/d".parse::<Platform>().is_err());
         assert!("linux//v7".parse::<Platform>().is_err());
     }
 

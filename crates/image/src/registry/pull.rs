@@ -5,7 +5,7 @@ use super::client::Client;
 use super::platform::Platform;
 use super::session::Session;
 use super::sources::BlobSources;
-use crate::model::{Document, ImageConfig, Index, Manifest};
+use crate::model::{Document, ImageConfig, Index, Manifest, DOCKER_CONFIG, OCI_CONFIG};
 use crate::reference::Reference;
 use crate::store::Store;
 use anyhow::{anyhow, bail, Context, Result};
@@ -57,6 +57,8 @@ pub(super) async fn pull(
         }
     };
 
+    require_image_config(&manifest, reference)?;
+
     // Until the image is tagged its blobs are unreachable: keep `prune` away meanwhile.
     let _lease = store.lock_shared()?;
     let blobs: Vec<&Descriptor> = manifest.blobs().collect();
@@ -89,6 +91,20 @@ pub(super) async fn pull(
         manifest_value: manifest,
         config,
     })
+}
+
+/// Refuses a manifest whose config is not an image config: an OCI artifact (a Helm chart, a
+/// signature, a cache) is no image to build on, as Docker says ("unsupported media type").
+fn require_image_config(manifest: &Manifest, reference: &Reference) -> Result<()> {
+    let config_type = manifest.config.media_type().to_string();
+    if config_type == OCI_CONFIG || config_type == DOCKER_CONFIG {
+        return Ok(());
+    }
+    bail!(
+        "{reference} is not a container image: its manifest's config has media type \
+         {config_type:?} (an OCI artifact, such as a Helm chart or a signature), not {OCI_CONFIG} \
+         or {DOCKER_CONFIG}; skiff pulls only images"
+    )
 }
 
 fn classify(bytes: &[u8], reference: &Reference) -> Result<Document> {

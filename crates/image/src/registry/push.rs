@@ -2,7 +2,7 @@
 //! the same registry is known to hold it, uploaded otherwise; then the manifest goes up.
 
 use super::client::Client;
-use super::session::Session;
+use super::session::{RegistryOperation, Session};
 use super::sources::BlobSources;
 use crate::model::Document;
 use crate::reference::Reference;
@@ -46,24 +46,51 @@ pub(super) async fn push(
     let document = Document::from_bytes(&bytes)
         .with_context(|| format!("reading the manifest of {source} in the store"))?;
     let media_type = document.media_type().to_string();
-    let Document::Manifest(manifest) = document else {
-        bail!("{source} is a multi-platform index; pushing indexes is not supported yet");
-    };
-
     let session = Session::open(client, destination).await?;
+    session.authenticate(RegistryOperation::Push).await?;
     let sources = BlobSources::new(store);
-    let blobs: Vec<&Descriptor> = manifest.blobs().collect();
-    let transfers: Vec<Transfer> = futures_util::stream::iter(
-        blobs
-            .iter()
-            .map(|blob| push_blob(&session, store, &sources, destination, blob)),
-    )
-    .buffer_unordered(client.options.max_concurrent_transfers.max(1))
-    .try_collect()
-    .await?;
+    // An index goes up after each of its images (pushed by digest), so that the registry
+    // never holds an index whose manifests it lacks.
+    let children: Vec<Descriptor> = match &document {
+        Document::Index(index) => index.manifests.clone(),
+        Document::Manifest(_) => vec![descriptor.clone()],
+    };
+    let mut transfers = Vec::new();
+    let mut digests = Vec::new();
+    for child in &children {
+        let child_bytes = store.read_blob(child.digest())?;
+        let Document::Manifest(manifest) = Document::from_bytes(&child_bytes)
+            .with_context(|| format!("reading manifest {} of {source}", child.digest()))?
+        else {
+            bail!(
+                "{source} holds an index inside an index; pushing nested indexes is not supported"
+            );
+        };
+        let blobs: Vec<&Descriptor> = manifest.blobs().collect();
+        transfers.extend(
+            futures_util::stream::iter(
+                blobs
+                    .iter()
+                    .map(|blob| push_blob(&session, store, &sources, destination, blob)),
+            )
+            .buffer_unordered(client.options.max_concurrent_transfers.max(1))
+            .try_collect::<Vec<Transfer>>()
+            .await?,
+        );
+        digests.extend(blobs.iter().map(|b| b.digest().to_string()));
+        if matches!(document, Document::Index(_)) {
+            let child_type = manifest
+                .media_type
+                .as_ref()
+                .map_or_else(|| child.media_type().to_string(), ToString::to_string);
+            session
+                .put_manifest_at(&child_bytes, &child_type, Some(child.digest().as_ref()))
+                .await?;
+            digests.push(child.digest().to_string());
+        }
+    }
 
     session.put_manifest(&bytes, &media_type).await?;
-    let mut digests: Vec<String> = blobs.iter().map(|b| b.digest().to_string()).collect();
     digests.push(descriptor.digest().to_string());
     sources.record(&destination.name(), digests.iter().map(String::as_str))?;
 

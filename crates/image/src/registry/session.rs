@@ -11,6 +11,7 @@ use futures_util::StreamExt;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::{DigestError, OciDistributionError};
 use oci_client::secrets::RegistryAuth;
+pub(super) use oci_client::RegistryOperation;
 use oci_spec::image::{Descriptor, Digest};
 use std::io::Write;
 
@@ -24,6 +25,8 @@ pub(super) struct Session<'a> {
     pub oci_ref: oci_client::Reference,
     /// `domain/path`, for messages and the blob sources map.
     pub repository: String,
+    /// The user's credentials for the registry (anonymous when none are configured).
+    credentials: RegistryAuth,
 }
 
 impl<'a> Session<'a> {
@@ -47,12 +50,35 @@ impl<'a> Session<'a> {
         let credentials = auth::credentials_for(reference.domain(), &|m| client.notice(m))?;
         oci.store_auth_if_needed(oci_ref.resolve_registry(), &credentials)
             .await;
-        Ok(Session {
+        let session = Session {
             client,
             oci,
             oci_ref,
             repository: reference.name(),
-        })
+            credentials,
+        };
+        session.authenticate(RegistryOperation::Pull).await?;
+        Ok(session)
+    }
+
+    /// Gets the token the registry wants for `operation` now, so that a failing token service
+    /// is reported as such: oci-client otherwise asks for it lazily and, when that fails,
+    /// sends the request without one, which the registry answers with a 401 that reads like
+    /// wrong credentials. Transport failures are retried; the token is cached for the requests.
+    pub async fn authenticate(&self, operation: RegistryOperation) -> Result<()> {
+        let what = format!("authenticating to {}", self.repository);
+        self.client
+            .options
+            .retry
+            .run(&what, &|m| self.client.notice(m), || async {
+                self.oci
+                    .auth(&self.oci_ref, &self.credentials, operation)
+                    .await
+                    .map(|_| ())
+                    .map_err(anyhow::Error::from)
+            })
+            .await
+            .map_err(|e| explain_token_failure(e, &self.repository))
     }
 
     /// Fetches a manifest (by the session's reference, or by `digest`): its bytes and digest,
@@ -98,6 +124,7 @@ impl<'a> Session<'a> {
             })
             .await
             .map_err(|e| explain_corruption(e, digest, &self.repository))
+            .map_err(explain_unreachable_blob_host)
             .with_context(|| what.clone())?;
         Ok(true)
     }
@@ -140,6 +167,7 @@ impl<'a> Session<'a> {
             })
             .await
             .map_err(|e| explain_auth(e, &self.repository))
+            .with_context(|| what.clone())
     }
 
     /// Asks the registry to link a blob from another of its repositories (`from_path`) into
@@ -187,7 +215,22 @@ impl<'a> Session<'a> {
 
     /// Puts a manifest under the session's tag (or digest).
     pub async fn put_manifest(&self, bytes: &[u8], media_type: &str) -> Result<()> {
-        let what = format!("putting the manifest to {}", describe(&self.oci_ref));
+        self.put_manifest_at(bytes, media_type, None).await
+    }
+
+    /// Uploads a manifest under its digest (`Some`: an index's child, which has no tag of
+    /// its own) or under the session's reference (`None`).
+    pub async fn put_manifest_at(
+        &self,
+        bytes: &[u8],
+        media_type: &str,
+        digest: Option<&str>,
+    ) -> Result<()> {
+        let target = match digest {
+            Some(d) => self.oci_ref.clone_with_digest(d.to_string()),
+            None => self.oci_ref.clone(),
+        };
+        let what = format!("putting the manifest to {}", describe(&target));
         let content_type: reqwest::header::HeaderValue = media_type.parse().map_err(|_| {
             anyhow!("manifest media type {media_type:?} is not a valid header value")
         })?;
@@ -197,7 +240,7 @@ impl<'a> Session<'a> {
             .retry
             .run(&what, &|m| self.client.notice(m), || async {
                 self.oci
-                    .push_manifest_raw(&self.oci_ref, body.clone(), content_type.clone())
+                    .push_manifest_raw(&target, body.clone(), content_type.clone())
                     .await?;
                 Ok(())
             })
@@ -292,7 +335,53 @@ fn explain_corruption(err: anyhow::Error, digest: &Digest, repository: &str) -> 
     }
 }
 
-/// Adds the fix to authorization failures.
+/// A blob download that could not connect: the URL in the error is the registry's even when
+/// the registry redirected the download to another host (a CDN, object storage) and that host
+/// is the one that cannot be reached, so the message says both.
+fn explain_unreachable_blob_host(err: anyhow::Error) -> anyhow::Error {
+    let connect = err.chain().any(|cause| {
+        let reqwest_error = cause.downcast_ref::<reqwest::Error>().or_else(|| {
+            match cause.downcast_ref::<OciDistributionError>() {
+                Some(OciDistributionError::RequestError(e)) => Some(e),
+                _ => None,
+            }
+        });
+        reqwest_error.is_some_and(reqwest::Error::is_connect)
+    });
+    if connect {
+        err.context(
+            "could not connect to download the blob: to the registry or, if it redirects blob \
+             downloads (to a CDN or object storage), to the host it redirects to",
+        )
+    } else {
+        err
+    }
+}
+
+/// A token service that failed, refused the credentials or answered no token, said as such;
+/// other failures (the registry unreachable, a redirect loop) keep their own message.
+fn explain_token_failure(err: anyhow::Error, repository: &str) -> anyhow::Error {
+    let domain = repository.split('/').next().unwrap_or(repository);
+    let token_service = err.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<OciDistributionError>(),
+            Some(
+                OciDistributionError::AuthenticationFailure(_)
+                    | OciDistributionError::RegistryTokenDecodeError(_)
+            )
+        )
+    });
+    if token_service {
+        err.context(format!(
+            "getting an access token for {repository} from the registry's token service failed \
+             (if the credentials are wrong, run `docker login {domain}`; else the token service \
+             is failing)"
+        ))
+    } else {
+        err.context(format!("authenticating to {repository}"))
+    }
+}
+
 /// A registry's "manifest unknown" / "name unknown" said as what it means for the reference:
 /// the tag (or digest) is not in that repository, or the repository does not exist.
 fn explain_not_found(err: anyhow::Error, target: &oci_client::Reference) -> anyhow::Error {
@@ -324,14 +413,17 @@ fn explain_not_found(err: anyhow::Error, target: &oci_client::Reference) -> anyh
     }
 }
 
+/// Adds the fix to authorization failures.
 fn explain_auth(err: anyhow::Error, repository: &str) -> anyhow::Error {
-    let unauthorized = err.chain().any(|cause| {
-        matches!(
-            cause.downcast_ref::<OciDistributionError>(),
-            Some(OciDistributionError::UnauthorizedError { .. })
-                | Some(OciDistributionError::AuthenticationFailure(_))
-        )
-    });
+    let refused = |e: &reqwest::Error| e.status().is_some_and(|s| s.as_u16() == 401);
+    let unauthorized =
+        err.chain()
+            .any(|cause| match cause.downcast_ref::<OciDistributionError>() {
+                Some(OciDistributionError::UnauthorizedError { .. })
+                | Some(OciDistributionError::AuthenticationFailure(_)) => true,
+                Some(OciDistributionError::RequestError(e)) => refused(e),
+                _ => cause.downcast_ref::<reqwest::Error>().is_some_and(refused),
+            });
     if unauthorized {
         let domain = repository.split('/').next().unwrap_or(repository);
         err.context(format!(

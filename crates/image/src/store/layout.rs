@@ -59,6 +59,9 @@ impl Store {
     pub(super) fn snapshots_dir(&self) -> PathBuf {
         self.root.join("snapshots/sha256")
     }
+    pub(super) fn unsynced_snapshots_dir(&self) -> PathBuf {
+        self.root.join("snapshots/unsynced")
+    }
     pub(super) fn cache_dir(&self) -> PathBuf {
         self.root.join("cache")
     }

@@ -7,7 +7,8 @@
 //! |---|---|---|
 //! | `oci-layout`, `index.json` | the OCI layout; names of images | always |
 //! | `blobs/sha256/<hex>` | content, verified when written | when reachable from `index.json` or the cache |
-//! | `snapshots/sha256/<hex>/` | extracted layers, overlay-ready (see below; [`Store::snapshots`] is defined beside the layer codec, which fills them) | while their layer blob is kept |
+//! | `snapshots/sha256/<hex>/` | extracted layers, overlay-ready (see below; [`Store::snapshots`] is defined beside the layer codec, which fills them), or a step's directory adopted as its layer's snapshot | while their layer blob is kept |
+//! | `snapshots/unsynced/<hex>` | the boot id of a snapshot that was not synced to disk: after a reboot it is extracted again (see `snapshot.rs`) | while its snapshot is kept |
 //! | `cache/<sha256(key)>` | the build cache index, one small file per step key | while its manifest is kept |
 //! | `cache-mounts/<name>/`, `<name>.lock` | `RUN --mount=type=cache` contents ([`Store::cache_mounts_dir`]) | always: they persist across builds by design |
 //! | `statcache/<hash>.json` | context stat caches ([`StatCache`]) | while their context directory exists |
@@ -45,7 +46,7 @@ mod verified;
 pub use blob::BlobWriter;
 pub use layout::{Store, StoreLease};
 pub use prune::PruneReport;
-pub use statcache::{file_digest, StatCache};
+pub use statcache::{file_digest, file_digests, StatCache};
 pub use temp::TempDir;
 
 use anyhow::{Context, Result};
@@ -67,6 +68,7 @@ impl Store {
         for dir in [
             store.blobs_dir(),
             store.snapshots_dir(),
+            store.unsynced_snapshots_dir(),
             store.cache_dir(),
             store.tmp_dir(),
             store.locks_dir(),

@@ -83,10 +83,11 @@ fn sweep(store: &Store, reachable: &HashSet<String>, report: &mut PruneReport) -
         report.snapshot_bytes_freed += disk_usage(&entry.path());
         std::fs::remove_dir_all(entry.path())
             .with_context(|| format!("cannot remove snapshot {}", entry.path().display()))?;
+        super::snapshot::remove_marker(store, &name)?;
         let _ = std::fs::remove_file(&lock);
         report.snapshots_removed += 1;
     }
-    Ok(())
+    super::snapshot::remove_orphan_markers(store)
 }
 
 fn read_dir(dir: &std::path::Path) -> Result<Vec<std::fs::DirEntry>> {

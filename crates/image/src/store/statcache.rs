@@ -122,15 +122,40 @@ impl StatCache {
     /// The SHA-256 (hex) of the regular file `path` whose metadata is `meta`: remembered when
     /// the file has not changed since it was last read, read (and remembered) otherwise.
     pub fn digest(&mut self, path: &Path, meta: &fs::Metadata) -> Result<String> {
-        let key = path.to_string_lossy().into_owned();
-        self.seen.insert(key.clone());
-        let stamp = Stamp::of(meta);
-        if let Some(e) = self.entries.get(&key) {
-            if e.stamp == stamp {
-                return Ok(e.digest.clone());
+        Ok(self.digests(&[(path, meta)])?.remove(0))
+    }
+
+    /// [`StatCache::digest`] of many files at once: the ones that must be read are read on
+    /// every core.
+    pub fn digests(&mut self, files: &[(&Path, &fs::Metadata)]) -> Result<Vec<String>> {
+        let mut out: Vec<Option<String>> = Vec::with_capacity(files.len());
+        let mut misses = Vec::new();
+        for (i, (path, meta)) in files.iter().enumerate() {
+            let key = path.to_string_lossy().into_owned();
+            let stamp = Stamp::of(meta);
+            let hit = (self.entries.get(&key))
+                .filter(|e| e.stamp == stamp)
+                .map(|e| e.digest.clone());
+            self.seen.insert(key);
+            if hit.is_none() {
+                misses.push(i);
             }
+            out.push(hit);
         }
-        let digest = file_digest(path)?;
+        let paths: Vec<&Path> = misses.iter().map(|&i| files[i].0).collect();
+        let read = read_in_parallel(&paths, true)?;
+        for (&i, (digest, after)) in misses.iter().zip(read) {
+            let (path, meta) = files[i];
+            self.remember(path, Stamp::of(meta), &digest, after);
+            out[i] = Some(digest);
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
+
+    /// Records the digest of a file just read, whose stamp was `stamp` before and `after`
+    /// the read.
+    fn remember(&mut self, path: &Path, stamp: Stamp, digest: &str, after: Option<Stamp>) {
+        let key = path.to_string_lossy().into_owned();
         self.reads += 1;
         // Only a file that has settled is remembered, and only when it did not change
         // while it was read.
@@ -142,20 +167,18 @@ impl StatCache {
                 (stamp.ctime.0, stamp.ctime.1)
                     < (limit.as_secs() as i64, limit.subsec_nanos() as i64)
             });
-        let unchanged = fs::symlink_metadata(path).is_ok_and(|m| Stamp::of(&m) == stamp);
-        if settled && unchanged {
+        if settled && after.as_ref() == Some(&stamp) {
             self.entries.insert(
                 key,
                 Entry {
                     stamp,
-                    digest: digest.clone(),
+                    digest: digest.to_string(),
                 },
             );
             self.changed = true;
         } else if self.entries.remove(&key).is_some() {
             self.changed = true;
         }
-        Ok(digest)
     }
 
     /// Writes the cache back (atomically) when it changed, without the entries of files
@@ -179,17 +202,82 @@ impl StatCache {
 
 /// The SHA-256 (hex) of a file's contents.
 pub fn file_digest(path: &Path) -> Result<String> {
+    digest_with(path, &mut vec![0u8; 1 << 16])
+}
+
+/// The SHA-256 (hex) of each file's contents, in order, read on every core.
+pub fn file_digests(paths: &[&Path]) -> Result<Vec<String>> {
+    Ok(read_in_parallel(paths, false)?
+        .into_iter()
+        .map(|(digest, _)| digest)
+        .collect())
+}
+
+fn digest_with(path: &Path, buf: &mut [u8]) -> Result<String> {
     let mut f = fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
     loop {
-        let n = f.read(&mut buf)?;
+        let n = f.read(buf)?;
         if n == 0 {
             break;
         }
         h.update(&buf[..n]);
     }
     Ok(hex::encode(h.finalize()))
+}
+
+/// Files per unit of work handed to a thread.
+const CHUNK: usize = 32;
+
+/// A file's digest and (when asked for) its stamp once it was read.
+type Digested = (String, Option<Stamp>);
+
+/// Each file's digest and (with `restat`) its stamp once read, in order; the files are
+/// shared out in chunks among as many threads as there are cores (one for a few files).
+fn read_in_parallel(paths: &[&Path], restat: bool) -> Result<Vec<Digested>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let read_one = |path: &Path, buf: &mut [u8]| -> Result<Digested> {
+        let digest = digest_with(path, buf)?;
+        let after = restat
+            .then(|| fs::symlink_metadata(path).ok().map(|m| Stamp::of(&m)))
+            .flatten();
+        Ok((digest, after))
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(paths.len().div_ceil(CHUNK));
+    if threads <= 1 {
+        let mut buf = vec![0u8; 1 << 16];
+        return paths.iter().map(|p| read_one(p, &mut buf)).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let work = || -> Result<Vec<(usize, Digested)>> {
+        let mut buf = vec![0u8; 1 << 16];
+        let mut done = Vec::new();
+        loop {
+            let start = next.fetch_add(CHUNK, Ordering::Relaxed);
+            if start >= paths.len() {
+                return Ok(done);
+            }
+            for (i, path) in paths.iter().enumerate().skip(start).take(CHUNK) {
+                done.push((i, read_one(path, &mut buf)?));
+            }
+        }
+    };
+    let parts: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads).map(|_| s.spawn(work)).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a digest thread panicked"))
+            .collect()
+    });
+    let mut out: Vec<Option<Digested>> = (0..paths.len()).map(|_| None).collect();
+    for part in parts {
+        for (i, result) in part? {
+            out[i] = Some(result);
+        }
+    }
+    Ok(out.into_iter().flatten().collect())
 }
 
 #[cfg(test)]

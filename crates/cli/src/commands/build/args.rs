@@ -28,7 +28,8 @@ pub struct BuildArgs {
     /// Set a build-time variable (`KEY=VALUE`, or `KEY` to take it from the environment).
     #[arg(long = "build-arg", value_name = "KEY[=VALUE]", value_parser = parse_build_arg)]
     pub build_args: Vec<BuildArg>,
-    /// Target platform (`linux/amd64`).
+    /// Target platform (`linux/amd64`), or several separated by commas
+    /// (`linux/amd64,linux/arm64`): one image per platform under one image index.
     #[arg(long)]
     pub platform: Option<String>,
     /// Do not use the cache.
@@ -131,8 +132,9 @@ pub struct BuildArgs {
     /// before it is exported: report problems as warnings, fail the build, or skip it.
     #[arg(long, value_enum, default_value_t = VerifyFlag::Warn)]
     pub verify: VerifyFlag,
-    /// The build context directory.
-    #[arg(default_value = ".")]
+    /// The build context: a directory, `-` (a tar archive or a Dockerfile on stdin), a Git
+    /// URL (`https://host/repo.git#ref:dir`) or the URL of a tarball.
+    #[arg(default_value = ".", value_name = "PATH | URL | -")]
     pub context: PathBuf,
 }
 

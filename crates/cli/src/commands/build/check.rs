@@ -52,7 +52,9 @@ pub fn request(args: &BuildArgs) -> Result<CheckRequest> {
             .filter_map(|a| Some((a.name.clone(), a.value.clone()?)))
             .collect(),
         target: args.target.clone(),
-        platform: args.platform.clone(),
+        // A multi-platform build is checked for its first platform.
+        platform: (args.platform.as_deref())
+            .map(|p| p.split(',').next().unwrap_or(p).trim().to_string()),
         format: if json {
             CheckFormat::Json
         } else {

@@ -122,7 +122,27 @@ pub fn parse_secret(spec: &str) -> Result<Secret> {
     Ok(Secret { id, value })
 }
 
-/// `--build-context NAME=PATH|docker-image://REF|oci-layout://PATH[:TAG]`.
+/// `oci-layout://PATH[:TAG][@sha256:DIGEST]`'s value: the digest, when given, selects the
+/// image (BuildKit's rule), else the tag.
+fn oci_layout_context(value: &str) -> NamedContext {
+    if let Some((rest, digest)) = value.rsplit_once('@') {
+        if digest.starts_with("sha256:") {
+            let path = match rest.rsplit_once(':') {
+                Some((path, tag)) if !tag.contains('/') => path,
+                _ => rest,
+            };
+            return NamedContext::OciLayout(PathBuf::from(path), Some(digest.to_string()));
+        }
+    }
+    match value.rsplit_once(':') {
+        Some((path, tag)) if !tag.contains('/') => {
+            NamedContext::OciLayout(PathBuf::from(path), Some(tag.to_string()))
+        }
+        _ => NamedContext::OciLayout(PathBuf::from(value), None),
+    }
+}
+
+/// `--build-context NAME=PATH|docker-image://REF|oci-layout://PATH[:TAG][@DIGEST]`.
 pub fn parse_named_context(spec: &str) -> Result<(String, NamedContext)> {
     let (name, value) = spec
         .split_once('=')
@@ -130,12 +150,7 @@ pub fn parse_named_context(spec: &str) -> Result<(String, NamedContext)> {
     let ctx = if let Some(r) = value.strip_prefix("docker-image://") {
         NamedContext::Image(r.to_string())
     } else if let Some(p) = value.strip_prefix("oci-layout://") {
-        match p.rsplit_once(':') {
-            Some((path, tag)) if !tag.contains('/') => {
-                NamedContext::OciLayout(PathBuf::from(path), Some(tag.to_string()))
-            }
-            _ => NamedContext::OciLayout(PathBuf::from(p), None),
-        }
+        oci_layout_context(p)
     } else {
         let dir = PathBuf::from(value);
         if !dir.is_dir() {
@@ -162,4 +177,33 @@ pub fn source_date_epoch(build_args: &[(String, String)]) -> Result<Option<i64>>
     secs.map(Some).ok_or_else(|| {
         anyhow!("{from}{NAME}={value} is not a number of seconds since 1970 (e.g. $(git log -1 --format=%ct))")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_named_context;
+    use skiff_engine::NamedContext;
+    use std::path::PathBuf;
+
+    #[test]
+    fn an_oci_layout_is_named_by_tag_or_digest() {
+        let layout = |spec: &str| match parse_named_context(spec).unwrap().1 {
+            NamedContext::OciLayout(path, sel) => (path, sel),
+            other => panic!("{other:?}"),
+        };
+        let digest = format!("sha256:{}", "a".repeat(64));
+        assert_eq!(
+            layout("b=oci-layout:///l/x:v1"),
+            (PathBuf::from("/l/x"), Some("v1".into()))
+        );
+        assert_eq!(
+            layout(&format!("b=oci-layout:///l/x@{digest}")),
+            (PathBuf::from("/l/x"), Some(digest.clone()))
+        );
+        assert_eq!(
+            layout(&format!("b=oci-layout:///l/x:v1@{digest}")),
+            (PathBuf::from("/l/x"), Some(digest))
+        );
+        assert_eq!(layout("b=oci-layout:///l/x"), (PathBuf::from("/l/x"), None));
+    }
 }

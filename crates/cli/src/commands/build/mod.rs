@@ -6,6 +6,7 @@
 mod args;
 mod check;
 mod config;
+mod context_source;
 mod deliver;
 mod dry_run;
 mod exec;
