@@ -110,6 +110,8 @@ struct Emulation {
     /// Whether `/proc/sys/fs/binfmt_misc` is mounted.
     binfmt_misc: bool,
     entries: Vec<BinfmtEntry>,
+    /// The foreign platforms RUN steps can run for here (a handler registered with `F`).
+    run_platforms: Vec<String>,
 }
 
 #[derive(Serialize, Debug)]
@@ -332,7 +334,12 @@ fn emulation_text(e: &Emulation) -> String {
             s
         })
         .collect();
-    format!("binfmt_misc: {}", entries.join(", "))
+    let usable = if e.run_platforms.is_empty() {
+        "none usable by RUN (a handler needs the F flag: Debian's qemu-user-static)".to_string()
+    } else {
+        format!("RUN steps can run for {}", e.run_platforms.join(", "))
+    };
+    format!("binfmt_misc: {}; {usable}", entries.join(", "))
 }
 
 /// The registered binfmt_misc entries (every file but `register` and `status`).
@@ -341,6 +348,7 @@ fn emulation(dir: &Path) -> Emulation {
         return Emulation {
             binfmt_misc: false,
             entries: Vec::new(),
+            run_platforms: Vec::new(),
         };
     };
     let mut names: Vec<String> = listing
@@ -366,6 +374,9 @@ fn emulation(dir: &Path) -> Emulation {
     Emulation {
         binfmt_misc: dir.join("status").exists(),
         entries,
+        run_platforms: (skiff_engine::emulated_platforms().iter())
+            .map(|p| p.to_string())
+            .collect(),
     }
 }
 
