@@ -45,6 +45,9 @@ enum Command {
     Rmi(commands::images::RmiArgs),
     /// Remove blobs, snapshots and cache entries nothing refers to.
     Prune(commands::image::PruneArgs),
+    /// Show what this machine allows and what skiff will use: user, user namespaces, root
+    /// filesystem, OCI runtime, RUN's network, store, emulated platforms.
+    Info(commands::info::InfoArgs),
     /// Tools for looking inside skiff's frontend.
     #[command(subcommand)]
     Debug(commands::debug::DebugCommand),
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
         Command::Load(args) => commands::archive::load(&ctx, args),
         Command::Rmi(args) => commands::images::rmi(&ctx, args),
         Command::Prune(args) => commands::image::prune(&ctx, args),
+        Command::Info(args) => commands::info::info(&ctx, args),
         Command::Debug(cmd) => commands::debug::run(&ctx, cmd),
         Command::Completion(args) => commands::completion::completion(Cli::command(), &args),
         Command::Man => commands::completion::man(Cli::command()),

@@ -162,8 +162,17 @@ fn the_sandbox_has_proc_dev_resolv_conf_hosts_and_hostname() {
     let (_, image) = p.build_image(&[]);
     assert!(image.fs.read_string("/proc-status").starts_with("Name:"));
     assert_eq!(image.fs.read_string("/dev-zero").trim(), "4");
+    // The host's resolv.conf, less the nameservers the step's own network cannot reach
+    // (loopback, IPv6); slirp4netns's forwarder when none is left.
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    assert_eq!(image.fs.read_string("/resolv"), host_resolv);
+    let resolv = image.fs.read_string("/resolv");
+    assert!(resolv.contains("nameserver "), "{resolv}");
+    for line in resolv.lines() {
+        assert!(
+            host_resolv.lines().any(|l| l == line) || line == "nameserver 10.0.2.3",
+            "{line:?} is not the host's: {resolv}"
+        );
+    }
     let hosts = image.fs.read_string("/hosts");
     assert!(hosts.contains("127.0.0.1"), "{hosts}");
     assert!(hosts.contains("localhost"), "{hosts}");
@@ -183,16 +192,19 @@ fn the_sandbox_has_proc_dev_resolv_conf_hosts_and_hostname() {
 }
 
 #[test]
-fn network_none_has_only_loopback_and_default_is_the_host_network() {
+fn network_none_has_only_loopback_default_its_own_and_host_the_hosts() {
     let Some(p) = Project::needing_runc(concat!(
         "FROM busybox\n",
         "RUN --network=none tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' > /net-none\n",
-        "RUN tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' > /net-default\n",
+        "RUN tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort > /net-default\n",
+        "RUN --network=host tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' > /net-host\n",
     )) else {
         return;
     };
-    let (_, image) = p.build_image(&[]);
+    let (_, image) = p.build_image(&["--allow", "network.host"]);
     assert_eq!(image.fs.read_string("/net-none"), "lo\n");
+    // Its own namespace: loopback and slirp4netns's tap device, nothing of the host's.
+    assert_eq!(image.fs.read_string("/net-default"), "lo\ntap0\n");
     let host = std::fs::read_to_string("/proc/net/dev").unwrap();
     let host_ifaces: Vec<String> = host
         .lines()
@@ -202,7 +214,7 @@ fn network_none_has_only_loopback_and_default_is_the_host_network() {
         .collect();
     let seen: Vec<String> = image
         .fs
-        .read_string("/net-default")
+        .read_string("/net-host")
         .lines()
         .map(str::to_string)
         .collect();

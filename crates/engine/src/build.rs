@@ -65,6 +65,8 @@ pub struct BuildOptions {
     pub layer: LayerOptions,
     /// `--allow`: what RUN may have beyond the sandbox.
     pub allow: crate::run::Entitlements,
+    /// `--network` and `--add-host`: RUN's network.
+    pub network: crate::run::RunNetwork,
     /// `--cache-from`: shared caches imported before the build (lazily: layers on demand).
     pub cache_from: Vec<CacheFrom>,
     /// `--cache-to`: where the build's cache is exported after it.
@@ -185,6 +187,7 @@ fn run(store: &Store, options: BuildOptions, progress: Progress) -> Result<Build
         Runtime::locate(name)?;
     }
     check_cache_compression(&options)?;
+    crate::run::check_build_network(&options.network, options.allow)?;
     let _guard = store.lock_shared()?;
     private_mount_namespace();
     for w in &planned.plan.warnings {
@@ -290,6 +293,7 @@ fn attempt(
     workspace.ssh = options.ssh.clone();
     workspace.build_args = options.build_args.clone();
     workspace.allow = options.allow;
+    workspace.network = options.network.clone();
     workspace.limits = options.limits.clone();
     let steps = Steps::continuing(progress.clone(), &board, *numbered);
     let parts = StageParts {

@@ -65,12 +65,12 @@ pub use options::{NamedContext, Secret};
 pub use progress::{Event, Mode, Progress, SizeReport, Summary, Warning};
 /// `--cache-from` / `--cache-to`: the build cache shared through a registry or a directory.
 pub use remote_cache::{CacheFrom, CacheLocation, CacheMode, CacheTo};
-pub use run::Entitlements;
 pub use run::RunFailed;
+pub use run::{Entitlements, RunNetwork};
 pub use ssh::{SshAgent, SshSource};
 pub use state::ImageState;
 
 /// The platform an image is built for: the image crate's type (the one registry pulls and
 /// image indexes use), so that `--platform` means the same thing everywhere.
 pub use skiff_image::registry::Platform;
-pub use skiff_sandbox::{RunLimits, Ulimit};
+pub use skiff_sandbox::{ExtraHost, RunLimits, Ulimit};

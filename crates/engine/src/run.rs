@@ -5,11 +5,12 @@
 use crate::layer_options::LayerOptions;
 use crate::progress::{Event, Progress};
 use crate::rootfs::{with_writable_rootfs, NewLayer};
+use crate::spec::NetworkMode;
 use anyhow::Result;
 use oci_spec::image::Descriptor;
 use skiff_frontend::instructions::{Network as NetworkFlag, RunCommand, Security as SecurityFlag};
 use skiff_image::Store;
-use skiff_sandbox::{Mount, Network, RunSpec, Runtime, Security};
+use skiff_sandbox::{ExtraHost, Mount, Network, RunSpec, Runtime, Security};
 
 /// The hostname BuildKit gives RUN containers; kept for scripts that look at it.
 pub const HOSTNAME: &str = "buildkitsandbox";
@@ -25,8 +26,10 @@ pub struct RunParams {
     pub cwd: String,
     /// `USER` text, resolved inside the rootfs.
     pub user: String,
-    /// Host network or none.
+    /// Its own network, none, or the host's.
     pub network: Network,
+    /// `--add-host` entries for `/etc/hosts`.
+    pub extra_hosts: Vec<ExtraHost>,
     /// Extra mounts (`RUN --mount`), already prepared on the host.
     pub mounts: Vec<Mount>,
     /// Sandboxed (Docker's seccomp profile and capabilities) or `--security=insecure`.
@@ -50,9 +53,51 @@ pub struct Entitlements {
     pub security_insecure: bool,
 }
 
-/// The network and confinement of a RUN, checked against what the build allows (as BuildKit's
-/// solver checks entitlements before it runs anything, so a cached step needs them too).
-pub fn confinement(r: &RunCommand, allowed: Entitlements) -> Result<(Network, Security)> {
+/// The build-wide network settings of RUN.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunNetwork {
+    /// `skiff build --network`: what a RUN without `--network` (or with `--network=default`)
+    /// gets.
+    pub default: NetworkMode,
+    /// `--add-host` entries, written to every RUN's `/etc/hosts`.
+    pub extra_hosts: Vec<ExtraHost>,
+}
+
+/// `skiff build --network=host` needs the `network.host` entitlement, as BuildKit: checked
+/// before anything runs.
+pub fn check_build_network(network: &RunNetwork, allowed: Entitlements) -> Result<()> {
+    if network.default == NetworkMode::Host && !allowed.network_host {
+        anyhow::bail!(
+            "skiff build --network=host needs the network.host entitlement: add \
+             --allow network.host"
+        );
+    }
+    Ok(())
+}
+
+/// The network a RUN gets as keyed (its `--network`, else the build's) and as run.
+fn network_of(r: &RunCommand, build_default: NetworkMode) -> (NetworkMode, Network) {
+    let mode = match r.network {
+        Some(NetworkFlag::None) => NetworkMode::None,
+        Some(NetworkFlag::Host) => NetworkMode::Host,
+        Some(NetworkFlag::Default) | None => build_default,
+    };
+    let network = match mode {
+        NetworkMode::Default => Network::Isolated,
+        NetworkMode::None => Network::None,
+        NetworkMode::Host => Network::Host,
+    };
+    (mode, network)
+}
+
+/// The network (as keyed and as run) and confinement of a RUN, checked against what the build
+/// allows (as BuildKit's solver checks entitlements before it runs anything, so a cached step
+/// needs them too).
+pub fn confinement(
+    r: &RunCommand,
+    allowed: Entitlements,
+    build_network: NetworkMode,
+) -> Result<(NetworkMode, Network, Security)> {
     if let Some(device) = r.devices.first() {
         anyhow::bail!(
             "RUN --device={} is not supported: skiff has no CDI device support (BuildKit injects \
@@ -61,15 +106,13 @@ pub fn confinement(r: &RunCommand, allowed: Entitlements) -> Result<(Network, Se
             device.name.value
         );
     }
-    let network = match r.network {
-        Some(NetworkFlag::None) => Network::None,
-        Some(NetworkFlag::Host) if !allowed.network_host => anyhow::bail!(
+    let (mode, network) = network_of(r, build_network);
+    if network == Network::Host && !allowed.network_host {
+        anyhow::bail!(
             "RUN --network=host needs the network.host entitlement: run skiff build with \
              --allow network.host"
-        ),
-        // skiff's default network is the host's (as dockerd's BuildKit without a bridge).
-        Some(NetworkFlag::Host | NetworkFlag::Default) | None => Network::Host,
-    };
+        );
+    }
     let security = match r.security {
         Some(SecurityFlag::Insecure) if !allowed.security_insecure => anyhow::bail!(
             "RUN --security=insecure needs the security.insecure entitlement: run skiff build \
@@ -78,7 +121,7 @@ pub fn confinement(r: &RunCommand, allowed: Entitlements) -> Result<(Network, Se
         Some(SecurityFlag::Insecure) => Security::Insecure,
         Some(SecurityFlag::Sandbox) | None => Security::Sandbox,
     };
-    Ok((network, security))
+    Ok((mode, network, security))
 }
 
 /// Why a RUN failed, with what the person needs to see.
@@ -142,6 +185,7 @@ pub fn execute(
             user,
             hostname: params.hostname.as_deref().unwrap_or(HOSTNAME).into(),
             network: params.network,
+            extra_hosts: params.extra_hosts.clone(),
             mounts: params.mounts.clone(),
             security: params.security,
             limits: params.limits.clone(),

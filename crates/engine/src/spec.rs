@@ -64,6 +64,9 @@ pub struct RunSpec {
     /// `--ulimit`s as `NAME=SOFT:HARD`, when given (keyed like `--shm-size`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ulimits: Vec<String>,
+    /// `--add-host` entries as `NAME:IP`, when given (BuildKit keys them with the exec op).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extra_hosts: Vec<String>,
 }
 
 /// One environment variable.
@@ -75,11 +78,12 @@ pub struct EnvVar {
     pub value: String,
 }
 
-/// `RUN --network`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// `RUN --network` (or `skiff build --network` for a RUN without one).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NetworkMode {
-    /// No flag, or `--network=default`.
+    /// No flag, or `--network=default`: the step's own network namespace.
+    #[default]
     Default,
     /// `--network=none`.
     None,

@@ -27,6 +27,8 @@ pub struct Workspace {
     pub build_args: Vec<(String, String)>,
     /// `--allow`: what RUN may have beyond the sandbox.
     pub allow: crate::run::Entitlements,
+    /// `--network` and `--add-host`: RUN's network.
+    pub network: crate::run::RunNetwork,
     /// `--shm-size` and `--ulimit`: every RUN's limits.
     pub limits: skiff_sandbox::RunLimits,
     /// `--runtime`.
@@ -44,6 +46,7 @@ impl Workspace {
             ssh: Vec::new(),
             build_args: Vec::new(),
             allow: crate::run::Entitlements::default(),
+            network: crate::run::RunNetwork::default(),
             limits: skiff_sandbox::RunLimits::default(),
             runtime_name: runtime,
             runtime: OnceLock::new(),

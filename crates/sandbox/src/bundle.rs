@@ -1,7 +1,7 @@
 //! The OCI bundle's `config.json` for one step, with Docker's defaults.
 
 use crate::limits::{Resource, RunLimits};
-use crate::spec::{MountKind, Network, RunSpec, Security};
+use crate::spec::{ExtraHost, MountKind, Network, RunSpec, Security};
 use crate::stubs::StubKind;
 use crate::{seccomp, security};
 use anyhow::{bail, Context, Result};
@@ -59,22 +59,30 @@ const READONLY_PATHS: [&str; 5] = [
 /// capability some VMs (this one) lack, so nothing above the usual hard limit is asked for.
 const NOFILE_LIMIT: u64 = 1024;
 
-/// Host files bound into every step.
+/// Host files bound into every step, and the network namespace it joins.
 pub(crate) struct HostFiles {
     /// Bound at `/etc/resolv.conf`.
     pub(crate) resolv_conf: PathBuf,
     /// Bound at `/etc/hosts`.
     pub(crate) hosts: PathBuf,
+    /// The step's own network namespace ([`Network::Isolated`]), made before the container.
+    pub(crate) netns: Option<PathBuf>,
 }
 
-/// The `/etc/hosts` a step sees: localhost plus its hostname, as BuildKit writes it.
-pub(crate) fn hosts_file(hostname: &str) -> String {
+/// The `/etc/hosts` a step sees: localhost plus its hostname, then the `--add-host` entries,
+/// as BuildKit writes it.
+pub(crate) fn hosts_file(hostname: &str, extra: &[ExtraHost]) -> String {
     let name = if hostname.is_empty() {
         String::new()
     } else {
         format!(" {hostname}")
     };
-    format!("127.0.0.1\tlocalhost{name}\n::1\tlocalhost ip6-localhost ip6-loopback\n")
+    let mut text =
+        format!("127.0.0.1\tlocalhost{name}\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    for host in extra {
+        text.push_str(&format!("{}\t{}\n", host.ip, host.name));
+    }
+    text
 }
 
 /// Every mount destination that must exist in the rootfs, with what it must be.
@@ -121,7 +129,7 @@ pub(crate) fn config(spec: &RunSpec, rootfs: &Path, files: &HostFiles) -> Result
         )
         .process(process(spec, &bounding)?)
         .mounts(mounts(spec, files)?)
-        .linux(linux(spec, &bounding)?);
+        .linux(linux(spec, &bounding, files.netns.as_deref())?);
     if !spec.hostname.is_empty() {
         builder = builder.hostname(spec.hostname.clone());
     }
@@ -217,21 +225,33 @@ fn rlimit_type(resource: Resource) -> PosixRlimitType {
 }
 
 /// Namespaces, the device cgroup, masked and read-only paths, seccomp and devices.
-fn linux(spec: &RunSpec, bounding: &Capabilities) -> Result<Linux> {
-    let mut namespaces = vec![
+fn linux(spec: &RunSpec, bounding: &Capabilities, netns: Option<&Path>) -> Result<Linux> {
+    let mut namespaces = [
         LinuxNamespaceType::Mount,
         LinuxNamespaceType::Pid,
         LinuxNamespaceType::Uts,
         LinuxNamespaceType::Ipc,
-    ];
-    if spec.network == Network::None {
+    ]
+    .into_iter()
+    .map(|typ| LinuxNamespaceBuilder::default().typ(typ).build())
+    .collect::<Result<Vec<_>, _>>()?;
+    match (spec.network, netns) {
         // runc brings up `lo` in a new network namespace with no other configuration.
-        namespaces.push(LinuxNamespaceType::Network);
+        (Network::None, _) => namespaces.push(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::Network)
+                .build()?,
+        ),
+        // Made and connected beforehand (see the `netns` module); joined by path.
+        (Network::Isolated, Some(path)) => namespaces.push(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::Network)
+                .path(path)
+                .build()?,
+        ),
+        (Network::Isolated, None) => bail!("the step's network namespace was not made"),
+        (Network::Host, _) => {}
     }
-    let namespaces = namespaces
-        .into_iter()
-        .map(|typ| LinuxNamespaceBuilder::default().typ(typ).build())
-        .collect::<Result<Vec<_>, _>>()?;
     let builder = LinuxBuilder::default().namespaces(namespaces);
     let builder = match spec.security {
         Security::Sandbox => builder

@@ -12,6 +12,7 @@
 mod bundle;
 mod copy_overlay;
 mod limits;
+mod netns;
 mod overlay;
 pub mod rootfs_path;
 mod runtime;
@@ -25,8 +26,14 @@ mod user;
 
 pub use copy_overlay::ROOTFS_MODE_VAR;
 pub use limits::{Resource, RunLimits, Ulimit};
-pub use overlay::{Overlay, TooManyLayers, MAX_LOWERS};
+pub use netns::{
+    isolated_nameservers, missing_helper, NetworkHelper, HELPER, HELPER_DNS, HELPER_PACKAGE,
+    OWNER_VAR,
+};
+pub use overlay::{Overlay, RootfsMode, TooManyLayers, MAX_LOWERS};
 pub use rootfs_path::{create_dir_all_in_rootfs, resolve_in_rootfs};
 pub use runtime_select::find_binary;
-pub use spec::{Mount, MountKind, Network, RunOutcome, RunSpec, Runtime, Security, User};
+pub use spec::{
+    ExtraHost, Mount, MountKind, Network, RunOutcome, RunSpec, Runtime, Security, User,
+};
 pub use user::resolve_user;

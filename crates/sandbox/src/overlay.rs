@@ -326,3 +326,46 @@ mod tests {
         );
     }
 }
+
+/// How a step's root filesystem is made on this machine (`skiff info`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RootfsMode {
+    /// overlayfs.
+    Overlay,
+    /// Layers copied into a directory, because of `reason`.
+    Copy {
+        /// Why not overlayfs.
+        reason: String,
+    },
+}
+
+impl Overlay {
+    /// What [`Overlay::mount`] does here: mounts and unmounts a one-layer overlay in a
+    /// temporary directory under `scratch` (which should be on the store's filesystem: overlayfs
+    /// refuses an upper dir on overlayfs).
+    pub fn probe(scratch: &Path) -> RootfsMode {
+        if copy_overlay::forced() {
+            return RootfsMode::Copy {
+                reason: format!("{}=copy is set", copy_overlay::ROOTFS_MODE_VAR),
+            };
+        }
+        let attempt = || -> Result<()> {
+            let dir = tempfile::Builder::new()
+                .prefix("skiff-probe-")
+                .tempdir_in(scratch)?;
+            let [lower, upper, work, target] =
+                ["lower", "upper", "work", "merged"].map(|d| dir.path().join(d));
+            for d in [&lower, &upper, &work, &target] {
+                std::fs::create_dir(d)?;
+            }
+            mount_overlay(&[lower], &upper, &work, &target)?;
+            detach(&target)
+        };
+        match attempt() {
+            Ok(()) => RootfsMode::Overlay,
+            Err(err) => RootfsMode::Copy {
+                reason: format!("overlayfs cannot be mounted here: {err:#}"),
+            },
+        }
+    }
+}

@@ -1,8 +1,9 @@
 //! Running one step with an OCI runtime (see `runtime_select` for choosing it).
 
 use crate::bundle::{self, HostFiles};
+use crate::netns::{self, NetworkHelper, OwnNetwork};
 use crate::rootfs_path::create_dir_all_in_rootfs;
-use crate::spec::{RunOutcome, RunSpec, Runtime};
+use crate::spec::{Network, RunOutcome, RunSpec, Runtime};
 use crate::stubs::MountStubs;
 use crate::tail::Tail;
 use anyhow::{bail, Context, Result};
@@ -15,10 +16,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 impl Runtime {
     /// Runs `spec` to completion; each chunk of combined output is passed to `output` as it comes.
     ///
-    /// The container gets its own mount, pid, uts and ipc namespaces (and a network namespace
-    /// with only `lo` for [`crate::Network::None`]), `/proc`, a minimal `/dev`, read-only `/sys`,
-    /// the host's `/etc/resolv.conf` and a generated `/etc/hosts` (both read-only), then
-    /// `spec.mounts` in order. Mount points missing from the rootfs are created and removed again
+    /// The container gets its own mount, pid, uts and ipc namespaces, and a network namespace:
+    /// its own connected through slirp4netns for [`Network::Isolated`] (see the `netns`
+    /// module), one with only `lo` for [`Network::None`], the host's for [`Network::Host`].
+    /// Then `/proc`, a minimal `/dev`, read-only `/sys`, an `/etc/resolv.conf` (the host's, or
+    /// for its own network the host's without the resolvers it cannot reach) and a generated
+    /// `/etc/hosts` with `spec.extra_hosts` (both read-only), then `spec.mounts` in order. Mount points missing from the rootfs are created and removed again
     /// afterwards (see the `stubs` module). The working directory is created if missing, owned by
     /// the user, and stays.
     ///
@@ -28,7 +31,8 @@ impl Runtime {
     /// Cleanup: `runc delete -f` runs when this returns, errs or unwinds. If the whole process
     /// dies (even by SIGKILL), a watchdog `sh` in its own process group sees its stdin pipe close
     /// and runs `runc delete -f`, which kills the container's init and so, through the pid
-    /// namespace, every process of the step; it then removes the bundle dir.
+    /// namespace, every process of the step; it then removes the bundle dir. The network
+    /// namespace's processes end with this process too (see the `netns` module).
     pub fn run(&self, spec: &RunSpec, output: &mut dyn FnMut(&[u8])) -> Result<RunOutcome> {
         let rootfs = std::fs::canonicalize(&spec.rootfs)
             .with_context(|| format!("rootfs {} is not accessible", spec.rootfs.display()))?;
@@ -39,7 +43,19 @@ impl Runtime {
             .prefix("skiff-bundle-")
             .tempdir()
             .context("creating a temporary directory for the OCI bundle")?;
-        let files = host_files(bundle_dir.path(), &spec.hostname)?;
+        // Declared before the container guard: dropped (the namespace ended) after it.
+        let network = match spec.network {
+            Network::Isolated => Some(OwnNetwork::start(
+                &NetworkHelper::required()?,
+                &bundle_dir.path().join("slirp4netns.log"),
+            )?),
+            Network::None | Network::Host => None,
+        };
+        let files = host_files(
+            bundle_dir.path(),
+            spec,
+            network.as_ref().map(|n| n.path().to_path_buf()),
+        )?;
         let config = bundle::config(spec, &rootfs, &files)?;
         create_dir_all_in_rootfs(&rootfs, &spec.cwd, spec.user.uid, spec.user.gid)
             .with_context(|| format!("creating the working directory {}", spec.cwd))?;
@@ -100,20 +116,32 @@ fn pump(reader: std::os::fd::OwnedFd, mut sink: impl FnMut(&[u8])) -> std::io::R
     }
 }
 
-/// Writes `/etc/hosts` into the bundle and picks the host's resolv.conf (or an empty one).
-fn host_files(bundle: &Path, hostname: &str) -> Result<HostFiles> {
+/// Writes `/etc/hosts` into the bundle and picks the step's resolv.conf: the host's (or an
+/// empty one), or for its own network one written from the host's.
+fn host_files(bundle: &Path, spec: &RunSpec, netns: Option<PathBuf>) -> Result<HostFiles> {
     let hosts = bundle.join("hosts");
-    std::fs::write(&hosts, bundle::hosts_file(hostname))
-        .context("writing the step's /etc/hosts")?;
-    let resolv_conf = match std::fs::canonicalize("/etc/resolv.conf") {
-        Ok(path) if path.is_file() => path,
-        _ => {
-            let empty = bundle.join("resolv.conf");
-            std::fs::write(&empty, "").context("writing an empty resolv.conf")?;
-            empty
-        }
+    std::fs::write(
+        &hosts,
+        bundle::hosts_file(&spec.hostname, &spec.extra_hosts),
+    )
+    .context("writing the step's /etc/hosts")?;
+    let written = |text: &str| -> Result<PathBuf> {
+        let path = bundle.join("resolv.conf");
+        std::fs::write(&path, text).context("writing the step's resolv.conf")?;
+        Ok(path)
     };
-    Ok(HostFiles { resolv_conf, hosts })
+    let resolv_conf = match (spec.network, std::fs::canonicalize("/etc/resolv.conf")) {
+        (Network::Isolated, _) => written(&netns::isolated_resolv_conf(
+            &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+        ))?,
+        (_, Ok(path)) if path.is_file() => path,
+        _ => written("")?,
+    };
+    Ok(HostFiles {
+        resolv_conf,
+        hosts,
+        netns,
+    })
 }
 
 /// A container id unique on this host: pid, a per-process counter and the time.
@@ -147,6 +175,7 @@ impl ContainerGuard {
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .env(netns::OWNER_VAR, std::process::id().to_string())
             // Its own process group: a terminal's Ctrl-C must not kill it before it cleans up.
             .process_group(0)
             .spawn()

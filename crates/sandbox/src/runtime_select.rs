@@ -3,7 +3,7 @@
 //! one, fails every container on a machine with hybrid cgroups. Each runtime is probed once per
 //! process (a trivial container, ~50 ms); failures say what is wrong and what to use instead.
 
-use crate::spec::{Mount, MountKind, RunSpec, Runtime};
+use crate::spec::{Mount, MountKind, Network, RunSpec, Runtime};
 use anyhow::{anyhow, bail, Result};
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
@@ -174,6 +174,8 @@ fn probe(path: &Path) -> Result<()> {
         env: vec!["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()],
         cwd: "/".into(),
         mounts,
+        // The probe reaches nothing: no namespace or helper to set up for it.
+        network: Network::Host,
         ..RunSpec::default()
     };
     let runtime = Runtime {

@@ -19,11 +19,23 @@ pub struct User {
 /// The network a step sees.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Network {
-    /// The host's network (Docker's default for RUN).
+    /// A network namespace of its own with outbound access through slirp4netns and the host's
+    /// loopback out of reach (RUN's default; see the `netns` module).
     #[default]
-    Host,
+    Isolated,
     /// Only a loopback interface (`RUN --network=none`).
     None,
+    /// The host's network namespace (`RUN --network=host`, which the build must allow).
+    Host,
+}
+
+/// An `/etc/hosts` entry added to every step (`--add-host NAME:IP`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExtraHost {
+    /// The host name.
+    pub name: String,
+    /// Its address.
+    pub ip: std::net::IpAddr,
 }
 
 /// How confined a step is (`RUN --security`).
@@ -80,8 +92,10 @@ pub struct RunSpec {
     pub user: User,
     /// Hostname inside the container.
     pub hostname: String,
-    /// Host network or none.
+    /// Its own network, none, or the host's.
     pub network: Network,
+    /// Entries added to `/etc/hosts`, in order.
+    pub extra_hosts: Vec<ExtraHost>,
     /// Extra mounts, in order.
     pub mounts: Vec<Mount>,
     /// Sandboxed (the default) or insecure.

@@ -1,5 +1,6 @@
 //! What a cancelled, failed or killed `skiff build` must not leave behind on the host: its
-//! runc containers and its mounts. Tests look for both after the build has ended.
+//! runc containers, its mounts, and its steps' helper processes (network namespace holder,
+//! slirp4netns, cleanup watchdog). Tests look for them after the build has ended.
 
 use std::path::Path;
 use std::process::Command;
@@ -28,4 +29,43 @@ pub fn mounts_under(dir: &Path) -> Vec<String> {
         .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
         .filter(|m| Path::new(m).starts_with(&dir))
         .collect()
+}
+
+/// The helper processes of the skiff process `pid`'s steps that are still alive (the network
+/// namespace holder, slirp4netns, the cleanup watchdog): skiff marks each with
+/// `SKIFF_STEP_OF=<pid>` in its environment. Zombies (already dead) are not counted. Each is
+/// given as `PID COMMAND`.
+pub fn step_processes_of(pid: u32) -> Vec<String> {
+    let mark = format!("SKIFF_STEP_OF={pid}");
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.parse::<u32>().ok()?;
+            let environ = std::fs::read(e.path().join("environ")).ok()?;
+            environ
+                .split(|b| *b == 0)
+                .any(|var| var == mark.as_bytes())
+                .then_some(())?;
+            let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            Some(format!("{name} {}", cmdline.trim()))
+        })
+        .collect()
+}
+
+/// Waits up to `secs` seconds for [`step_processes_of`] `pid` to be empty (a helper takes
+/// some milliseconds to exit after its step); returns what is still there then.
+pub fn step_processes_after(pid: u32, secs: u64) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let left = step_processes_of(pid);
+        if left.is_empty() || std::time::Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }

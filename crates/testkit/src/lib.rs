@@ -22,7 +22,9 @@
 //! - [`crash_campaign`]: a build SIGKILLed at random moments, then checked
 //!   (`scripts/crash-campaign`).
 //! - [`store_check`], [`leftovers`]: a store still consistent, and nothing (containers,
-//!   mounts) left on the host by a build that failed or was killed.
+//!   mounts, helper processes) left on the host by a build that failed or was killed.
+//! - [`outside::OutsideServer`]: an HTTP server in a network namespace of the test's own, on
+//!   a veth pair: the outside world RUN's default network must reach.
 //! - [`skiff_bin`], [`require_tool`], [`command::run_ok`]: the binary under test, tools tests
 //!   need, and running one that must succeed.
 //!
@@ -43,6 +45,7 @@ pub mod debian;
 pub mod dockerd;
 pub mod layout;
 pub mod leftovers;
+pub mod outside;
 pub mod payload;
 pub mod project;
 pub mod proxy;

@@ -7,6 +7,7 @@ pub mod debug;
 pub mod history;
 pub mod image;
 pub mod images;
+pub mod info;
 pub mod inspect;
 pub mod lookup;
 pub mod template;

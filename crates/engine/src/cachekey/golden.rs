@@ -88,6 +88,7 @@ fn run_with_mounts() -> StepSpec {
         hostname: None,
         shm_size: None,
         ulimits: Vec::new(),
+        extra_hosts: Vec::new(),
     })
 }
 

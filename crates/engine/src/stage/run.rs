@@ -6,7 +6,7 @@ use super::meta::{argv, shell_of};
 use crate::cachekey::step_key;
 use crate::mounts;
 use crate::run::{self, RunParams};
-use crate::spec::{EnvVar, LayerFormat, NetworkMode, RunSpec, SecurityMode, StepSpec};
+use crate::spec::{EnvVar, LayerFormat, RunSpec, SecurityMode, StepSpec};
 use anyhow::{anyhow, Result};
 use skiff_frontend::instructions::{heredoc_text, CommandLine, RunCommand};
 use skiff_frontend::TypedInstruction;
@@ -15,7 +15,8 @@ impl StageBuilder<'_> {
     /// Runs `r` as a cached layer step.
     pub(super) fn run(&mut self, inst: &TypedInstruction, r: &RunCommand) -> Result<()> {
         let workspace = self.workspace;
-        let (network, security) = run::confinement(r, workspace.allow)?;
+        let (network_mode, network, security) =
+            run::confinement(r, workspace.allow, workspace.network.default)?;
         let argv = self.run_argv(r)?;
         // Environment: the image's Env with the ARG values on top. Proxy ARGs are passed but
         // kept out of the key and the history (they may hold credentials).
@@ -43,7 +44,7 @@ impl StageBuilder<'_> {
             env: key_env,
             user: self.state.config.config.user.clone(),
             workdir: self.state.config.config.working_dir.clone(),
-            network: NetworkMode::of(r.network),
+            network: network_mode,
             security: SecurityMode::of(r.security),
             mounts: planned.specs.clone(),
             hostname: hostname.clone(),
@@ -54,6 +55,9 @@ impl StageBuilder<'_> {
                 .iter()
                 .map(|u| u.to_string())
                 .collect(),
+            extra_hosts: (workspace.network.extra_hosts.iter())
+                .map(|h| format!("{}:{}", h.name, h.ip))
+                .collect(),
         });
         let key = step_key(Some(&self.state.key), &spec, Some(&LayerFormat::of(&opts)));
         let created_by = history_text(&argv, &history_args);
@@ -63,6 +67,7 @@ impl StageBuilder<'_> {
             cwd: self.state.config.config.working_dir.clone(),
             user: self.state.config.config.user.clone(),
             network,
+            extra_hosts: workspace.network.extra_hosts.clone(),
             mounts: Vec::new(),
             security,
             hostname,

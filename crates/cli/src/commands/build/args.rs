@@ -4,7 +4,9 @@
 //! and a malformed value is a usage error naming its flag.
 
 use super::limits::{parse_bytes, parse_ulimit};
-use super::pairs::{parse_annotation, parse_build_arg, parse_label, Annotation, BuildArg, Label};
+use super::pairs::{
+    parse_add_host, parse_annotation, parse_build_arg, parse_label, Annotation, BuildArg, Label,
+};
 use clap::{Args, ValueEnum};
 use skiff_engine::{CacheFrom, CacheTo, Mode, Ulimit};
 use skiff_image::layer::Compression;
@@ -109,6 +111,14 @@ pub struct BuildArgs {
     /// or separate with commas).
     #[arg(long = "allow", value_enum, value_delimiter = ',')]
     pub allow: Vec<Entitlement>,
+    /// RUN's network where a RUN does not name one: `default` (a network namespace of its
+    /// own, outbound access through slirp4netns, the host's loopback out of reach), `none`
+    /// (only a loopback) or `host` (the host's; needs `--allow network.host`).
+    #[arg(long, value_enum, default_value_t = NetworkFlag::Default)]
+    pub network: NetworkFlag,
+    /// Add a line to RUN's `/etc/hosts` (`NAME:IP`; may be repeated).
+    #[arg(long = "add-host", value_name = "NAME:IP", value_parser = parse_add_host)]
+    pub add_hosts: Vec<skiff_engine::ExtraHost>,
     /// Parse and plan only: print the stage graph and exit.
     #[arg(long)]
     pub dry_run: bool,
@@ -197,6 +207,32 @@ pub enum CheckFormat {
     Text,
     /// One JSON document shaped as BuildKit's lint result.
     Json,
+}
+
+/// `--network` values, as buildx spells them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum NetworkFlag {
+    /// a network namespace of its own, outbound through slirp4netns
+    Default,
+    /// only a loopback interface
+    None,
+    /// the host's network (needs --allow network.host)
+    Host,
+}
+
+impl BuildArgs {
+    /// The engine's view of `--network` and `--add-host`.
+    pub fn run_network(&self) -> skiff_engine::RunNetwork {
+        use skiff_engine::spec::NetworkMode;
+        skiff_engine::RunNetwork {
+            default: match self.network {
+                NetworkFlag::Default => NetworkMode::Default,
+                NetworkFlag::None => NetworkMode::None,
+                NetworkFlag::Host => NetworkMode::Host,
+            },
+            extra_hosts: self.add_hosts.clone(),
+        }
+    }
 }
 
 /// An entitlement `--allow` grants (buildx's names; its `device` is not offered, since skiff

@@ -52,6 +52,7 @@ impl BuildConfig {
             }
         }
         let allow = args.entitlements();
+        let network = args.run_network();
         let load = args.load;
         let results = ResultFiles::of(&args);
         let build_args: Vec<(String, String)> = args
@@ -95,6 +96,7 @@ impl BuildConfig {
                 source_date_epoch,
             },
             allow,
+            network,
             cache_from: args.cache_from,
             cache_to: args.cache_to,
             limits: skiff_engine::RunLimits {

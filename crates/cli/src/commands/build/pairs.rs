@@ -1,5 +1,5 @@
-//! The `KEY=VALUE` flags, parsed once into typed pairs: `--build-arg`, `--label` and
-//! `--annotation`. clap
+//! The `KEY=VALUE` flags, parsed once into typed pairs: `--build-arg`, `--label`,
+//! `--annotation` and `--add-host`. clap
 //! calls these parsers, so a malformed value is a usage error that names its flag.
 
 /// One `--build-arg`: a name and its value. `KEY` alone takes the value from skiff's
@@ -97,6 +97,38 @@ pub fn parse_annotation(raw: &str) -> Result<Annotation, String> {
 }
 
 /// Whether `place` is one of buildx's annotation places other than `manifest`, possibly
+/// Parses `--add-host NAME:IP` (or `NAME=IP`, docker's spelling for IPv6 addresses; the first
+/// separator splits, so `NAME:::1` works too; brackets around an IPv6 address are dropped).
+pub fn parse_add_host(raw: &str) -> Result<skiff_engine::ExtraHost, String> {
+    let (name, ip) = raw
+        .split_once('=')
+        .or_else(|| raw.split_once(':'))
+        .ok_or_else(|| format!("{raw:?}: expected NAME:IP, e.g. --add-host db:192.0.2.10"))?;
+    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "{name:?} is not a host name: expected NAME:IP, e.g. --add-host db:192.0.2.10"
+        ));
+    }
+    if ip == "host-gateway" {
+        return Err(
+            "host-gateway is docker's name for its bridge's gateway, which skiff does not have: \
+             give the address itself"
+                .to_string(),
+        );
+    }
+    let bare = ip
+        .strip_prefix('[')
+        .and_then(|i| i.strip_suffix(']'))
+        .unwrap_or(ip);
+    let ip = bare
+        .parse()
+        .map_err(|_| format!("{ip:?} is not an IP address: expected NAME:IP"))?;
+    Ok(skiff_engine::ExtraHost {
+        name: name.to_string(),
+        ip,
+    })
+}
+
 /// with a platform selector (`index`, `manifest[linux/amd64]`, …).
 fn is_buildx_place(place: &str) -> bool {
     let base = place.split_once('[').map_or(place, |(b, _)| b);
@@ -152,6 +184,29 @@ mod tests {
             "manifest:=v",
         ] {
             assert!(parse_annotation(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn add_host_takes_name_and_address() {
+        let h = parse_add_host("db:192.0.2.10").unwrap();
+        assert_eq!(
+            (h.name.as_str(), h.ip.to_string().as_str()),
+            ("db", "192.0.2.10")
+        );
+        assert_eq!(
+            parse_add_host("v6=[fd00::1]").unwrap().ip.to_string(),
+            "fd00::1"
+        );
+        assert_eq!(parse_add_host("v6:::1").unwrap().ip.to_string(), "::1");
+        for bad in [
+            "db",
+            ":1.2.3.4",
+            "db:nope",
+            "db:host-gateway",
+            "a b:1.2.3.4",
+        ] {
+            assert!(parse_add_host(bad).is_err(), "{bad}");
         }
     }
 
