@@ -154,7 +154,7 @@ fn ctrl_c_stops_the_build_at_once_with_one_line_and_exit_130() {
         .args(["-f", "^sleep 6(07|13)$"])
         .output();
     assert!(
-        sleeping.map(|o| o.stdout.is_empty()).unwrap_or(true),
+        sleeping.expect("running pgrep").stdout.is_empty(),
         "a RUN is still running; runc list: {listed}"
     );
 }

@@ -97,16 +97,32 @@ pub fn try_extract(archive: &Path, root: &Path, dest: &str, opts: &CopyOptions) 
     let Some(kind) = sniff(archive)? else {
         return Ok(false);
     };
-    let mut reader = open(archive, kind)?;
     let target = crate::rootpath::resolve(root, dest, true)?;
     crate::destination::mkdir_all(root, &target, opts.owner)?;
-    skiff_image::layer::extract(&mut reader, &target)
-        .with_context(|| format!("extracting {}", archive.display()))?;
+    extract_as(archive, kind, &target)?;
     if let Some((uid, gid)) = opts.owner {
         chown_extracted(archive, kind, &target, (uid, gid))
             .with_context(|| format!("applying --chown to {}", archive.display()))?;
     }
     Ok(true)
+}
+
+/// Extracts `archive` into the directory `dir` when it is a tar archive (plain, gzip, bzip2,
+/// xz or zstd), with ADD's rules (nothing lands outside `dir`); false (and nothing done) when
+/// it is not one. What a build context given as a tar (on stdin, at a URL) is unpacked with.
+pub fn extract_archive(archive: &Path, dir: &Path) -> Result<bool> {
+    let Some(kind) = sniff(archive)? else {
+        return Ok(false);
+    };
+    extract_as(archive, kind, dir)?;
+    Ok(true)
+}
+
+fn extract_as(archive: &Path, kind: Kind, dir: &Path) -> Result<()> {
+    let mut reader = open(archive, kind)?;
+    skiff_image::layer::extract(&mut reader, dir)
+        .with_context(|| format!("extracting {}", archive.display()))?;
+    Ok(())
 }
 
 /// `ADD --chown` of a local archive: every entry extracted from it gets the owner, as

@@ -48,6 +48,7 @@ mod time;
 mod view;
 mod workspace;
 
+pub use archive::extract_archive;
 pub use build::{build, plan, BuildOptions, BuildOutcome, Planned};
 /// The cache key format (see `docs/cache-keys.md`): what a key is computed from, shared
 /// with whatever ships keys between machines.

@@ -102,11 +102,7 @@ pub fn materialize(source: ContextSource) -> Result<Materialized> {
     let (temp, dockerfile) = match source {
         ContextSource::Dir(dir) => return Ok(Materialized::local(dir)),
         ContextSource::Stdin => {
-            let mut bytes = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut bytes)
-                .context("reading the build context from standard input (-)")?;
-            archive_or_dockerfile(bytes, "standard input")?
+            archive_or_dockerfile(std::io::stdin().lock(), "standard input (-)")?
         }
         ContextSource::Url(url) => archive_or_dockerfile(download(&url)?, &url)?,
         ContextSource::Git {
@@ -147,47 +143,25 @@ fn temp_dir() -> Result<TempDir> {
         .context("creating a directory for the build context")
 }
 
-/// A tar archive (plain, gzip, bzip2, xz or zstd) unpacked into a new directory; anything
-/// else is a Dockerfile with an empty context.
-fn archive_or_dockerfile(bytes: Vec<u8>, from: &str) -> Result<(TempDir, Option<String>)> {
+/// A tar archive (plain, gzip, bzip2, xz or zstd) unpacked into a new directory by the
+/// engine's ADD extractor; anything else is a Dockerfile with an empty context. The input is
+/// spooled to a temporary file first (a context can be large; the extractor reads it twice).
+fn archive_or_dockerfile(mut input: impl Read, from: &str) -> Result<(TempDir, Option<String>)> {
     let temp = temp_dir()?;
-    let Some(reader) = decompressed(&bytes)? else {
-        let text = String::from_utf8(bytes).map_err(|_| {
-            anyhow!("{from} is neither a tar archive nor a Dockerfile (not UTF-8 text)")
-        })?;
-        return Ok((temp, Some(text)));
-    };
-    let mut archive = tar::Archive::new(reader);
-    archive.set_preserve_permissions(true);
-    archive.set_preserve_mtime(true);
-    archive.set_overwrite(true);
-    // tar's unpack refuses entries that would land outside the directory (`..`, absolute
-    // paths, links followed out of it).
-    archive
-        .unpack(temp.path())
-        .with_context(|| format!("unpacking the build context from {from}"))?;
-    Ok((temp, None))
+    let mut spool = tempfile::NamedTempFile::new().context("creating a temporary file")?;
+    std::io::copy(&mut input, &mut spool).with_context(|| format!("reading {from}"))?;
+    if skiff_engine::extract_archive(spool.path(), temp.path())
+        .with_context(|| format!("unpacking the build context from {from}"))?
+    {
+        return Ok((temp, None));
+    }
+    let text = String::from_utf8(std::fs::read(spool.path())?).map_err(|_| {
+        anyhow!("{from} is neither a tar archive nor a Dockerfile (not UTF-8 text)")
+    })?;
+    Ok((temp, Some(text)))
 }
 
-/// A reader of the tar inside `bytes`, or `None` when they are no tar archive.
-fn decompressed(bytes: &[u8]) -> Result<Option<Box<dyn Read + '_>>> {
-    let inner: Box<dyn Read + '_> = match bytes {
-        [0x1f, 0x8b, ..] => Box::new(flate2::read::GzDecoder::new(bytes)),
-        [b'B', b'Z', b'h', ..] => Box::new(bzip2::read::BzDecoder::new(bytes)),
-        [0xfd, b'7', b'z', b'X', b'Z', 0, ..] => Box::new(xz2::read::XzDecoder::new(bytes)),
-        [0x28, 0xb5, 0x2f, 0xfd, ..] => Box::new(zstd::stream::read::Decoder::new(bytes)?),
-        _ if is_tar(bytes) => return Ok(Some(Box::new(bytes))),
-        _ => return Ok(None),
-    };
-    Ok(Some(inner))
-}
-
-/// Whether `bytes` start with a tar header (`ustar` magic at offset 257).
-fn is_tar(bytes: &[u8]) -> bool {
-    bytes.get(257..262) == Some(b"ustar")
-}
-
-fn download(url: &str) -> Result<Vec<u8>> {
+fn download(url: &str) -> Result<reqwest::blocking::Response> {
     let response = reqwest::blocking::Client::builder()
         .timeout(std::time::Duration::from_secs(600))
         .build()?
@@ -198,10 +172,7 @@ fn download(url: &str) -> Result<Vec<u8>> {
     if !status.is_success() {
         bail!("downloading the build context {url}: the server answered {status}");
     }
-    Ok(response
-        .bytes()
-        .with_context(|| format!("downloading the build context {url}"))?
-        .to_vec())
+    Ok(response)
 }
 
 /// Clones `url` at `reference` (a branch, a tag or a commit; the default branch when `None`)
