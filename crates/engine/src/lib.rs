@@ -64,6 +64,7 @@ pub use layer_options::LayerOptions;
 pub use multi::{build_index, IndexOutcome};
 pub use options::{NamedContext, Secret};
 pub use progress::{Event, Mode, Progress, SizeReport, Summary, Warning};
+pub use remote::fetch_context;
 /// `--cache-from` / `--cache-to`: the build cache shared through a registry or a directory.
 pub use remote_cache::{CacheFrom, CacheLocation, CacheMode, CacheTo};
 pub use run::RunFailed;

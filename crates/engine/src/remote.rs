@@ -346,6 +346,24 @@ fn git_output(repo: &PathBuf, args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// A build context given as a URL (`docker build URL`): a Git repository (`URL.git#ref:dir`,
+/// `git@…`, checked out as ADD checks one out, `.git` left out) or a download. The directory
+/// holding it (removed on drop) and the path to use: the checkout (or its subdirectory), or the
+/// downloaded file, which the caller unpacks or reads as a Dockerfile.
+pub fn fetch_context(url: &str, store: &Store) -> Result<(TempDir, PathBuf)> {
+    let fetched = if is_git(url) || url.starts_with("github.com/") {
+        let url = match url.strip_prefix("github.com/") {
+            Some(rest) => format!("https://github.com/{rest}"),
+            None => url.to_string(),
+        };
+        git_checkout(&url, false, None, store)?
+    } else {
+        download(url, None, store)?
+    };
+    let path = fetched.dir.path().join(&fetched.path);
+    Ok((fetched.dir, path))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,13 +29,13 @@ pub struct BuildConfig {
     pub load: bool,
     /// The temporary directory of a stdin, Git or URL context: held so that it is removed
     /// when the build is over.
-    _context_dir: Option<tempfile::TempDir>,
+    _context_dir: Option<context_source::Kept>,
 }
 
 impl BuildConfig {
     /// Converts the flags; the first malformed or unreadable input is the error.
     pub fn from_args(args: BuildArgs, store_root: PathBuf) -> Result<BuildConfig> {
-        let source = context_source::materialize(ContextSource::parse(&args.context))?;
+        let source = context_source::materialize(ContextSource::parse(&args.context), &store_root)?;
         let context = inputs::context_dir(&source.dir)?;
         let (dockerfile_path, dockerfile) = dockerfile_of(&source, &args)?;
         let outputs = outputs::plan(&args.outputs, &args.tags, args.push)?;
