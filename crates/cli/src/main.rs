@@ -57,8 +57,27 @@ enum Command {
     Man,
 }
 
+impl Command {
+    /// Whether the command works on the store (and so, as an ordinary user, in the user
+    /// namespace whose ids the store's files have). `info` looks at the host as it is.
+    fn needs_store(&self) -> bool {
+        !matches!(
+            self,
+            Command::Info(_) | Command::Debug(_) | Command::Completion(_) | Command::Man
+        )
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.command.needs_store() {
+        // First, while the process has one thread: as an ordinary user, become root in a user
+        // namespace of skiff's own (rootless; see skiff_host::rootless).
+        if let Err(err) = skiff_host::rootless::enter() {
+            eprintln!("error: {err}");
+            return ExitCode::FAILURE;
+        }
+    }
     let ctx = commands::Context { root: cli.root };
     let result = match cli.command {
         Command::Build(args) => commands::build::run(&ctx, *args),

@@ -9,8 +9,7 @@ use anyhow::{anyhow, Result};
 use oci_spec::image::Descriptor;
 use skiff_image::Store;
 use skiff_sandbox::Runtime;
-use std::path::Path;
-use std::process::{Command, Stdio};
+
 use std::sync::OnceLock;
 
 /// The store and the step options of one build.
@@ -84,31 +83,6 @@ impl Workspace {
     /// Kills the RUN containers of this process (while a failure cancels the build): the
     /// stages running them see the step fail and stop.
     pub fn stop_running_steps(&self) {
-        if let Some(Ok(runtime)) = self.runtime.get() {
-            kill_own_containers(&runtime.path);
-        }
-    }
-}
-
-/// `runc kill -9` for every container this process started (the sandbox names them
-/// `skiff-<pid>-…`).
-fn kill_own_containers(runtime: &Path) {
-    let Ok(out) = Command::new(runtime)
-        .args(["list", "-q"])
-        .stderr(Stdio::null())
-        .output()
-    else {
-        return;
-    };
-    let prefix = format!("skiff-{}-", std::process::id());
-    for id in String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|id| id.starts_with(&prefix))
-    {
-        let _ = Command::new(runtime)
-            .args(["kill", id, "KILL"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        skiff_sandbox::kill_running_steps();
     }
 }

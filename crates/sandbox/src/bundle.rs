@@ -290,6 +290,29 @@ fn linux(spec: &RunSpec, bounding: &Capabilities, netns: Option<&Path>) -> Resul
     Ok(builder.build()?)
 }
 
+/// `/sys`: a sysfs of the step's network namespace, writable for insecure steps (BuildKit's
+/// `oci.WithWriteableSysfs`). A rootless step on the host's network may not mount one (the
+/// kernel wants the namespace owned by skiff's user namespace): it gets the host's `/sys`
+/// bound read-only instead, as rootless podman does.
+fn sysfs(
+    spec: &RunSpec,
+    bind: impl Fn(&str, &Path, bool) -> Result<Mount, oci_spec::OciSpecError>,
+) -> Result<Mount> {
+    if spec.network == Network::Host && !skiff_host::userns::is_initial() {
+        return Ok(bind("/sys", Path::new("/sys"), true)?);
+    }
+    let options = match spec.security {
+        Security::Sandbox => ["nosuid", "noexec", "nodev", "ro"],
+        Security::Insecure => ["nosuid", "noexec", "nodev", "rw"],
+    };
+    Ok(MountBuilder::default()
+        .destination("/sys")
+        .typ("sysfs")
+        .source("sysfs")
+        .options(options.map(String::from).to_vec())
+        .build()?)
+}
+
 fn mounts(spec: &RunSpec, files: &HostFiles) -> Result<Vec<Mount>> {
     let kernel = |dest: &str, typ: &str, source: &str, options: &[&str]| {
         MountBuilder::default()
@@ -348,16 +371,7 @@ fn mounts(spec: &RunSpec, files: &HostFiles) -> Result<Vec<Mount>> {
             "mqueue",
             &["nosuid", "noexec", "nodev"],
         )?,
-        kernel(
-            "/sys",
-            "sysfs",
-            "sysfs",
-            // Writable for insecure steps (BuildKit's `oci.WithWriteableSysfs`).
-            match spec.security {
-                Security::Sandbox => &["nosuid", "noexec", "nodev", "ro"],
-                Security::Insecure => &["nosuid", "noexec", "nodev", "rw"],
-            },
-        )?,
+        sysfs(spec, bind)?,
         bind("/etc/resolv.conf", &files.resolv_conf, true)?,
         bind("/etc/hosts", &files.hosts, true)?,
     ];

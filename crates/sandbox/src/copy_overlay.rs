@@ -25,8 +25,6 @@ use std::path::{Path, PathBuf};
 /// back to `copy` where overlayfs cannot be mounted) or `copy`.
 pub const ROOTFS_MODE_VAR: &str = "SKIFF_ROOTFS";
 
-const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
-
 /// Whether `SKIFF_ROOTFS=copy` forces the copy-based rootfs.
 pub(crate) fn forced() -> bool {
     std::env::var(ROOTFS_MODE_VAR).is_ok_and(|v| v == "copy")
@@ -180,7 +178,8 @@ fn merge(src: &Path, dst: &Path, links: &mut HashMap<(u64, u64), PathBuf>) -> Re
         if ft.is_char_device() && meta.rdev() == 0 {
             remove_any(&d)?;
         } else if ft.is_dir() {
-            let opaque = get_xattr(&s, OPAQUE_XATTR).as_deref() == Some(b"y");
+            let opaque =
+                get_xattr(&s, skiff_host::userns::overlay_opaque_xattr()).as_deref() == Some(b"y");
             match existing {
                 Some(m) if m.is_dir() && opaque => {
                     remove_any(&d)?;
@@ -230,8 +229,13 @@ fn copy_tree(
         )?;
     }
     if opaque {
-        rustix::fs::lsetxattr(dst, OPAQUE_XATTR, b"y", XattrFlags::empty())
-            .with_context(|| format!("marking {} opaque", dst.display()))?;
+        rustix::fs::lsetxattr(
+            dst,
+            skiff_host::userns::overlay_opaque_xattr(),
+            b"y",
+            XattrFlags::empty(),
+        )
+        .with_context(|| format!("marking {} opaque", dst.display()))?;
     }
     apply_meta(src, dst, meta)
 }

@@ -32,6 +32,7 @@ pub use netns::{
 };
 pub use overlay::{Overlay, RootfsMode, TooManyLayers, MAX_LOWERS};
 pub use rootfs_path::{create_dir_all_in_rootfs, resolve_in_rootfs};
+pub use runtime::kill_running_steps;
 pub use runtime_select::find_binary;
 pub use spec::{
     ExtraHost, Mount, MountKind, Network, RunOutcome, RunSpec, Runtime, Security, User,

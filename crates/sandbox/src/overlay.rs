@@ -304,7 +304,14 @@ fn options(
     data.extend(name(upper)?);
     data.extend(b",workdir=");
     data.extend(name(work)?);
-    data.extend(b",index=off,redirect_dir=off,metacopy=off");
+    if skiff_host::userns::is_initial() {
+        data.extend(b",index=off,redirect_dir=off,metacopy=off");
+    } else {
+        // In a user namespace (rootless) overlayfs may not use `trusted.*` xattrs: its opaque
+        // markers are `user.overlay.*`, as layer extraction writes them there. With
+        // `userxattr` the kernel takes `redirect_dir=nofollow` (it reads `off` as `follow`).
+        data.extend(b",index=off,redirect_dir=nofollow,metacopy=off,userxattr");
+    }
     if volatile {
         data.extend(b",volatile");
     }

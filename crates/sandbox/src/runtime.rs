@@ -12,6 +12,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 impl Runtime {
     /// Runs `spec` to completion; each chunk of combined output is passed to `output` as it comes.
@@ -73,6 +74,8 @@ impl Runtime {
         let (reader, writer) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
             .context("creating the output pipe")?;
         let mut child = Command::new(&self.path)
+            .arg("--root")
+            .arg(state_root(bundle_dir.path()))
             .args(["run", "--bundle"])
             .arg(bundle_dir.path())
             .arg(&id)
@@ -158,17 +161,49 @@ fn container_id() -> String {
     )
 }
 
+/// The runtime's state directory for the container of `bundle`: inside the bundle, so that
+/// it needs no system directory (`/run/runc` is root's; a rootless skiff cannot write there),
+/// and goes with the bundle, even after a SIGKILL (the watchdog removes both).
+fn state_root(bundle: &Path) -> PathBuf {
+    bundle.join("state")
+}
+
+/// The containers this process runs now: runtime, state directory, id.
+static RUNNING: Mutex<Vec<(PathBuf, PathBuf, String)>> = Mutex::new(Vec::new());
+
+/// `kill -9` of every step container this process runs (a build being stopped: Ctrl-C, or a
+/// step failing while others run); each step then ends as killed and cleans up as usual.
+pub fn kill_running_steps() {
+    let running = RUNNING.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    for (runtime, root, id) in running {
+        let _ = Command::new(runtime)
+            .arg("--root")
+            .arg(root)
+            .args(["kill", &id, "KILL"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 /// Deletes the container when dropped; a watchdog does it if this process dies first.
 struct ContainerGuard {
     runtime: PathBuf,
+    root: PathBuf,
     id: String,
     watchdog: Child,
 }
 
 impl ContainerGuard {
     fn start(runtime: &Path, id: &str, bundle: &Path) -> Result<ContainerGuard> {
+        let root = state_root(bundle);
+        std::fs::create_dir_all(&root)
+            .with_context(|| format!("creating the runtime's state dir {}", root.display()))?;
         let watchdog = Command::new("/bin/sh")
-            .args(["-c", r#"read -r _; "$0" delete -f "$1"; rm -rf -- "$2""#])
+            .args([
+                "-c",
+                r#"read -r _; "$0" --root "$2/state" delete -f "$1"; rm -rf -- "$2""#,
+            ])
             .arg(runtime)
             .arg(id)
             .arg(bundle)
@@ -180,9 +215,15 @@ impl ContainerGuard {
             .process_group(0)
             .spawn()
             .context("starting the container cleanup watchdog (/bin/sh)")?;
+        let guard = (runtime.to_path_buf(), root, id.to_owned());
+        RUNNING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(guard.clone());
         Ok(ContainerGuard {
-            runtime: runtime.to_path_buf(),
-            id: id.to_owned(),
+            runtime: guard.0,
+            root: guard.1,
+            id: guard.2,
             watchdog,
         })
     }
@@ -191,7 +232,13 @@ impl ContainerGuard {
 impl Drop for ContainerGuard {
     fn drop(&mut self) {
         // Nothing to report to from a destructor: a container that is already gone is fine.
+        RUNNING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(_, _, id)| *id != self.id);
         let _ = Command::new(&self.runtime)
+            .arg("--root")
+            .arg(&self.root)
             .args(["delete", "-f", &self.id])
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -52,6 +52,7 @@ pub mod proxy;
 pub mod push;
 pub mod reference_builder;
 pub mod registry;
+pub mod rootless;
 pub mod store_check;
 pub mod terminal;
 pub mod tools;

@@ -22,6 +22,7 @@ mod built_image;
 pub use built_image::{BuiltImage, Entry, FileTree, Kind, LayerContents};
 
 use crate::busybox::{busybox_layout, LAYOUT_TAG};
+use crate::rootless::RootlessUser;
 use crate::tools::skiff_bin;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -35,6 +36,7 @@ pub struct Project {
     store: PathBuf,
     _store_dir: Option<TempDir>,
     scratch: TempDir,
+    user: Option<&'static RootlessUser>,
 }
 
 impl Default for Project {
@@ -53,6 +55,7 @@ impl Project {
             store,
             _store_dir: Some(store_dir),
             scratch: tempdir("skiff-test-out-"),
+            user: None,
         }
     }
 
@@ -74,7 +77,22 @@ impl Project {
             store: store.to_path_buf(),
             _store_dir: None,
             scratch: tempdir("skiff-test-out-"),
+            user: None,
         }
+    }
+
+    /// The same project, with every skiff it runs run as `user` (rootless): the context,
+    /// store and scratch directories become the user's.
+    pub fn run_as(mut self, user: &'static RootlessUser) -> Project {
+        for dir in [
+            self.context.path(),
+            self.store.as_path(),
+            self.scratch.path(),
+        ] {
+            user.give(dir);
+        }
+        self.user = Some(user);
+        self
     }
 
     /// The context directory.
@@ -134,7 +152,10 @@ impl Project {
 
     /// `skiff --root STORE`, ready for more arguments.
     pub fn skiff(&self) -> Command {
-        let mut cmd = Command::new(skiff_bin());
+        let mut cmd = match self.user {
+            Some(user) => user.skiff(),
+            None => Command::new(skiff_bin()),
+        };
         cmd.arg("--root").arg(&self.store);
         cmd
     }

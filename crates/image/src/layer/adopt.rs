@@ -14,7 +14,7 @@
 //! once the files have reached the disk.
 
 use super::create::{walk, write_layer, CreateOptions, Kind, NewLayer, Walked};
-use super::whiteout::OVERLAY_OPAQUE_XATTR;
+use super::whiteout::overlay_opaque_xattr;
 use crate::store::Store;
 use anyhow::{Context, Result};
 use rustix::fs::{
@@ -90,7 +90,7 @@ fn snapshot_form(
             // Extraction makes whiteouts anew and leaves their times.
             Kind::Whiteout => continue,
             Kind::Dir { opaque: true } => {
-                lsetxattr(&w.abs, OVERLAY_OPAQUE_XATTR, b"y", XattrFlags::empty())
+                lsetxattr(&w.abs, overlay_opaque_xattr(), b"y", XattrFlags::empty())
                     .with_context(|| format!("cannot mark {} opaque", w.abs.display()))?;
             }
             _ => {}

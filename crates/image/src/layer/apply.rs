@@ -9,8 +9,9 @@
 
 use super::beneath::{is_dir, list_dir, lstat_at, remove_all_at, Beneath};
 use super::compression::decompressed;
+use super::entry_meta::{device_number, read_meta, Meta};
 use super::entry_path::{components, display};
-use super::whiteout::{OPAQUE_MARKER, OVERLAY_OPAQUE_XATTR, WHITEOUT_META_PREFIX, WHITEOUT_PREFIX};
+use super::whiteout::{overlay_opaque_xattr, OPAQUE_MARKER, WHITEOUT_META_PREFIX, WHITEOUT_PREFIX};
 use crate::store::blob::sha256_digest;
 use anyhow::{anyhow, bail, Context, Result};
 use oci_spec::image::Digest;
@@ -68,7 +69,7 @@ pub fn apply(reader: impl Read, root: &Path, mode: ApplyMode) -> Result<Digest> 
         root: Beneath::open(root)?,
         root_path: root.to_path_buf(),
         mode,
-        privileged: rustix::process::geteuid().is_root(),
+        privileged: skiff_host::userns::is_host_root(),
         dirs: BTreeMap::new(),
         touched: HashSet::new(),
     };
@@ -101,35 +102,6 @@ impl<R: Read> Read for HashingReader<R> {
         self.hasher.update(&buf[..n]);
         Ok(n)
     }
-}
-
-/// The device number a char or block device entry's header records.
-fn device_number(header: &tar::Header) -> Result<u64> {
-    let (raw_major, raw_minor) = match (header.as_ustar(), header.as_gnu()) {
-        (Some(u), _) => (u.dev_major, u.dev_minor),
-        (None, Some(g)) => (g.dev_major, g.dev_minor),
-        _ => bail!("device entry in a pre-USTAR header has no device numbers"),
-    };
-    let major = numeric(
-        header.device_major().map(|d| d.unwrap_or(0).into()),
-        &raw_major,
-    )
-    .context("bad device major")?;
-    let minor = numeric(
-        header.device_minor().map(|d| d.unwrap_or(0).into()),
-        &raw_minor,
-    )
-    .context("bad device minor")?;
-    Ok(makedev(major as u32, minor as u32))
-}
-
-/// What a tar header says about an entry's metadata (PAX records win).
-struct Meta {
-    mode: u32,
-    uid: u32,
-    gid: u32,
-    mtime: Timespec,
-    xattrs: Vec<(OsString, Vec<u8>)>,
 }
 
 struct DirMeta {
@@ -380,8 +352,8 @@ impl Applier {
             return match self.mode {
                 ApplyMode::Overlay => {
                     let dir = self.open_parent(parent_comps)?;
-                    fsetxattr(&dir, OVERLAY_OPAQUE_XATTR, b"y", XattrFlags::empty())
-                        .context("cannot mark directory opaque (needs root)")?;
+                    fsetxattr(&dir, overlay_opaque_xattr(), b"y", XattrFlags::empty())
+                        .context("cannot mark a directory opaque")?;
                     Ok(())
                 }
                 ApplyMode::Flat | ApplyMode::Extract => {
@@ -450,7 +422,7 @@ impl Applier {
         ) {
             Ok(()) => {}
             Err(Errno::PERM) if !self.privileged => {}
-            Err(e) => return Err(e).context("cannot set owner"),
+            Err(e) => return Err(owner_error(e, meta)),
         }
         for (key, value) in &meta.xattrs {
             match fsetxattr(fd, key.as_os_str(), value, XattrFlags::empty()) {
@@ -475,7 +447,7 @@ impl Applier {
         ) {
             Ok(()) => Ok(()),
             Err(Errno::PERM) if !self.privileged => Ok(()),
-            Err(e) => Err(e).context("cannot set owner"),
+            Err(e) => Err(owner_error(e, meta)),
         }
     }
 
@@ -492,6 +464,21 @@ impl Applier {
         }
         Ok(())
     }
+}
+
+/// Why an entry's owner could not be set. In a user namespace (rootless), EINVAL means an id
+/// the namespace does not map: say which, and where more ids come from.
+fn owner_error(err: Errno, meta: &Meta) -> anyhow::Error {
+    use skiff_host::userns::{unmapped_id_message, IdKind, IdMap};
+    if err == Errno::INVAL {
+        if !IdMap::current(IdKind::User).contains(meta.uid) {
+            return anyhow::anyhow!(unmapped_id_message(IdKind::User, meta.uid));
+        }
+        if !IdMap::current(IdKind::Group).contains(meta.gid) {
+            return anyhow::anyhow!(unmapped_id_message(IdKind::Group, meta.gid));
+        }
+    }
+    anyhow::Error::new(err).context("cannot set owner")
 }
 
 /// Makes room for a new entry called `name` by removing whatever is there
@@ -513,76 +500,4 @@ fn times(mtime: Timespec) -> Timestamps {
         last_access: mtime,
         last_modification: mtime,
     }
-}
-
-fn read_meta<R: Read>(entry: &mut tar::Entry<R>) -> Result<Meta> {
-    let header = entry.header();
-    let raw = header.as_old();
-    let mut meta = Meta {
-        mode: numeric(header.mode().map(u64::from), &raw.mode).context("bad mode")? as u32 & 0o7777,
-        uid: u32::try_from(numeric(header.uid(), &raw.uid).context("bad uid")?)
-            .context("uid out of range")?,
-        gid: u32::try_from(numeric(header.gid(), &raw.gid).context("bad gid")?)
-            .context("gid out of range")?,
-        mtime: Timespec {
-            tv_sec: i64::try_from(numeric(header.mtime(), &raw.mtime).context("bad mtime")?)
-                .unwrap_or(0),
-            tv_nsec: 0,
-        },
-        xattrs: Vec::new(),
-    };
-    if let Some(pax) = entry.pax_extensions().context("bad PAX header")? {
-        for ext in pax {
-            let ext = ext.context("bad PAX record")?;
-            let Ok(key) = ext.key() else { continue };
-            let value = ext.value_bytes();
-            match key {
-                "uid" => meta.uid = parse_num(value).context("bad PAX uid")?,
-                "gid" => meta.gid = parse_num(value).context("bad PAX gid")?,
-                "mtime" => meta.mtime = parse_pax_time(value).context("bad PAX mtime")?,
-                _ => {
-                    if let Some(attr) = key.strip_prefix("SCHILY.xattr.") {
-                        // overlay's own xattrs would let a tar forge whiteouts or redirects
-                        if !attr.starts_with("trusted.overlay.")
-                            && !attr.starts_with("user.overlay.")
-                        {
-                            meta.xattrs.push((attr.into(), value.to_vec()));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    Ok(meta)
-}
-
-/// A numeric header field; an empty (all NUL or space) field is 0, as Go's
-/// archive/tar reads it.
-fn numeric(parsed: std::io::Result<u64>, raw: &[u8]) -> std::io::Result<u64> {
-    match parsed {
-        Err(_) if raw.iter().all(|b| *b == 0 || *b == b' ') => Ok(0),
-        other => other,
-    }
-}
-
-fn parse_num(value: &[u8]) -> Option<u32> {
-    std::str::from_utf8(value).ok()?.trim().parse().ok()
-}
-
-fn parse_pax_time(value: &[u8]) -> Option<Timespec> {
-    let s = std::str::from_utf8(value).ok()?.trim();
-    let (secs, frac) = s.split_once('.').unwrap_or((s, ""));
-    let tv_sec: i64 = secs.parse().ok()?;
-    let mut digits: String = frac.chars().take(9).collect();
-    while digits.len() < 9 {
-        digits.push('0');
-    }
-    let mut tv_nsec: i64 = digits.parse().ok()?;
-    if tv_sec < 0 && tv_nsec > 0 {
-        tv_nsec = 0; // keep it simple for pre-1970 times: whole seconds
-    }
-    Some(Timespec {
-        tv_sec,
-        tv_nsec: tv_nsec as _,
-    })
 }

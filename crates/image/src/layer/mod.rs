@@ -14,6 +14,7 @@ mod apply;
 mod beneath;
 mod compression;
 mod create;
+mod entry_meta;
 mod entry_path;
 mod extract;
 mod pgzip;

@@ -7,5 +7,8 @@ pub(crate) const WHITEOUT_PREFIX: &str = ".wh.";
 pub(crate) const WHITEOUT_META_PREFIX: &str = ".wh..wh.";
 /// The OCI opaque-directory marker: hides everything below its directory from lower layers.
 pub(crate) const OPAQUE_MARKER: &str = ".wh..wh..opq";
-/// overlayfs's opaque-directory xattr (value `y`).
-pub(crate) const OVERLAY_OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+/// overlayfs's opaque-directory xattr (value `y`) as overlayfs reads it here: `trusted.*` as the
+/// host's root, `user.*` in a user namespace (rootless; see `skiff_host::userns`).
+pub(crate) fn overlay_opaque_xattr() -> &'static str {
+    skiff_host::userns::overlay_opaque_xattr()
+}

@@ -28,12 +28,12 @@ pub struct StoreLease {
 
 impl Store {
     /// The default root: `$SKIFF_ROOT`, else `/var/lib/skiff` as root, else `$XDG_DATA_HOME/skiff`
-    /// (or `~/.local/share/skiff`).
+    /// (or `~/.local/share/skiff`), also for root in a user namespace (rootless skiff).
     pub fn default_root() -> PathBuf {
         if let Some(root) = std::env::var_os("SKIFF_ROOT").filter(|v| !v.is_empty()) {
             return PathBuf::from(root);
         }
-        if rustix::process::geteuid().is_root() {
+        if skiff_host::userns::is_host_root() {
             return PathBuf::from("/var/lib/skiff");
         }
         if let Some(xdg) = std::env::var_os("XDG_DATA_HOME")
