@@ -6,33 +6,11 @@
 //! After every build, none of its steps' helper processes is left, even when it was killed.
 
 use skiff_testkit::leftovers::{runc_containers_of, step_processes_after, step_processes_of};
-use skiff_testkit::outside::{outside_possible, OutsideServer, OUTSIDE_BODY};
+use skiff_testkit::outside::{
+    loopback_server, outside_possible, OutsideServer, HOST_BODY, OUTSIDE_BODY,
+};
 use skiff_testkit::project::Project;
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
-
-const HOST_BODY: &str = "hello from the host's loopback\n";
-
-/// An HTTP server on the host's 127.0.0.1 answering every request with [`HOST_BODY`]; its
-/// port.
-fn loopback_server() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut buf = [0u8; 2048];
-            let _ = stream.read(&mut buf);
-            let _ = write!(
-                stream,
-                "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{HOST_BODY}",
-                HOST_BODY.len()
-            );
-        }
-    });
-    port
-}
 
 /// A project whose RUN steps need the network helper too (skipped locally without it).
 fn project(dockerfile: &str) -> Option<Project> {

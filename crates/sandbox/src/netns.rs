@@ -125,7 +125,12 @@ impl OwnNetwork {
         let pid = holder.id();
         network.holder = Some(holder);
         let log_file = std::fs::File::create(log).context("creating the helper's log")?;
-        let mut child = helper_command(&helper.path)
+        // Readiness on a pipe of its own: slirp4netns also chats on stdout ("sent tapfd=…"),
+        // before it is ready and even when its child then fails (no /dev/net/tun access).
+        let (ready_read, ready_write) =
+            rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).context("creating a pipe")?;
+        let mut command = helper_command(&helper.path);
+        command
             .args([
                 "--configure",
                 "--mtu=65520",
@@ -133,24 +138,28 @@ impl OwnNetwork {
                 "--enable-sandbox",
                 "--enable-seccomp",
                 "--exit-fd=0",
-                "--ready-fd=1",
+                "--ready-fd=3",
             ])
             .arg(pid.to_string())
             .arg("tap0")
             .stdin(Stdio::from(life_read))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log_file))
+            .stdout(Stdio::from(log_file.try_clone()?))
+            .stderr(Stdio::from(log_file));
+        pass_as_fd3(&mut command, &ready_write);
+        let child = command
             .spawn()
             .with_context(|| format!("starting {}", helper.path.display()))?;
-        let ready = read_one_byte(child.stdout.take());
+        drop(ready_write);
+        let ready = read_one_byte(Some(std::fs::File::from(ready_read)));
         network.helper = Some(child);
         if !ready {
             drop(network);
             let said = std::fs::read_to_string(log).unwrap_or_default();
             let last: Vec<&str> = said.lines().filter(|l| !l.trim().is_empty()).collect();
             bail!(
-                "{HELPER} could not connect the step's network namespace: {}",
-                last[last.len().saturating_sub(5)..].join(" | ")
+                "{HELPER} could not connect the step's network namespace: {}{}",
+                last[last.len().saturating_sub(5)..].join(" | "),
+                tun_hint(&said)
             );
         }
         Ok(network)
@@ -222,6 +231,49 @@ impl Drop for OwnNetwork {
 
 /// A helper process: its own process group (a terminal's Ctrl-C reaches skiff, which then
 /// ends it in order), marked with [`OWNER_VAR`].
+/// What to do when slirp4netns could not open `/dev/net/tun` (a rootless skiff on a machine
+/// where it is not the usual mode 0666).
+fn tun_hint(log: &str) -> String {
+    if !log.contains("/dev/net/tun") {
+        return String::new();
+    }
+    let mode = std::fs::metadata("/dev/net/tun")
+        .map(|m| {
+            format!(
+                "{:o}",
+                std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777
+            )
+        })
+        .unwrap_or_else(|_| "missing".into());
+    format!(
+        ". RUN's own network needs /dev/net/tun open to this user (mode here: {mode}; Debian's \
+         default is 0666): as root, `chmod 0666 /dev/net/tun` (and `modprobe tun` if it is \
+         missing), or give the step --network=none, or --network=host with \
+         --allow network.host"
+    )
+}
+
+/// Makes `fd` the child's descriptor 3 (inherited across exec).
+fn pass_as_fd3(command: &mut Command, fd: &OwnedFd) {
+    use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd};
+    let raw = fd.as_raw_fd();
+    // SAFETY: between fork and exec only dup2/fcntl run (async-signal-safe, no allocation);
+    // the OwnedFd made for descriptor 3 is forgotten, never closed here.
+    unsafe {
+        command.pre_exec(move || {
+            let source = BorrowedFd::borrow_raw(raw);
+            if raw == 3 {
+                return rustix::io::fcntl_setfd(source, rustix::io::FdFlags::empty())
+                    .map_err(std::io::Error::from);
+            }
+            let mut target = OwnedFd::from_raw_fd(3);
+            let result = rustix::io::dup2(source, &mut target);
+            std::mem::forget(target);
+            result.map_err(std::io::Error::from)
+        });
+    }
+}
+
 fn helper_command(program: &Path) -> Command {
     let mut command = Command::new(program);
     command

@@ -5,19 +5,34 @@
 use std::path::Path;
 use std::process::Command;
 
-/// The runc containers (`runc list`) of the skiff process `pid`: skiff names them
-/// `skiff-<pid>-…`.
+/// The runc containers of the skiff process `pid` (skiff names them `skiff-<pid>-…`): those
+/// `runc list` shows in the state directory of each step's bundle (`skiff-bundle-*` in the
+/// temporary directory, where skiff keeps runc's state), and in runc's default one.
 pub fn runc_containers_of(pid: u32) -> Vec<String> {
-    let out = Command::new("runc")
-        .args(["list", "-q"])
-        .output()
-        .expect("runc list");
+    let bundles = std::fs::read_dir(std::env::temp_dir())
+        .map(|dir| {
+            dir.filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().starts_with("skiff-bundle-"))
+                .map(|e| Some(e.path().join("state")))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
     let prefix = format!("skiff-{pid}-");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.starts_with(&prefix))
-        .map(str::to_string)
-        .collect()
+    let mut found = Vec::new();
+    for root in bundles.into_iter().chain([None]) {
+        let mut runc = Command::new("runc");
+        if let Some(root) = &root {
+            runc.arg("--root").arg(root);
+        }
+        let out = runc.args(["list", "-q"]).output().expect("runc list");
+        found.extend(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter(|l| l.starts_with(&prefix))
+                .map(str::to_string),
+        );
+    }
+    found
 }
 
 /// Mount points (host view, `/proc/self/mountinfo`) under `dir`.

@@ -142,3 +142,28 @@ pub fn outside_possible() -> bool {
         .all(|t| crate::tools::require_tool(t))
         && Path::new(BUSYBOX_BIN).exists()
 }
+
+/// What [`loopback_server`] answers.
+pub const HOST_BODY: &str = "hello from the host's loopback\n";
+
+/// An HTTP server on the host's 127.0.0.1 answering every request with [`HOST_BODY`] (a
+/// service of the host a RUN step must not reach by default); its port. It serves until the
+/// test process ends.
+pub fn loopback_server() -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let port = listener.local_addr().expect("its address").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 2048];
+            let _ = stream.read(&mut buf);
+            let _ = write!(
+                stream,
+                "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{HOST_BODY}",
+                HOST_BODY.len()
+            );
+        }
+    });
+    port
+}

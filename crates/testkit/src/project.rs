@@ -84,6 +84,7 @@ impl Project {
     /// The same project, with every skiff it runs run as `user` (rootless): the context,
     /// store and scratch directories become the user's.
     pub fn run_as(mut self, user: &'static RootlessUser) -> Project {
+        std::fs::create_dir_all(self.user_tmp()).expect("the user's TMPDIR");
         for dir in [
             self.context.path(),
             self.store.as_path(),
@@ -93,6 +94,12 @@ impl Project {
         }
         self.user = Some(user);
         self
+    }
+
+    /// The `TMPDIR` of every skiff a [`Project::run_as`] runs: where its temporary files
+    /// would be left outside the store.
+    pub fn user_tmp(&self) -> PathBuf {
+        self.scratch.path().join("tmp")
     }
 
     /// The context directory.
@@ -153,7 +160,11 @@ impl Project {
     /// `skiff --root STORE`, ready for more arguments.
     pub fn skiff(&self) -> Command {
         let mut cmd = match self.user {
-            Some(user) => user.skiff(),
+            Some(user) => {
+                let mut cmd = user.skiff();
+                cmd.env("TMPDIR", self.user_tmp());
+                cmd
+            }
             None => Command::new(skiff_bin()),
         };
         cmd.arg("--root").arg(&self.store);

@@ -2,12 +2,13 @@
 //! skiff they test runs as this user (`Project::run_as`, [`RootlessUser::command`]).
 //!
 //! The user, `skiff-rootless`, is created on first use (`useradd`, then `usermod
-//! --add-subuids/--add-subgids` with 65536 ids from [`SUBID_START`]), as CI's fresh machine has
+//! --add-subuids/--add-subgids` with 65536 ids from [`SUBID_START`] when useradd gave it none), as CI's fresh machine has
 //! none; `newuidmap`/`newgidmap` come from Debian's `uidmap` (scripts/install-deps). The skiff
 //! binary is hard-linked (or copied) into the user's home: the build tree may sit under a
 //! directory the user cannot enter.
 
 use crate::tools::{in_ci, require_tool, skiff_bin};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -126,6 +127,13 @@ fn make_user() -> Result<RootlessUser, String> {
         run(Command::new("usermod")
             .args(["--add-subuids", &range, "--add-subgids", &range])
             .arg(USER))?;
+    }
+    // RUN's own network (slirp4netns) opens /dev/net/tun as the user: Debian's udev makes it
+    // 0666; some VMs (this project's CI among them) have 0600.
+    let tun = Path::new("/dev/net/tun");
+    if std::fs::metadata(tun).is_ok_and(|m| m.permissions().mode() & 0o006 != 0o006) {
+        std::fs::set_permissions(tun, std::fs::Permissions::from_mode(0o666))
+            .map_err(|e| format!("chmod 0666 /dev/net/tun: {e}"))?;
     }
     let (uid, gid) = (id("-u").ok_or("no uid")?, id("-g").ok_or("no gid")?);
     let home = PathBuf::from(format!("/home/{USER}"));
