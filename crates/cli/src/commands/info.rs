@@ -1,5 +1,5 @@
 //! `skiff info`: what this machine allows and what skiff will use here: who runs it, user
-//! namespaces and subordinate ids (what a rootless skiff would need), how step root
+//! namespaces and subordinate ids (what a rootless skiff needs), how step root
 //! filesystems are made, the OCI runtime, RUN's network, the store, and the emulated
 //! platforms registered with binfmt_misc. Each line is looked up, not assumed.
 
@@ -224,8 +224,9 @@ fn text(info: &Info) -> String {
             format!("{who} (uid 0)")
         } else {
             format!(
-                "{who} (uid {}): not root; builds need root today (rootless skiff is not \
-                 there yet)",
+                "{who} (uid {}): not root; builds run rootless, in a user namespace of their \
+                 own (this uid as 0, the subordinate ids below as 1 and up; the lines below \
+                 show the host as this user sees it outside it)",
                 info.user.uid
             )
         },
