@@ -10,6 +10,7 @@
 
 use skiff_testkit::container::{http_get, run_to_completion, Container, Process};
 use skiff_testkit::debian::{self, DebianBase};
+use skiff_testkit::go_example;
 use skiff_testkit::project::{BuiltImage, Kind, Project};
 use skiff_testkit::registry::free_port;
 use skiff_testkit::serde_json::json;
@@ -99,14 +100,7 @@ impl Story {
     fn make_base_images(&self) {
         for base in [DebianBase::Golang, DebianBase::BookwormSlim] {
             let started = Instant::now();
-            let tar = debian::rootfs_tar(base).unwrap_or_else(|e| panic!("{e:#}"));
-            let p = self.project();
-            if std::fs::hard_link(&tar, p.path("rootfs.tar")).is_err() {
-                std::fs::copy(&tar, p.path("rootfs.tar")).expect("copying the rootfs tarball");
-            }
-            p.dockerfile(&debian::image_config_for(base).dockerfile("rootfs.tar"));
-            let tag = self.registry.reference(base.reference());
-            p.build_ok(&["-t", &tag, "--push"]);
+            let tag = go_example::push_base(base, &self.project(), &self.registry);
             eprintln!("[{TEST}] base image {tag}: {:.1?}", started.elapsed());
         }
     }
@@ -114,14 +108,7 @@ impl Story {
     /// A context holding `examples/go-server` (its files; it has no subdirectories).
     fn example(&self) -> Project {
         let p = self.project();
-        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/go-server");
-        for entry in std::fs::read_dir(&example).expect("listing examples/go-server") {
-            let entry = entry.expect("an entry of examples/go-server");
-            if entry.file_type().expect("its type").is_file() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                p.write(&name, std::fs::read(entry.path()).expect("reading it"));
-            }
-        }
+        go_example::write_example(&p);
         p
     }
 

@@ -43,6 +43,7 @@ pub mod container;
 pub mod crash_campaign;
 pub mod debian;
 pub mod dockerd;
+pub mod go_example;
 pub mod layout;
 pub mod leftovers;
 pub mod outside;
