@@ -58,27 +58,35 @@ enum Command {
 }
 
 impl Command {
-    /// Whether the command works on the store (and so, as an ordinary user, in the user
-    /// namespace whose ids the store's files have). `info` looks at the host as it is.
-    fn needs_store(&self) -> bool {
+    /// Whether the command runs, as an ordinary user, in skiff's user namespace: every command
+    /// that works on the store (whose files have the namespace's ids) and `info` (which shows
+    /// what builds get there).
+    fn needs_namespace(&self) -> bool {
         !matches!(
             self,
-            Command::Info(_) | Command::Debug(_) | Command::Completion(_) | Command::Man
+            Command::Debug(_) | Command::Completion(_) | Command::Man
         )
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if cli.command.needs_store() {
+    let mut rootless = None;
+    if cli.command.needs_namespace() {
         // First, while the process has one thread: as an ordinary user, become root in a user
         // namespace of skiff's own (rootless; see skiff_host::rootless).
-        if let Err(err) = skiff_host::rootless::enter() {
-            eprintln!("error: {err}");
-            return ExitCode::FAILURE;
+        match skiff_host::rootless::enter() {
+            Ok(entered) => rootless = entered,
+            Err(err) => {
+                eprintln!("error: {err}");
+                return ExitCode::FAILURE;
+            }
         }
     }
-    let ctx = commands::Context { root: cli.root };
+    let ctx = commands::Context {
+        root: cli.root,
+        rootless,
+    };
     let result = match cli.command {
         Command::Build(args) => commands::build::run(&ctx, *args),
         Command::Pull(args) => commands::image::pull(&ctx, args),

@@ -320,3 +320,27 @@ fn running_container(tmp: &Path) -> bool {
                     .any(|c| c.file_name().to_string_lossy().starts_with("skiff-"))
         })
 }
+
+#[test]
+fn info_as_an_ordinary_user_shows_what_rootless_builds_get() {
+    let Some(user) = RootlessUser::get_or_skip() else {
+        return;
+    };
+    let out = user.skiff().arg("info").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&format!("{} (uid {}): rootless", user.name, user.uid)),
+        "{text}"
+    );
+    assert!(text.contains("root filesystem: overlayfs"), "{text}");
+    assert!(text.contains("OCI runtime:     runc"), "{text}");
+    assert!(
+        text.contains(&format!("/etc/subuid {}:", subuid_start(&user.name))),
+        "{text}"
+    );
+}

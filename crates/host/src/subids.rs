@@ -47,6 +47,12 @@ fn name_of(passwd: &str, uid: u32) -> Option<String> {
     })
 }
 
+/// Every range `file` grants `owner`, in file order (none if the file is missing).
+pub fn ranges(file: &Path, owner: &Owner) -> Vec<SubRange> {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    ranges_in(&text, owner).collect()
+}
+
 /// The largest range `file` grants `owner` (lines `name:start:count` or `uid:start:count`);
 /// `None` if the file is missing or has no line for the owner.
 pub fn largest_range(file: &Path, owner: &Owner) -> Option<SubRange> {

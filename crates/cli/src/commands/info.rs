@@ -6,6 +6,7 @@
 use super::Context;
 use anyhow::Result;
 use serde::Serialize;
+use skiff_host::subids::{self, Owner};
 use skiff_sandbox::{NetworkHelper, Overlay, RootfsMode, Runtime};
 use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
@@ -48,6 +49,8 @@ struct UserInfo {
     uid: u32,
     name: Option<String>,
     root: bool,
+    /// Whether skiff runs in a user namespace of its own (what follows is seen from there).
+    rootless: bool,
 }
 
 #[derive(Serialize, Debug)]
@@ -137,8 +140,18 @@ pub fn info(ctx: &Context, args: InfoArgs) -> Result<ExitCode> {
 
 fn gather(ctx: &Context) -> Info {
     let store = super::store_root(ctx);
-    let uid = current_uid();
-    let name = user_name(uid);
+    // Rootless, this process is uid 0 of its own namespace by now: the user is who entered.
+    let owner = match &ctx.rootless {
+        Some(entered) => entered.owner.clone(),
+        None => Owner::current(),
+    };
+    let (uid, name) = (owner.uid, owner.name.clone());
+    let ranges = |file: &str| {
+        subids::ranges(Path::new(file), &owner)
+            .iter()
+            .map(|r| format!("{}:{}", r.start, r.count))
+            .collect()
+    };
     let runtime = match Runtime::detect(None) {
         Ok(rt) => RuntimeInfo {
             version: first_line(&rt.path, "--version"),
@@ -171,14 +184,15 @@ fn gather(ctx: &Context) -> Info {
         user_namespaces: UserNamespaces {
             max_user_namespaces: read_number("/proc/sys/user/max_user_namespaces"),
             unprivileged_userns_clone: read_number("/proc/sys/kernel/unprivileged_userns_clone"),
-            subuid: sub_ranges("/etc/subuid", uid, name.as_deref()),
-            subgid: sub_ranges("/etc/subgid", uid, name.as_deref()),
+            subuid: ranges("/etc/subuid"),
+            subgid: ranges("/etc/subgid"),
             newuidmap: skiff_sandbox::find_binary("newuidmap"),
         },
         user: UserInfo {
             uid,
             name,
             root: uid == 0,
+            rootless: ctx.rootless.is_some(),
         },
         rootfs,
         runtime,
@@ -224,9 +238,8 @@ fn text(info: &Info) -> String {
             format!("{who} (uid 0)")
         } else {
             format!(
-                "{who} (uid {}): not root; builds run rootless, in a user namespace of their \
-                 own (this uid as 0, the subordinate ids below as 1 and up; the lines below \
-                 show the host as this user sees it outside it)",
+                "{who} (uid {}): rootless, in a user namespace of skiff's own (this uid as 0, \
+                 the subordinate ids below as 1 and up); what follows is what builds get there",
                 info.user.uid
             )
         },
@@ -395,41 +408,6 @@ fn platform_of(entry: &str) -> Option<&'static str> {
         "mips64el" => "linux/mips64le",
         "loongarch64" => "linux/loong64",
         _ => return None,
-    })
-}
-
-/// The user's ranges in `/etc/subuid` or `/etc/subgid` (`NAME:START:COUNT` or `UID:…`).
-fn sub_ranges(file: &str, uid: u32, name: Option<&str>) -> Vec<String> {
-    let text = std::fs::read_to_string(file).unwrap_or_default();
-    let uid = uid.to_string();
-    text.lines()
-        .filter_map(|l| {
-            let mut parts = l.trim().splitn(3, ':');
-            let who = parts.next()?;
-            let (start, count) = (parts.next()?, parts.next()?);
-            (who == uid || Some(who) == name).then(|| format!("{start}:{count}"))
-        })
-        .collect()
-}
-
-/// This process's real uid (from `/proc/self/status`, no libc call needed).
-fn current_uid() -> u32 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|l| l.split_whitespace().next()?.parse().ok())
-        })
-        .unwrap_or(u32::MAX)
-}
-
-/// The name of `uid` in `/etc/passwd`.
-fn user_name(uid: u32) -> Option<String> {
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|l| {
-        let fields: Vec<&str> = l.split(':').collect();
-        (fields.len() > 2 && fields[2] == uid.to_string()).then(|| fields[0].to_string())
     })
 }
 

@@ -19,6 +19,8 @@ use std::path::PathBuf;
 pub struct Context {
     /// `--root` / `SKIFF_ROOT`, if given.
     pub root: Option<PathBuf>,
+    /// What the rootless entry mapped, when skiff runs as an ordinary user (`None` as root).
+    pub rootless: Option<skiff_host::rootless::Entered>,
 }
 
 /// The store directory: `--root`/`SKIFF_ROOT`, else the default.
