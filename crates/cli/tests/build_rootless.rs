@@ -7,7 +7,9 @@
 //! removes what a killed build left in it, files of subordinate ids included.
 
 use skiff_testkit::leftovers::step_processes_after;
-use skiff_testkit::outside::{loopback_server, HOST_BODY};
+use skiff_testkit::outside::{
+    loopback_server, outside_possible, OutsideServer, HOST_BODY, OUTSIDE_BODY,
+};
 use skiff_testkit::project::{BuildRun, Project};
 use skiff_testkit::rootless::RootlessUser;
 use skiff_testkit::store_check::problems;
@@ -223,7 +225,7 @@ fn pull_push_the_registry_cache_and_unmapped_ids_work_rootless() {
 }
 
 #[test]
-fn a_rootless_run_reaches_the_hosts_loopback_only_when_allowed() {
+fn a_rootless_run_reaches_the_outside_and_the_hosts_loopback_only_when_allowed() {
     let port = loopback_server();
     let Some((p, _)) = rootless(&format!(
         "FROM busybox\nRUN wget -q -O- http://127.0.0.1:{port}/ > /got\n"
@@ -237,6 +239,20 @@ fn a_rootless_run_reaches_the_hosts_loopback_only_when_allowed() {
     run.assert_failed_with("Connection refused");
     let (run, image) = p.build_image(&["--network=host", "--allow", "network.host"]);
     assert_eq!(image.fs.read_string("got"), HOST_BODY);
+    assert_nothing_left(&p, &run);
+
+    // The default network still reaches the outside world: a server in a network namespace
+    // of the test's own, on a veth pair.
+    if !outside_possible() {
+        return;
+    }
+    let outside = OutsideServer::start().expect("the outside server");
+    p.dockerfile(&format!(
+        "FROM busybox\nRUN wget -q -O- {} > /got\n",
+        outside.url()
+    ));
+    let (run, image) = p.build_image(&[]);
+    assert_eq!(image.fs.read_string("got"), OUTSIDE_BODY);
     assert_nothing_left(&p, &run);
 }
 

@@ -23,9 +23,8 @@ fn the_go_example_builds_rootless_digest_for_digest_as_root() {
     let Some(registry) = Registry::start_or_skip() else {
         return;
     };
-    let bases = Project::new();
     for base in [DebianBase::Golang, DebianBase::BookwormSlim] {
-        push_base(base, &bases, &registry);
+        push_base(base, &Project::new(), &registry);
     }
     let registry_arg = format!("REGISTRY={}", registry.addr());
     let (root, rootless) = (Project::new(), Project::new().run_as(user));

@@ -28,8 +28,12 @@ pub fn write_example(p: &Project) {
 /// its usual name; returns the reference.
 pub fn push_base(base: DebianBase, p: &Project, registry: &Registry) -> String {
     let tar = debian::rootfs_tar(base).unwrap_or_else(|e| panic!("{e:#}"));
-    if std::fs::hard_link(&tar, p.path("rootfs.tar")).is_err() {
-        std::fs::copy(&tar, p.path("rootfs.tar")).expect("copying the rootfs tarball");
+    // Never written through: a `rootfs.tar` already there may be a hard link to the other
+    // base's cached tarball.
+    let dest = p.path("rootfs.tar");
+    let _ = std::fs::remove_file(&dest);
+    if std::fs::hard_link(&tar, &dest).is_err() {
+        std::fs::copy(&tar, &dest).expect("copying the rootfs tarball");
     }
     p.dockerfile(&debian::image_config_for(base).dockerfile("rootfs.tar"));
     let tag = registry.reference(base.reference());
