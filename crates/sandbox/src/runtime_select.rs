@@ -146,10 +146,35 @@ pub fn find_binary(name: &str) -> Option<PathBuf> {
         .find(|candidate| executable(candidate))
 }
 
+/// Removes the probe rootfs of skiff processes that died while probing (a SIGKILL gives
+/// no chance to clean up): `skiff-probe-<pid>-…` in the temporary directory, `<pid>` gone.
+fn remove_dead_probes() {
+    let Ok(dir) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("skiff-probe-")
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            // Best effort: another process may be removing it too.
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// Runs `echo` from the host's `/usr` in an otherwise empty rootfs, through the same bundle
 /// code as real steps, so a runtime that cannot run containers here is found up front.
 fn probe(path: &Path) -> Result<()> {
-    let rootfs = tempfile::Builder::new().prefix("skiff-probe-").tempdir()?;
+    remove_dead_probes();
+    let rootfs = tempfile::Builder::new()
+        .prefix(&format!("skiff-probe-{}-", std::process::id()))
+        .tempdir()?;
     let mut mounts = Vec::new();
     for dir in ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64"] {
         let Ok(meta) = std::fs::symlink_metadata(dir) else {
