@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use skiff_engine::dockerignore::Matcher;
+use skiff_engine::Matcher;
 
 fuzz_target!(|data: &[u8]| {
     // The patterns, then NUL, then paths separated by newlines.
