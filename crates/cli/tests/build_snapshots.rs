@@ -177,6 +177,31 @@ fn every_snapshot_a_build_keeps_is_its_blob_extracted() {
         unsynced > 0,
         "the snapshots a build made are marked unsynced"
     );
+    assert_spread(store);
+}
+
+/// The store's `tmp/` and `snapshots/sha256/` carry `FS_TOPDIR_FL`, so that ext4 places the
+/// steps' directories and the snapshots away from the store's recently deleted entries
+/// (docs/architecture.md, "New directories spread over the disk").
+fn assert_spread(store: &Path) {
+    use rustix::fs::{ioctl_getflags, IFlags};
+    for dir in ["tmp", "snapshots/sha256"] {
+        let handle = std::fs::File::open(store.join(dir)).unwrap();
+        match ioctl_getflags(&handle) {
+            Ok(flags) => assert!(
+                flags.contains(IFlags::TOPDIR),
+                "{dir} in the store is not marked FS_TOPDIR_FL (chattr +T): {flags:?}"
+            ),
+            Err(e) => {
+                let reason = format!("the store's filesystem has no inode flags ({e})");
+                assert!(
+                    !skiff_testkit::tools::in_ci(),
+                    "CI must not skip tests: {reason}"
+                );
+                eprintln!("SKIPPED the FS_TOPDIR_FL check: {reason}");
+            }
+        }
+    }
 }
 
 /// A temp directory on the store's filesystem (overlay whiteouts need a real filesystem).

@@ -84,6 +84,10 @@ impl Store {
                 )
             })?;
         }
+        // Steps' directories (tmp/) and extracted layers (snapshots/sha256/) hold thousands
+        // of new files each: spread them over the disk's inode groups.
+        fsutil::spread_new_directories(&store.tmp_dir());
+        fsutil::spread_new_directories(&store.snapshots_dir());
         let layout = store.root.join("oci-layout");
         if !layout.exists() {
             atomic_write(&store.tmp_dir(), &layout, OCI_LAYOUT)?;
